@@ -1,0 +1,2 @@
+//! Telemetry for csops services.
+#![forbid(unsafe_code)]

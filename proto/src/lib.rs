@@ -1,0 +1,15 @@
+//! Protobuf contracts of the csops services: generated messages, clients and servers.
+#![forbid(unsafe_code)]
+#![allow(unreachable_pub, missing_debug_implementations, clippy::large_enum_variant)]
+
+/// File descriptor set of every csops proto (with comments), served through gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/csops_descriptor.bin"));
+
+/// `csops.customers.v1`: the customer file.
+pub mod customers {
+    /// Version 1 of the customers API.
+    pub mod v1 {
+        tonic::include_proto!("csops.customers.v1");
+    }
+}

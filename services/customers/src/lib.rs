@@ -1,0 +1,2 @@
+//! The customers service: the customer service file behind a gRPC API.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Cross-service tests: the suite on random ports, real PostgreSQL, real grpcurl.
+#![forbid(unsafe_code)]
