@@ -13,3 +13,11 @@ pub mod customers {
         tonic::include_proto!("csops.customers.v1");
     }
 }
+
+/// `csops.complaints.v1`: complaints, their lifecycle, SLA clocks, promises and compensation.
+pub mod complaints {
+    /// Version 1 of the complaints API.
+    pub mod v1 {
+        tonic::include_proto!("csops.complaints.v1");
+    }
+}
