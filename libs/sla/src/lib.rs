@@ -1,2 +1,16 @@
 //! Pure SLA rules: business calendars, clocks, policies, explanations and compliance statistics.
 #![forbid(unsafe_code)]
+
+pub mod calendar;
+pub mod case;
+pub mod clock;
+pub mod duration;
+
+pub use calendar::{
+    Calendar, CalendarBuilder, CalendarError, CalendarSummary, TimeRange, WeeklyHours,
+};
+pub use case::{Case, Promise, Region, Severity, Tier};
+pub use clock::{
+    Adjustment, Clock, ClockError, ClockEvent, ClockSpec, Ending, Milestone, Pause, PauseReason,
+    State, Status, DEFAULT_THRESHOLDS,
+};

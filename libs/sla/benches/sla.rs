@@ -1,0 +1,2 @@
+//! Criterion benchmarks for csops-sla (filled in later).
+fn main() {}
