@@ -21,3 +21,11 @@ pub mod complaints {
         tonic::include_proto!("csops.complaints.v1");
     }
 }
+
+/// `csops.visits.v1`: visit plans, care events, visits and on-site field jobs.
+pub mod visits {
+    /// Version 1 of the visits API.
+    pub mod v1 {
+        tonic::include_proto!("csops.visits.v1");
+    }
+}
