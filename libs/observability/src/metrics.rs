@@ -1,0 +1,327 @@
+//! RED metrics per RPC in a prometheus-client registry, and a tiny `/metrics` HTTP endpoint.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Metric, Registry};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Upper bounds, in seconds, of the request duration histogram buckets.
+const DURATION_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The `Content-Type` of the Prometheus text exposition format.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The largest request head the metrics endpoint reads.
+const MAX_REQUEST_HEAD: usize = 8 * 1024;
+
+/// How long the metrics endpoint waits for a request head.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    service: String,
+    method: String,
+    code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabels {
+    service: String,
+    method: String,
+}
+
+type DurationFamily = Family<MethodLabels, Histogram, fn() -> Histogram>;
+
+struct Inner {
+    registry: Mutex<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    durations: DurationFamily,
+}
+
+/// The process's metrics: RED metrics per RPC plus whatever services register.
+///
+/// Cloning is cheap; clones share one registry.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Creates a registry holding the gRPC server RED metrics.
+    pub fn new() -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let durations: DurationFamily =
+            Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
+        let mut registry = Registry::default();
+        registry.register(
+            "grpc_server_requests",
+            "gRPC requests handled, by service, method and final status code",
+            requests.clone(),
+        );
+        registry.register(
+            "grpc_server_request_duration_seconds",
+            "Time from receiving a gRPC request to sending its final status, in seconds",
+            durations.clone(),
+        );
+        Self {
+            inner: Arc::new(Inner {
+                registry: Mutex::new(registry),
+                requests,
+                durations,
+            }),
+        }
+    }
+
+    /// Registers a service's own metric (a counter, gauge, family...) for exposition.
+    ///
+    /// Keep the metric handle: updating it updates what `/metrics` shows.
+    pub fn register(&self, name: &str, help: &str, metric: impl Metric) {
+        self.registry().register(name, help, metric);
+    }
+
+    /// Gives direct access to the registry, e.g. for sub-registries or collectors.
+    pub fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records one finished RPC.
+    pub fn record_grpc_request(
+        &self,
+        service: &str,
+        method: &str,
+        code: tonic::Code,
+        elapsed: Duration,
+    ) {
+        self.inner
+            .requests
+            .get_or_create(&RequestLabels {
+                service: service.to_owned(),
+                method: method.to_owned(),
+                code: code_name(code),
+            })
+            .inc();
+        self.inner
+            .durations
+            .get_or_create(&MethodLabels {
+                service: service.to_owned(),
+                method: method.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Renders every metric in the Prometheus text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode_registry(&mut out, &registry);
+        out
+    }
+}
+
+/// The canonical upper-case name of a gRPC status code, as used in the `code` label.
+pub(crate) fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Serves `GET /metrics` in the Prometheus text format until `shutdown` completes.
+///
+/// Every other path answers 404. Each connection serves one request and is closed.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let metrics = metrics.clone();
+                    tokio::spawn(async move {
+                        if let Err(error) = handle_connection(stream, &metrics).await {
+                            tracing::debug!(%error, "metrics connection failed");
+                        }
+                    });
+                }
+                Err(error) => {
+                    // Usually out of file descriptors: back off instead of spinning.
+                    tracing::warn!(%error, "cannot accept a metrics connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+}
+
+async fn handle_connection(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
+    let head = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
+        Ok(head) => head?,
+        Err(_) => return Ok(()),
+    };
+    let request_line = head.lines().next().unwrap_or_default();
+    let mut parts = request_line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let path = target.split('?').next().unwrap_or("");
+
+    let response = match (method, path) {
+        ("GET" | "HEAD", "/metrics") => {
+            let body = metrics.encode();
+            let body = if method == "HEAD" { "" } else { &body };
+            http_response("200 OK", PROMETHEUS_TEXT, body.len(), body)
+        }
+        (_, "/metrics") => http_response("405 Method Not Allowed", "text/plain", 0, ""),
+        _ => http_response("404 Not Found", "text/plain", 10, "not found\n"),
+    };
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+fn http_response(status: &str, content_type: &str, length: usize, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\
+         Connection: close\r\n\r\n{body}"
+    )
+}
+
+/// Reads until the end of the request head (or `MAX_REQUEST_HEAD` bytes, or EOF).
+async fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0_u8; 1024];
+    while buf.len() < MAX_REQUEST_HEAD && !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_shows_request_counter_and_duration_histogram() {
+        let metrics = Metrics::new();
+        metrics.record_grpc_request("a.v1.S", "Get", tonic::Code::Ok, Duration::from_millis(3));
+        metrics.record_grpc_request(
+            "a.v1.S",
+            "Get",
+            tonic::Code::NotFound,
+            Duration::from_millis(1),
+        );
+        let text = metrics.encode();
+        assert!(
+            text.contains(
+                r#"grpc_server_requests_total{service="a.v1.S",method="Get",code="OK"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"grpc_server_requests_total{service="a.v1.S",method="Get",code="NOT_FOUND"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"grpc_server_request_duration_seconds_count{service="a.v1.S",method="Get"} 2"#
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn services_can_register_their_own_metrics() {
+        let metrics = Metrics::new();
+        let open = prometheus_client::metrics::gauge::Gauge::<i64>::default();
+        metrics.register("complaints_open", "Open complaints", open.clone());
+        open.set(7);
+        assert!(metrics.encode().contains("complaints_open 7"));
+    }
+
+    #[tokio::test]
+    async fn metrics_endpoint_serves_metrics_and_404_elsewhere() -> std::io::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let metrics = Metrics::new();
+        metrics.record_grpc_request("a.v1.S", "Get", tonic::Code::Ok, Duration::ZERO);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_metrics(listener, metrics, async {
+            let _ = stopped.await;
+        }));
+
+        let ok = fetch(addr, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await?;
+        assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+        assert!(
+            ok.contains("Content-Type: text/plain; version=0.0.4"),
+            "{ok}"
+        );
+        assert!(ok.contains("grpc_server_requests_total{"), "{ok}");
+
+        let missing = fetch(addr, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n").await?;
+        assert!(
+            missing.starts_with("HTTP/1.1 404 Not Found\r\n"),
+            "{missing}"
+        );
+
+        let _ = stop.send(());
+        assert!(matches!(server.await, Ok(Ok(()))));
+        Ok(())
+    }
+
+    async fn fetch(addr: std::net::SocketAddr, request: &str) -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(addr).await?;
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        Ok(response)
+    }
+}

@@ -1,0 +1,299 @@
+//! Process-wide telemetry set-up: the tracing subscriber, the OTLP span exporter and shutdown.
+
+use std::fmt;
+use std::io::IsTerminal;
+use std::str::FromStr;
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::metrics::Metrics;
+
+/// How long `shutdown` waits for buffered spans to be exported.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The log filter used when `RUST_LOG` is unset or empty.
+const DEFAULT_FILTER: &str = "info";
+
+/// The format of log lines written to stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable text when stderr is a terminal, JSON otherwise.
+    #[default]
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable text.
+    Text,
+}
+
+impl LogFormat {
+    /// Resolves `Auto` against whether stderr is a terminal.
+    fn resolve(self) -> LogFormat {
+        match self {
+            LogFormat::Auto if std::io::stderr().is_terminal() => LogFormat::Text,
+            LogFormat::Auto => LogFormat::Json,
+            other => other,
+        }
+    }
+}
+
+/// The error returned when a log format is not one of `auto`, `json` or `text`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown log format {0:?}: expected one of auto, json, text")]
+pub struct ParseLogFormatError(String);
+
+impl FromStr for LogFormat {
+    type Err = ParseLogFormatError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(LogFormat::Auto),
+            "json" => Ok(LogFormat::Json),
+            "text" => Ok(LogFormat::Text),
+            _ => Err(ParseLogFormatError(s.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogFormat::Auto => "auto",
+            LogFormat::Json => "json",
+            LogFormat::Text => "text",
+        })
+    }
+}
+
+/// What a service tells `init` about itself.
+#[derive(Clone, Debug)]
+pub struct TelemetryConfig {
+    /// The service name reported in traces when `OTEL_SERVICE_NAME` is unset.
+    pub service_name: String,
+    /// The format of log lines.
+    pub log_format: LogFormat,
+}
+
+impl TelemetryConfig {
+    /// Creates a configuration with the given default service name and `LogFormat::Auto`.
+    pub fn new(service_name: impl Into<String>) -> Self {
+        Self {
+            service_name: service_name.into(),
+            log_format: LogFormat::Auto,
+        }
+    }
+}
+
+/// Why telemetry could not be initialised.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// `RUST_LOG` holds a directive the filter cannot parse.
+    #[error("invalid RUST_LOG filter: {0}")]
+    Filter(#[from] tracing_subscriber::filter::ParseError),
+    /// The OTLP exporter could not be built from the `OTEL_EXPORTER_OTLP_*` variables.
+    #[error("cannot build the OTLP span exporter: {0}")]
+    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    /// OTLP export was requested but `init` was not called inside a tokio runtime.
+    #[error("OTLP export needs a tokio runtime: call init from inside the runtime")]
+    NoRuntime,
+    /// A global tracing subscriber was already installed.
+    #[error("a global tracing subscriber is already installed: {0}")]
+    AlreadyInitialised(#[from] tracing_subscriber::util::TryInitError),
+}
+
+/// The handle to process-wide telemetry; call [`Telemetry::shutdown`] before exiting.
+#[derive(Debug)]
+#[must_use = "call shutdown() before exiting so buffered spans are exported"]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+    metrics: Metrics,
+}
+
+impl Telemetry {
+    /// Returns the metrics registry shared by the gRPC layer and the metrics endpoint.
+    pub fn metrics(&self) -> Metrics {
+        self.metrics.clone()
+    }
+
+    /// Tells whether spans are exported over OTLP.
+    pub fn exports_traces(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Flushes buffered spans and stops the exporter, waiting at most a few seconds.
+    ///
+    /// Safe when the collector is unreachable. On a multi-thread tokio runtime the wait
+    /// happens off the worker; on a current-thread runtime prefer [`Telemetry::shutdown_async`],
+    /// since the exporter needs the runtime to make progress.
+    pub fn shutdown(self) {
+        let Some(provider) = self.provider else {
+            return;
+        };
+        let run = move || shutdown_provider(&provider);
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(run);
+            }
+            _ => run(),
+        }
+    }
+
+    /// Flushes buffered spans and stops the exporter without blocking the runtime.
+    pub async fn shutdown_async(self) {
+        let Some(provider) = self.provider else {
+            return;
+        };
+        if let Err(error) = tokio::task::spawn_blocking(move || shutdown_provider(&provider)).await
+        {
+            tracing::warn!(%error, "telemetry shutdown task failed");
+        }
+    }
+}
+
+fn shutdown_provider(provider: &SdkTracerProvider) {
+    if let Err(error) = provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT) {
+        tracing::warn!(%error, "span exporter did not shut down cleanly");
+    }
+}
+
+/// Installs the global tracing subscriber, the OTLP exporter and the W3C propagator.
+///
+/// Logs go to stderr, filtered by `RUST_LOG` (default `info`). Spans are exported over
+/// OTLP/gRPC only when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
+/// is set; the SDK reads `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
+/// `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` and the other standard variables.
+pub fn init(config: TelemetryConfig) -> Result<Telemetry, TelemetryError> {
+    init_with_writer(config, std::io::stderr)
+}
+
+/// Like [`init`], but writes log lines to `writer` (tests use it to inspect logs).
+pub fn init_with_writer<W>(config: TelemetryConfig, writer: W) -> Result<Telemetry, TelemetryError>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(directives)?,
+        _ => EnvFilter::new(DEFAULT_FILTER),
+    };
+
+    let fmt_layer = match config.log_format.resolve() {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(writer)
+            .boxed(),
+        _ => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(writer)
+            .boxed(),
+    };
+
+    let provider = if otlp_endpoint_configured() {
+        Some(build_provider(&config.service_name)?)
+    } else {
+        None
+    };
+    let otel_layer = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("csops-observability"))
+            .with_level(true)
+    });
+
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt_layer)
+        .with(otel_layer)
+        .try_init()?;
+
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    if let Some(provider) = &provider {
+        opentelemetry::global::set_tracer_provider(provider.clone());
+    }
+
+    Ok(Telemetry {
+        provider,
+        metrics: Metrics::new(),
+    })
+}
+
+fn otlp_endpoint_configured() -> bool {
+    [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|var| std::env::var(var).is_ok_and(|v| !v.trim().is_empty()))
+}
+
+fn build_provider(default_service_name: &str) -> Result<SdkTracerProvider, TelemetryError> {
+    // The tonic channel spawns its worker on the current runtime.
+    tokio::runtime::Handle::try_current().map_err(|_| TelemetryError::NoRuntime)?;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .build()?;
+
+    // The SDK's detectors read OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES; the
+    // service's own name applies only when neither names the service.
+    let detected = Resource::builder().build();
+    let named_by_env = std::env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.is_empty())
+        || std::env::var("OTEL_RESOURCE_ATTRIBUTES").is_ok_and(|v| {
+            v.split(',')
+                .any(|kv| kv.trim().starts_with("service.name="))
+        });
+    let resource = if named_by_env {
+        detected
+    } else {
+        Resource::builder()
+            .with_service_name(default_service_name.to_owned())
+            .build()
+    };
+
+    // The builder's default sampler comes from OTEL_TRACES_SAMPLER(_ARG).
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_format_parses_known_names_in_any_case() {
+        assert_eq!("auto".parse(), Ok(LogFormat::Auto));
+        assert_eq!("json".parse(), Ok(LogFormat::Json));
+        assert_eq!(" Text ".parse(), Ok(LogFormat::Text));
+    }
+
+    #[test]
+    fn log_format_rejects_unknown_names_with_the_choices() {
+        let error = "yaml".parse::<LogFormat>().err();
+        assert_eq!(error, Some(ParseLogFormatError("yaml".to_owned())));
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("auto, json, text"), "{message}");
+    }
+
+    #[test]
+    fn log_format_display_round_trips() {
+        for format in [LogFormat::Auto, LogFormat::Json, LogFormat::Text] {
+            assert_eq!(format.to_string().parse(), Ok(format));
+        }
+    }
+
+    #[test]
+    fn explicit_log_formats_resolve_to_themselves() {
+        assert_eq!(LogFormat::Json.resolve(), LogFormat::Json);
+        assert_eq!(LogFormat::Text.resolve(), LogFormat::Text);
+        assert_ne!(LogFormat::Auto.resolve(), LogFormat::Auto);
+    }
+}
