@@ -1,2 +1,13 @@
 //! Server bootstrap shared by csops services: settings, storage, health, reflection, shutdown.
 #![forbid(unsafe_code)]
+
+pub mod config;
+pub mod db;
+pub mod server;
+pub mod shutdown;
+
+pub use config::{DatabaseSettings, ServiceSpec, Settings};
+pub use server::{ServeError, Server};
+
+/// Exit code for a bad configuration value (`EX_USAGE` from sysexits.h).
+pub const EXIT_BAD_CONFIG: i32 = 64;

@@ -2,3 +2,5 @@
 #![forbid(unsafe_code)]
 
 pub mod otlp;
+pub mod postgres;
+pub mod tools;

@@ -1,2 +1,86 @@
-//! The customers service: the customer service file behind a gRPC API.
+//! The customers service: the customer service file (客户服务档案) behind a gRPC API.
+//!
+//! `api/` is the gRPC surface, `domain/` the rules of the file, `store/` its SQL.
 #![forbid(unsafe_code)]
+
+pub mod api;
+pub mod domain;
+pub mod error;
+pub mod store;
+
+use csops_observability::Metrics;
+use csops_proto::customers::v1::customers_service_server::CustomersServiceServer;
+use csops_runtime::{ServeError, Server, ServiceSpec, Settings};
+use std::net::SocketAddr;
+use tonic::service::Routes;
+
+/// The customers service's identity, default ports and database variable.
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: "customers",
+    binary: "csops-customers",
+    about: "csops customers service: the customer service file (tiers, contacts, important dates, consents) over gRPC.",
+    grpc_service: "csops.customers.v1.CustomersService",
+    default_port: 50051,
+    default_metrics_port: 9091,
+};
+
+/// Embedded migrations of the customers database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened.
+    #[error("cannot open the database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The server could not bind.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
+
+/// A customers service bound to its port, ready to run.
+#[derive(Debug)]
+pub struct App {
+    server: Server,
+    routes: Routes,
+}
+
+impl App {
+    /// Opens and migrates the database and binds the listeners.
+    pub async fn build(settings: &Settings, metrics: Metrics) -> Result<Self, StartError> {
+        let pool = csops_runtime::db::connect(&settings.database).await?;
+        csops_runtime::db::migrate(&pool, &MIGRATOR).await?;
+        let api = api::CustomersApi::new(store::Store::new(pool.clone()));
+        let server = Server::bind(SPEC, settings, pool, metrics).await?;
+        Ok(Self {
+            server,
+            routes: Routes::new(CustomersServiceServer::new(api)),
+        })
+    }
+
+    /// Returns the address the gRPC server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Returns the port the gRPC server listens on.
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// Returns the metrics endpoint address, when on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.server.metrics_addr()
+    }
+
+    /// Serves until `stop` completes, then drains gracefully.
+    pub async fn run_until_stopped(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        self.server.serve(self.routes, stop).await
+    }
+}

@@ -1,0 +1,353 @@
+//! Settings every service shares, read from flags and environment variables.
+//!
+//! Each flag has an environment variable shown in `--help`. A bad value stops the process with
+//! a message naming the flag or variable and exit code 64; `--help` exits 0.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Command, FromArgMatches};
+use csops_observability::LogFormat;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Static facts about one service that shape its settings and its server.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceSpec {
+    /// Short name, e.g. `customers`: the SQLite file name and the prefix of its database variable.
+    pub name: &'static str,
+    /// Name of the binary, e.g. `csops-customers`.
+    pub binary: &'static str,
+    /// One line for `--help`.
+    pub about: &'static str,
+    /// Fully qualified gRPC service name, reported by the health service.
+    pub grpc_service: &'static str,
+    /// Default gRPC port on 127.0.0.1.
+    pub default_port: u16,
+    /// Default metrics port on 127.0.0.1.
+    pub default_metrics_port: u16,
+}
+
+impl ServiceSpec {
+    /// Returns the service's own database variable, e.g. `CUSTOMERS_DATABASE_URL`.
+    pub fn database_env(&self) -> String {
+        format!("{}_DATABASE_URL", self.name.to_uppercase())
+    }
+}
+
+/// Where a service keeps its data.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`; secret because it may carry a password.
+    pub url: SecretString,
+    /// Upper bound of pooled connections.
+    pub max_connections: u32,
+}
+
+impl DatabaseSettings {
+    /// Returns true when the URL names a PostgreSQL server.
+    pub fn is_postgres(&self) -> bool {
+        is_postgres_url(self.url.expose_secret())
+    }
+}
+
+/// The resolved settings of one service process.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address the gRPC server binds.
+    pub listen_addr: SocketAddr,
+    /// Address of the Prometheus metrics endpoint; `None` when switched off.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The service's database.
+    pub database: DatabaseSettings,
+    /// How long in-flight calls may run after a stop signal.
+    pub shutdown_grace: Duration,
+    /// How long the server reports NOT_SERVING before it stops accepting calls.
+    pub drain_delay: Duration,
+    /// Log output format.
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Returns settings for tests: ports chosen by the OS, no metrics port, no drain delay.
+    pub fn for_tests(database_url: &str) -> Self {
+        Self {
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_addr: None,
+            database: DatabaseSettings {
+                url: SecretString::from(database_url.to_owned()),
+                max_connections: 5,
+            },
+            shutdown_grace: Duration::from_secs(5),
+            drain_delay: Duration::ZERO,
+            log_format: LogFormat::Text,
+        }
+    }
+
+    /// Returns the default SQLite URL for a service under `data_dir`.
+    pub fn sqlite_url(data_dir: &std::path::Path, service: &str) -> String {
+        format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join(format!("{service}.db")).display()
+        )
+    }
+}
+
+/// Flags shared by every service. Defaults that depend on the service are filled in by
+/// [`command`].
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "CSOPS_LISTEN_ADDR", value_name = "IP:PORT")]
+    listen_addr: SocketAddr,
+    /// Address of the Prometheus metrics endpoint (GET /metrics), or "off".
+    #[arg(long, env = "CSOPS_METRICS_ADDR", value_name = "IP:PORT|off", value_parser = parse_metrics_addr)]
+    metrics_addr: MetricsAddr,
+    /// Directory of the embedded SQLite database, used when no database URL is given.
+    #[arg(
+        long,
+        env = "CSOPS_DATA_DIR",
+        value_name = "DIR",
+        default_value = "data"
+    )]
+    data_dir: PathBuf,
+    /// Database URL: postgres://user:password@host:port/db or sqlite://path. Falls back to
+    /// DATABASE_URL, then to a SQLite file in --data-dir.
+    #[arg(long, value_name = "URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Maximum number of pooled database connections.
+    #[arg(long, env = "CSOPS_DB_MAX_CONNECTIONS", value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    db_max_connections: u32,
+    /// How long in-flight calls may finish after SIGTERM/SIGINT, e.g. "20s".
+    #[arg(long, env = "CSOPS_SHUTDOWN_GRACE", value_name = "DURATION", default_value = "20s",
+          value_parser = parse_duration)]
+    shutdown_grace: Duration,
+    /// How long health reports NOT_SERVING before the listener closes, e.g. "5s" in Kubernetes.
+    #[arg(long, env = "CSOPS_DRAIN_DELAY", value_name = "DURATION", default_value = "0s",
+          value_parser = parse_duration)]
+    drain_delay: Duration,
+    /// Log format: "json", "text", or "auto" (text on a terminal, JSON otherwise).
+    #[arg(long, env = "CSOPS_LOG_FORMAT", value_name = "FORMAT", default_value = "auto",
+          value_parser = parse_log_format)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct MetricsAddr(Option<SocketAddr>);
+
+fn parse_metrics_addr(value: &str) -> Result<MetricsAddr, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(MetricsAddr(None));
+    }
+    value
+        .parse::<SocketAddr>()
+        .map(|addr| MetricsAddr(Some(addr)))
+        .map_err(|e| format!("{e}; expected IP:PORT or \"off\""))
+}
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    humantime::parse_duration(value).map_err(|e| format!("{e}; expected e.g. \"20s\" or \"1m\""))
+}
+
+fn parse_log_format(value: &str) -> Result<LogFormat, String> {
+    value.parse::<LogFormat>().map_err(|e| e.to_string())
+}
+
+fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+fn leak(text: String) -> &'static str {
+    // Runs once per process while building the command line; the strings live as long as it.
+    Box::leak(text.into_boxed_str())
+}
+
+/// Builds the command line of a service: the shared flags plus the service's own `E`.
+pub fn command<E: Args>(spec: &ServiceSpec) -> Command {
+    let listen = leak(format!("127.0.0.1:{}", spec.default_port));
+    let metrics = leak(format!("127.0.0.1:{}", spec.default_metrics_port));
+    let database_env = leak(spec.database_env());
+    let command = Command::new(spec.binary)
+        .about(spec.about)
+        .version(env!("CARGO_PKG_VERSION"))
+        .after_help(
+            "OpenTelemetry: traces are exported over OTLP/gRPC when OTEL_EXPORTER_OTLP_ENDPOINT is set; \
+             OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and OTEL_TRACES_SAMPLER are honoured. \
+             RUST_LOG sets the log filter (default \"info\").",
+        );
+    let command = CommonArgs::augment_args(command)
+        .mut_arg("listen_addr", |a| a.default_value(listen))
+        .mut_arg("metrics_addr", |a| a.default_value(metrics))
+        .mut_arg("database_url", |a| a.env(database_env));
+    E::augment_args(command)
+}
+
+/// Why settings could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A flag or variable was malformed, or `--help`/`--version` was asked for.
+    #[error(transparent)]
+    Cli(#[from] clap::Error),
+    /// A value parsed but is not acceptable.
+    #[error("invalid {name}: {message}")]
+    Invalid {
+        /// The flag or variable at fault.
+        name: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// Parses settings from `args`, reading `DATABASE_URL` through `env` as the last fallback.
+pub fn try_parse_from<E, I, T>(
+    spec: &ServiceSpec,
+    args: I,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(Settings, E), ConfigError>
+where
+    E: Args + FromArgMatches,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = command::<E>(spec).try_get_matches_from(args)?;
+    let common = CommonArgs::from_arg_matches(&matches)?;
+    let extra = E::from_arg_matches(&matches)?;
+    let (url, source) = match (common.database_url, env("DATABASE_URL")) {
+        (Some(url), _) => (url, format!("--database-url / {}", spec.database_env())),
+        (None, Some(url)) => (url, "DATABASE_URL".to_owned()),
+        (None, None) => (
+            Settings::sqlite_url(&common.data_dir, spec.name),
+            "--data-dir".to_owned(),
+        ),
+    };
+    if !(is_postgres_url(&url) || url.starts_with("sqlite:")) {
+        return Err(ConfigError::Invalid {
+            name: source,
+            message: "expected a URL starting with postgres://, postgresql:// or sqlite:"
+                .to_owned(),
+        });
+    }
+    let settings = Settings {
+        listen_addr: common.listen_addr,
+        metrics_addr: common.metrics_addr.0,
+        database: DatabaseSettings {
+            url: SecretString::from(url),
+            max_connections: common.db_max_connections,
+        },
+        shutdown_grace: common.shutdown_grace,
+        drain_delay: common.drain_delay,
+        log_format: common.log_format,
+    };
+    Ok((settings, extra))
+}
+
+/// Parses the process's flags and environment, or exits: 0 after `--help`/`--version`,
+/// 64 with a precise message on a bad value.
+pub fn parse_or_exit<E: Args + FromArgMatches>(spec: &ServiceSpec) -> (Settings, E) {
+    match try_parse_from(spec, std::env::args_os(), |name| std::env::var(name).ok()) {
+        Ok(parsed) => parsed,
+        Err(ConfigError::Cli(error)) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) {
+                error.exit();
+            }
+            let _ = error.print();
+            std::process::exit(crate::EXIT_BAD_CONFIG);
+        }
+        Err(error @ ConfigError::Invalid { .. }) => {
+            eprintln!("error: {error}");
+            std::process::exit(crate::EXIT_BAD_CONFIG);
+        }
+    }
+}
+
+/// Service-specific flags for a service that has none.
+#[derive(Debug, Clone, Args)]
+pub struct NoExtraArgs {}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const SPEC: ServiceSpec = ServiceSpec {
+        name: "customers",
+        binary: "csops-customers",
+        about: "test",
+        grpc_service: "csops.customers.v1.CustomersService",
+        default_port: 50051,
+        default_metrics_port: 9091,
+    };
+
+    fn parse(args: &[&str], database_url: Option<&str>) -> Result<Settings, ConfigError> {
+        let argv = std::iter::once("csops-customers").chain(args.iter().copied());
+        try_parse_from::<NoExtraArgs, _, _>(&SPEC, argv, |name| {
+            (name == "DATABASE_URL")
+                .then(|| database_url.map(str::to_owned))
+                .flatten()
+        })
+        .map(|(settings, _)| settings)
+    }
+
+    #[test]
+    fn defaults_listen_on_the_service_port_with_sqlite_in_the_data_dir() {
+        let settings = parse(&[], None).unwrap();
+        assert_eq!(settings.listen_addr.to_string(), "127.0.0.1:50051");
+        assert_eq!(settings.metrics_addr.unwrap().to_string(), "127.0.0.1:9091");
+        assert_eq!(
+            settings.database.url.expose_secret(),
+            "sqlite://data/customers.db?mode=rwc"
+        );
+        assert_eq!(settings.shutdown_grace, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn database_url_falls_back_to_the_shared_variable() {
+        let settings = parse(&[], Some("postgres://db/x")).unwrap();
+        assert!(settings.database.is_postgres());
+        let settings = parse(
+            &["--database-url", "sqlite://own.db"],
+            Some("postgres://db/x"),
+        )
+        .unwrap();
+        assert_eq!(settings.database.url.expose_secret(), "sqlite://own.db");
+    }
+
+    #[test]
+    fn a_database_url_of_another_kind_is_rejected_naming_its_source() {
+        let error = parse(&[], Some("mysql://db/x")).unwrap_err();
+        assert!(error.to_string().contains("DATABASE_URL"), "{error}");
+    }
+
+    #[test]
+    fn metrics_can_be_switched_off_and_bad_durations_are_rejected() {
+        assert!(parse(&["--metrics-addr", "off"], None)
+            .unwrap()
+            .metrics_addr
+            .is_none());
+        let error = parse(&["--shutdown-grace", "soon"], None).unwrap_err();
+        assert!(error.to_string().contains("--shutdown-grace"), "{error}");
+    }
+
+    #[test]
+    fn help_names_every_environment_variable() {
+        let help = command::<NoExtraArgs>(&SPEC).render_long_help().to_string();
+        for name in [
+            "CSOPS_LISTEN_ADDR",
+            "CSOPS_METRICS_ADDR",
+            "CSOPS_DATA_DIR",
+            "CUSTOMERS_DATABASE_URL",
+            "CSOPS_DB_MAX_CONNECTIONS",
+            "CSOPS_SHUTDOWN_GRACE",
+            "CSOPS_DRAIN_DELAY",
+            "CSOPS_LOG_FORMAT",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ] {
+            assert!(help.contains(name), "--help lacks {name}:\n{help}");
+        }
+    }
+}

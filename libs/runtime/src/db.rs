@@ -1,0 +1,122 @@
+//! Database plumbing: one `sqlx::Any` pool that is SQLite or PostgreSQL, migrations, and the
+//! classification of database errors that services map to gRPC codes.
+//!
+//! The same SQL runs on both engines: `$n` placeholders, BIGINT for numbers and times
+//! (microseconds since the Unix epoch), BIGINT 0/1 for flags, TEXT for ids and JSON, and no
+//! NULL bindings (empty text or 0 stand for "unset").
+
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+use crate::config::DatabaseSettings;
+
+/// Opens a pool on the configured database, creating the SQLite file and its directory when
+/// needed. SQLite connections use WAL and wait up to 5 s for a busy lock.
+pub async fn connect(settings: &DatabaseSettings) -> Result<AnyPool, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let url = settings.url.expose_secret();
+    let is_sqlite = url.starts_with("sqlite:");
+    if is_sqlite {
+        create_sqlite_dir(url)?;
+    }
+    let options: AnyConnectOptions = url
+        .parse::<AnyConnectOptions>()?
+        .disable_statement_logging();
+    AnyPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if is_sqlite {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+}
+
+fn create_sqlite_dir(url: &str) -> Result<(), sqlx::Error> {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies the service's embedded migrations. On PostgreSQL sqlx holds an advisory lock
+/// while migrating, so replicas starting together apply each migration once.
+pub async fn migrate(
+    pool: &AnyPool,
+    migrator: &Migrator,
+) -> Result<(), sqlx::migrate::MigrateError> {
+    migrator.run(pool).await
+}
+
+/// Returns true when the database answers a trivial query within two seconds.
+pub async fn ping(pool: &AnyPool) -> bool {
+    matches!(
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            sqlx::query("SELECT 1").execute(pool)
+        )
+        .await,
+        Ok(Ok(_))
+    )
+}
+
+/// What a database error means to a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbErrorKind {
+    /// A unique constraint was violated (SQLSTATE 23505, SQLite UNIQUE).
+    UniqueViolation,
+    /// A concurrent transaction won (SQLSTATE 40001/40P01, SQLite BUSY): retry.
+    Conflict,
+    /// The database could not be reached or the pool is exhausted.
+    Unavailable,
+    /// Anything else: a bug or a broken database.
+    Other,
+}
+
+/// Classifies a database error.
+pub fn classify(error: &sqlx::Error) -> DbErrorKind {
+    match error {
+        sqlx::Error::Database(db) => {
+            if db.is_unique_violation() {
+                return DbErrorKind::UniqueViolation;
+            }
+            match db.code().as_deref() {
+                Some("40001" | "40P01" | "5" | "6" | "517") => DbErrorKind::Conflict,
+                _ => DbErrorKind::Other,
+            }
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            DbErrorKind::Unavailable
+        }
+        _ => DbErrorKind::Other,
+    }
+}
+
+/// Returns the current time in microseconds since the Unix epoch, the unit of every stored time.
+pub fn now_micros() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,226 @@
+//! The gRPC server every service runs: its API plus health, reflection (v1 and v1alpha),
+//! tracing and RED metrics, and a graceful stop.
+//!
+//! Health follows the database (NOT_SERVING while it is unreachable) and flips to NOT_SERVING
+//! first when a stop begins; in-flight calls then get the grace period to finish.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use csops_observability::{GrpcServerLayer, Metrics};
+use sqlx::AnyPool;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
+use tonic_health::server::HealthReporter;
+use tonic_health::ServingStatus;
+
+use crate::config::{ServiceSpec, Settings};
+use crate::db;
+
+/// How often health re-checks the database.
+const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Why a server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Reflection could not read the descriptor set.
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The transport failed.
+    #[error("grpc server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// A bound, not yet running, gRPC server for one service.
+#[derive(Debug)]
+pub struct Server {
+    spec: ServiceSpec,
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    metrics: Metrics,
+    pool: AnyPool,
+    shutdown_grace: Duration,
+    drain_delay: Duration,
+}
+
+impl Server {
+    /// Binds the gRPC and metrics listeners (port 0 picks a free port).
+    pub async fn bind(
+        spec: ServiceSpec,
+        settings: &Settings,
+        pool: AnyPool,
+        metrics: Metrics,
+    ) -> Result<Self, ServeError> {
+        let listener = bind(settings.listen_addr).await?;
+        let metrics_listener = match settings.metrics_addr {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        Ok(Self {
+            spec,
+            listener,
+            metrics_listener,
+            metrics,
+            pool,
+            shutdown_grace: settings.shutdown_grace,
+            drain_delay: settings.drain_delay,
+        })
+    }
+
+    /// Returns the address the gRPC server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Returns the address of the metrics endpoint, when it is on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    /// Serves `routes` until `stop` completes, then drains: health flips to NOT_SERVING, the
+    /// drain delay passes, the listener closes and in-flight calls get the grace period.
+    pub async fn serve(
+        self,
+        routes: Routes,
+        stop: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(csops_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(csops_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        let routes = routes
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+
+        let health_task = tokio::spawn(watch_database(
+            reporter.clone(),
+            self.spec.grpc_service,
+            self.pool.clone(),
+        ));
+
+        let (metrics_stop_tx, metrics_stop_rx) = oneshot::channel::<()>();
+        let metrics_task = self.metrics_listener.map(|listener| {
+            let shutdown = async move {
+                let _ = metrics_stop_rx.await;
+            };
+            tokio::spawn(csops_observability::serve_metrics(
+                listener,
+                self.metrics.clone(),
+                shutdown,
+            ))
+        });
+
+        let addr = self.listener.local_addr().ok();
+        let (grpc_stop_tx, grpc_stop_rx) = oneshot::channel::<()>();
+        let incoming = TcpListenerStream::new(self.listener);
+        let mut server_task = tokio::spawn(
+            tonic::transport::Server::builder()
+                .layer(GrpcServerLayer::new(self.metrics.clone()))
+                .add_routes(routes)
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = grpc_stop_rx.await;
+                }),
+        );
+        tracing::info!(service = self.spec.name, addr = ?addr, "serving");
+
+        tokio::select! {
+            () = stop => {}
+            result = &mut server_task => {
+                health_task.abort();
+                return flatten(result);
+            }
+        }
+
+        // Tell load balancers first, then stop accepting, then let in-flight calls finish.
+        // The database watcher is stopped before the flip so it cannot flip health back.
+        health_task.abort();
+        let _ = health_task.await;
+        set_status(&reporter, self.spec.grpc_service, ServingStatus::NotServing).await;
+        tracing::info!(service = self.spec.name, drain_delay = ?self.drain_delay, "draining");
+        tokio::time::sleep(self.drain_delay).await;
+        let _ = grpc_stop_tx.send(());
+        let result = match tokio::time::timeout(self.shutdown_grace, &mut server_task).await {
+            Ok(result) => flatten(result),
+            Err(_) => {
+                tracing::warn!(
+                    service = self.spec.name,
+                    grace = ?self.shutdown_grace,
+                    "shutdown grace period expired; cancelling calls still in flight"
+                );
+                server_task.abort();
+                Ok(())
+            }
+        };
+        let _ = metrics_stop_tx.send(());
+        if let Some(task) = metrics_task {
+            let _ = task.await;
+        }
+        tracing::info!(service = self.spec.name, "stopped");
+        result
+    }
+}
+
+fn flatten(
+    result: Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>,
+) -> Result<(), ServeError> {
+    match result {
+        Ok(inner) => inner.map_err(ServeError::from),
+        Err(join) => {
+            tracing::error!(error = %join, "grpc server task failed");
+            Ok(())
+        }
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
+async fn set_status(reporter: &HealthReporter, service: &str, status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    reporter.set_service_status(service, status).await;
+}
+
+async fn watch_database(reporter: HealthReporter, service: &'static str, pool: AnyPool) {
+    let mut last = None;
+    loop {
+        let up = db::ping(&pool).await;
+        if last != Some(up) {
+            if up {
+                tracing::info!(service, "database reachable; serving");
+            } else {
+                tracing::warn!(service, "database unreachable; not serving");
+            }
+            let status = if up {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            set_status(&reporter, service, status).await;
+            last = Some(up);
+        }
+        tokio::time::sleep(HEALTH_PROBE_INTERVAL).await;
+    }
+}

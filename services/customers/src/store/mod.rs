@@ -1,0 +1,363 @@
+//! Storage of customer files: one method per query, on SQLite or PostgreSQL through
+//! `sqlx::Any`. Only this module speaks SQL.
+
+use csops_runtime::db::{classify, DbErrorKind};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use crate::domain::{Customer, Profile, Region, State, Tier, TierChange};
+
+/// A storage failure, classified for the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A concurrent writer won; the caller may retry.
+    #[error("concurrent update: {0}")]
+    Conflict(#[source] sqlx::Error),
+    /// The database is unreachable.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A unique key already exists.
+    #[error("duplicate key: {0}")]
+    Duplicate(#[source] sqlx::Error),
+    /// A stored row could not be read back.
+    #[error("corrupt row {id}: {what}")]
+    Corrupt {
+        /// Row id.
+        id: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Other(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match classify(&error) {
+            DbErrorKind::UniqueViolation => Self::Duplicate(error),
+            DbErrorKind::Conflict => Self::Conflict(error),
+            DbErrorKind::Unavailable => Self::Unavailable(error),
+            DbErrorKind::Other => Self::Other(error),
+        }
+    }
+}
+
+/// Which files a listing includes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveFilter {
+    /// Active only.
+    Active,
+    /// Archived only.
+    Archived,
+    /// Both.
+    All,
+}
+
+/// Filters of a listing; they combine with AND.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListFilter {
+    /// Only this tier.
+    pub tier: Option<Tier>,
+    /// Only this region.
+    pub region: Option<Region>,
+    /// Only key accounts, or only the others.
+    pub key_account: Option<bool>,
+    /// Only this owner.
+    pub owner_agent_id: Option<String>,
+    /// Lowercased text the name must contain.
+    pub name_contains: Option<String>,
+    /// Digits a phone number must contain.
+    pub phone_contains: Option<String>,
+    /// Active and/or archived.
+    pub archive: ArchiveFilter,
+}
+
+/// Position after the last row of a page, in listing order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// Creation time of the last row.
+    pub create_time: i64,
+    /// Id of the last row.
+    pub id: String,
+}
+
+/// Result of an idempotent insert.
+#[derive(Debug)]
+pub enum Inserted {
+    /// The customer was created.
+    Created,
+    /// The request_id was used before, for this customer id.
+    Replayed(String),
+}
+
+const COLUMNS: &str = "id, display_name, tier, key_account, region, owner_agent_id, state, \
+                       profile, tier_history, version, create_time, update_time, delete_time";
+
+/// Customer storage over a shared pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+impl Store {
+    /// Wraps a pool whose database has the customers migrations applied.
+    pub fn new(pool: AnyPool) -> Self {
+        Self { pool }
+    }
+
+    /// Inserts a new customer unless `request_id` was seen before.
+    pub async fn insert(
+        &self,
+        customer: &Customer,
+        request_id: &str,
+    ) -> Result<Inserted, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "INSERT INTO customer_requests (request_id, customer_id, create_time) VALUES ($1, $2, $3)",
+        )
+        .bind(request_id)
+        .bind(&customer.id)
+        .bind(customer.create_time)
+        .execute(&mut *tx)
+        .await;
+        match claimed {
+            Ok(_) => {}
+            Err(error) if classify(&error) == DbErrorKind::UniqueViolation => {
+                drop(tx);
+                let row =
+                    sqlx::query("SELECT customer_id FROM customer_requests WHERE request_id = $1")
+                        .bind(request_id)
+                        .fetch_one(&self.pool)
+                        .await?;
+                return Ok(Inserted::Replayed(row.try_get(0)?));
+            }
+            Err(error) => return Err(error.into()),
+        }
+        sqlx::query(
+            "INSERT INTO customers (id, display_name, search_name, search_phones, tier, key_account, \
+             region, owner_agent_id, state, profile, tier_history, lifetime_value_minor, version, \
+             create_time, update_time, delete_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(&customer.id)
+        .bind(&customer.display_name)
+        .bind(customer.search_name())
+        .bind(customer.search_phones())
+        .bind(customer.tier.code())
+        .bind(i64::from(customer.key_account))
+        .bind(customer.region.code())
+        .bind(&customer.owner_agent_id)
+        .bind(customer.state.code())
+        .bind(to_json(&customer.profile))
+        .bind(to_json(&customer.tier_history))
+        .bind(customer.lifetime_value_minor())
+        .bind(customer.version)
+        .bind(customer.create_time)
+        .bind(customer.update_time)
+        .bind(customer.delete_time)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Inserted::Created)
+    }
+
+    /// Returns a customer by id.
+    pub async fn get(&self, id: &str) -> Result<Option<Customer>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| from_row(&r)).transpose()
+    }
+
+    /// Writes a changed customer if nobody changed it since `expected_version`; returns false
+    /// when the stored version differs (or the row is gone).
+    pub async fn save(
+        &self,
+        customer: &Customer,
+        expected_version: i64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE customers SET display_name = $1, search_name = $2, search_phones = $3, tier = $4, \
+             key_account = $5, region = $6, owner_agent_id = $7, state = $8, profile = $9, \
+             tier_history = $10, lifetime_value_minor = $11, version = $12, update_time = $13, \
+             delete_time = $14 WHERE id = $15 AND version = $16",
+        )
+        .bind(&customer.display_name)
+        .bind(customer.search_name())
+        .bind(customer.search_phones())
+        .bind(customer.tier.code())
+        .bind(i64::from(customer.key_account))
+        .bind(customer.region.code())
+        .bind(&customer.owner_agent_id)
+        .bind(customer.state.code())
+        .bind(to_json(&customer.profile))
+        .bind(to_json(&customer.tier_history))
+        .bind(customer.lifetime_value_minor())
+        .bind(customer.version)
+        .bind(customer.update_time)
+        .bind(customer.delete_time)
+        .bind(&customer.id)
+        .bind(expected_version)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Returns up to `limit` customers after `after` in (create_time, id) order. Keyset
+    /// pagination: rows that existed when the listing began are neither skipped nor repeated,
+    /// whatever is inserted meanwhile.
+    pub async fn list(
+        &self,
+        filter: &ListFilter,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<Vec<Customer>, StoreError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM customers WHERE 1 = 1");
+        let mut binds: Vec<Bind> = Vec::new();
+        let mut param = |sql: &mut String, clause: &str, value: Bind| {
+            binds.push(value);
+            sql.push_str(&clause.replace("$?", &format!("${}", binds.len())));
+        };
+        match filter.archive {
+            ArchiveFilter::Active => {
+                param(&mut sql, " AND state = $?", Bind::Text("active".into()))
+            }
+            ArchiveFilter::Archived => {
+                param(&mut sql, " AND state = $?", Bind::Text("archived".into()))
+            }
+            ArchiveFilter::All => {}
+        }
+        if let Some(tier) = filter.tier {
+            param(&mut sql, " AND tier = $?", Bind::Text(tier.code().into()));
+        }
+        if let Some(region) = filter.region {
+            param(
+                &mut sql,
+                " AND region = $?",
+                Bind::Text(region.code().into()),
+            );
+        }
+        if let Some(key_account) = filter.key_account {
+            param(
+                &mut sql,
+                " AND key_account = $?",
+                Bind::Int(i64::from(key_account)),
+            );
+        }
+        if let Some(owner) = &filter.owner_agent_id {
+            param(
+                &mut sql,
+                " AND owner_agent_id = $?",
+                Bind::Text(owner.clone()),
+            );
+        }
+        match (&filter.name_contains, &filter.phone_contains) {
+            (Some(name), Some(phone)) => {
+                param(
+                    &mut sql,
+                    " AND (search_name LIKE $? ESCAPE '\\'",
+                    Bind::Text(like(name)),
+                );
+                param(
+                    &mut sql,
+                    " OR search_phones LIKE $? ESCAPE '\\')",
+                    Bind::Text(like(phone)),
+                );
+            }
+            (Some(name), None) => {
+                param(
+                    &mut sql,
+                    " AND search_name LIKE $? ESCAPE '\\'",
+                    Bind::Text(like(name)),
+                );
+            }
+            (None, Some(phone)) => {
+                param(
+                    &mut sql,
+                    " AND search_phones LIKE $? ESCAPE '\\'",
+                    Bind::Text(like(phone)),
+                );
+            }
+            (None, None) => {}
+        }
+        if let Some(cursor) = after {
+            param(
+                &mut sql,
+                " AND (create_time > $?",
+                Bind::Int(cursor.create_time),
+            );
+            param(
+                &mut sql,
+                " OR (create_time = $?",
+                Bind::Int(cursor.create_time),
+            );
+            param(&mut sql, " AND id > $?))", Bind::Text(cursor.id.clone()));
+        }
+        param(
+            &mut sql,
+            " ORDER BY create_time, id LIMIT $?",
+            Bind::Int(i64::from(limit)),
+        );
+
+        let mut query = sqlx::query(&sql);
+        for bind in binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text),
+                Bind::Int(int) => query.bind(int),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(from_row).collect()
+    }
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// Returns a LIKE pattern matching `text` anywhere, with LIKE's wildcards escaped.
+fn like(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // Serialising plain data structs to a String cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn from_row(row: &AnyRow) -> Result<Customer, StoreError> {
+    let id: String = row.try_get("id")?;
+    let corrupt = |what: String| StoreError::Corrupt {
+        id: id.clone(),
+        what,
+    };
+    let tier: String = row.try_get("tier")?;
+    let region: String = row.try_get("region")?;
+    let state: String = row.try_get("state")?;
+    let profile: String = row.try_get("profile")?;
+    let history: String = row.try_get("tier_history")?;
+    Ok(Customer {
+        display_name: row.try_get("display_name")?,
+        tier: Tier::from_code(&tier).ok_or_else(|| corrupt(format!("tier {tier:?}")))?,
+        key_account: row.try_get::<i64, _>("key_account")? != 0,
+        region: Region::from_code(&region).ok_or_else(|| corrupt(format!("region {region:?}")))?,
+        owner_agent_id: row.try_get("owner_agent_id")?,
+        state: State::from_code(&state).ok_or_else(|| corrupt(format!("state {state:?}")))?,
+        profile: serde_json::from_str::<Profile>(&profile)
+            .map_err(|e| corrupt(format!("profile: {e}")))?,
+        tier_history: serde_json::from_str::<Vec<TierChange>>(&history)
+            .map_err(|e| corrupt(format!("tier_history: {e}")))?,
+        version: row.try_get("version")?,
+        create_time: row.try_get("create_time")?,
+        update_time: row.try_get("update_time")?,
+        delete_time: row.try_get("delete_time")?,
+        id,
+    })
+}

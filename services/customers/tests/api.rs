@@ -1,0 +1,665 @@
+//! The customers API as a client sees it, on SQLite and on a real PostgreSQL: every scenario
+//! runs once per backend against a server on a random port with a fresh database.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+use std::collections::HashSet;
+
+use csops_customers::App;
+use csops_observability::Metrics;
+use csops_proto::customers::v1 as pb;
+use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use csops_runtime::Settings;
+use prost_types::FieldMask;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+struct TestApp {
+    client: CustomersServiceClient<Channel>,
+    addr: std::net::SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn spawn_app(backend: Backend) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        Backend::Sqlite => Settings::sqlite_url(dir.path(), "customers"),
+        Backend::Postgres => csops_testkit::postgres::fresh_database().await,
+    };
+    let settings = Settings::for_tests(&url);
+    let app = App::build(&settings, Metrics::new()).await.unwrap();
+    let addr = app.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let client = CustomersServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    TestApp {
+        client,
+        addr,
+        stop: Some(stop),
+        _dir: dir,
+    }
+}
+
+fn customer(name: &str, tier: pb::CustomerTier, region: pb::Region) -> pb::Customer {
+    pb::Customer {
+        display_name: name.into(),
+        tier: tier as i32,
+        region: region as i32,
+        owner_agent_id: "agent-1".into(),
+        contacts: vec![pb::Contact {
+            kind: pb::ContactKind::Phone as i32,
+            value: "+86 138 0013 8000".into(),
+            label: "mobile".into(),
+            primary: true,
+        }],
+        ..Default::default()
+    }
+}
+
+async fn create(app: &mut TestApp, c: pb::Customer) -> pb::Customer {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    app.client
+        .create_customer(pb::CreateCustomerRequest {
+            customer: Some(c),
+            request_id,
+            actor_id: "agent-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap()
+}
+
+fn violations(status: &tonic::Status) -> Vec<String> {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let bad_request = status
+        .get_details_bad_request()
+        .expect("BadRequest details");
+    bad_request
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
+}
+
+async fn create_then_get_returns_the_full_file(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let mut input = customer("Wang Fang", pb::CustomerTier::A, pb::Region::Urban);
+    input.key_account = true;
+    input.important_dates = vec![pb::ImportantDate {
+        kind: pb::ImportantDateKind::Birthday as i32,
+        relation: pb::Relation::Child as i32,
+        person_name: "Xiao Ming".into(),
+        month: 2,
+        day: 29,
+        year: 2016,
+        note: "likes kites".into(),
+    }];
+    input.consents = vec![pb::ChannelConsent {
+        channel: pb::ContactChannel::Sms as i32,
+        granted: true,
+        update_time: None,
+    }];
+    input.needs = vec!["fibre at home".into()];
+    input.lifetime_value_inputs = Some(pb::LifetimeValueInputs {
+        currency_code: "CNY".into(),
+        annual_revenue_minor: 120_000,
+        annual_service_cost_minor: 20_000,
+        acquisition_cost_minor: 50_000,
+        expected_years: 3,
+        discount_rate: 0.10,
+    });
+    let created = create(&mut app, input).await;
+    assert!(created.id.starts_with("cus_"));
+    assert_eq!(created.lifetime_value_minor, 198_685);
+    assert_eq!(created.state, pb::CustomerState::Active as i32);
+    assert_eq!(created.tier_history.len(), 1);
+    assert!(created.consents[0].update_time.is_some());
+    let got = app
+        .client
+        .get_customer(pb::GetCustomerRequest {
+            customer_id: created.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    assert_eq!(got, created);
+}
+
+async fn create_answers_invalid_argument_naming_every_bad_field(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let mut bad = customer(" ", pb::CustomerTier::Unspecified, pb::Region::Rural);
+    bad.contacts[0].value = "not a phone".into();
+    bad.important_dates = vec![pb::ImportantDate {
+        kind: pb::ImportantDateKind::Anniversary as i32,
+        relation: pb::Relation::Spouse as i32,
+        month: 4,
+        day: 31,
+        ..Default::default()
+    }];
+    let status = app
+        .client
+        .create_customer(pb::CreateCustomerRequest {
+            customer: Some(bad.clone()),
+            request_id: String::new(),
+            actor_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violations(&status), ["request_id", "customer.tier"]);
+    bad.tier = pb::CustomerTier::C as i32;
+    let status = app
+        .client
+        .create_customer(pb::CreateCustomerRequest {
+            customer: Some(bad),
+            request_id: "r1".into(),
+            actor_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violations(&status),
+        [
+            "customer.display_name",
+            "customer.contacts[0].value",
+            "customer.important_dates[0].day"
+        ]
+    );
+}
+
+async fn a_repeated_request_id_returns_the_first_customer_and_creates_nothing(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let request = pb::CreateCustomerRequest {
+        customer: Some(customer("Zhao Lei", pb::CustomerTier::B, pb::Region::Rural)),
+        request_id: "retry-me".into(),
+        actor_id: String::new(),
+    };
+    let first = app
+        .client
+        .create_customer(request.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    let mut again = request;
+    again.customer.as_mut().unwrap().display_name = "Someone Else".into();
+    let second = app
+        .client
+        .create_customer(again)
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    assert_eq!(first, second);
+    let list = app
+        .client
+        .list_customers(pb::ListCustomersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(list.customers.len(), 1);
+}
+
+async fn get_answers_not_found_for_an_unknown_id_and_invalid_argument_for_none(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let status = app
+        .client
+        .get_customer(pb::GetCustomerRequest {
+            customer_id: "cus_nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    let status = app
+        .client
+        .get_customer(pb::GetCustomerRequest {
+            customer_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violations(&status), ["customer_id"]);
+}
+
+async fn update_changes_only_masked_fields_and_a_stale_etag_is_aborted(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let created = create(
+        &mut app,
+        customer("Chen Jie", pb::CustomerTier::B, pb::Region::Urban),
+    )
+    .await;
+    let mut change = created.clone();
+    change.notes = "prefers calls after 18:00".into();
+    change.display_name = "ignored because not masked".into();
+    let updated = app
+        .client
+        .update_customer(pb::UpdateCustomerRequest {
+            customer: Some(change.clone()),
+            update_mask: Some(FieldMask {
+                paths: vec!["notes".into()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    assert_eq!(updated.notes, "prefers calls after 18:00");
+    assert_eq!(updated.display_name, "Chen Jie");
+    assert_ne!(updated.etag, created.etag);
+
+    // The same etag again is stale now.
+    let status = app
+        .client
+        .update_customer(pb::UpdateCustomerRequest {
+            customer: Some(change),
+            update_mask: Some(FieldMask {
+                paths: vec!["notes".into()],
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Aborted, "{status:?}");
+
+    let mut tier_change = updated;
+    tier_change.tier = pb::CustomerTier::A as i32;
+    let status = app
+        .client
+        .update_customer(pb::UpdateCustomerRequest {
+            customer: Some(tier_change),
+            update_mask: Some(FieldMask {
+                paths: vec!["tier".into()],
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violations(&status), ["update_mask"]);
+}
+
+async fn a_tier_change_is_kept_in_the_history_with_who_and_why(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let created = create(
+        &mut app,
+        customer("Liu Yang", pb::CustomerTier::C, pb::Region::Rural),
+    )
+    .await;
+    let changed = app
+        .client
+        .change_customer_tier(pb::ChangeCustomerTierRequest {
+            customer_id: created.id.clone(),
+            tier: pb::CustomerTier::A as i32,
+            reason: "signed an enterprise contract".into(),
+            changed_by: "supervisor-2".into(),
+            etag: created.etag.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    assert_eq!(changed.tier, pb::CustomerTier::A as i32);
+    let last = changed.tier_history.last().unwrap();
+    assert_eq!(
+        (last.from_tier, last.to_tier),
+        (pb::CustomerTier::C as i32, pb::CustomerTier::A as i32)
+    );
+    assert_eq!(last.changed_by, "supervisor-2");
+    assert_eq!(last.reason, "signed an enterprise contract");
+
+    let status = app
+        .client
+        .change_customer_tier(pb::ChangeCustomerTierRequest {
+            customer_id: created.id,
+            tier: pb::CustomerTier::A as i32,
+            reason: "again".into(),
+            changed_by: "supervisor-2".into(),
+            etag: changed.etag,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+}
+
+async fn delete_archives_the_file_and_archived_files_can_be_listed_and_restored(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let keep = create(
+        &mut app,
+        customer("Active One", pb::CustomerTier::B, pb::Region::Urban),
+    )
+    .await;
+    let gone = create(
+        &mut app,
+        customer("Archived One", pb::CustomerTier::B, pb::Region::Urban),
+    )
+    .await;
+    let archived = app
+        .client
+        .delete_customer(pb::DeleteCustomerRequest {
+            customer_id: gone.id.clone(),
+            etag: gone.etag.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    assert_eq!(archived.state, pb::CustomerState::Archived as i32);
+    assert!(archived.delete_time.is_some());
+
+    let ids =
+        |r: pb::ListCustomersResponse| r.customers.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let active = app
+        .client
+        .list_customers(pb::ListCustomersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ids(active), vec![keep.id.clone()]);
+    let only_archived = app
+        .client
+        .list_customers(pb::ListCustomersRequest {
+            archive_filter: pb::ArchiveFilter::Archived as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ids(only_archived), vec![gone.id.clone()]);
+
+    let status = app
+        .client
+        .delete_customer(pb::DeleteCustomerRequest {
+            customer_id: gone.id.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    app.client
+        .undelete_customer(pb::UndeleteCustomerRequest {
+            customer_id: gone.id.clone(),
+            etag: archived.etag,
+        })
+        .await
+        .unwrap();
+    let all = app
+        .client
+        .list_customers(pb::ListCustomersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ids(all), [keep.id, gone.id]);
+}
+
+async fn list_filters_by_tier_region_key_account_owner_and_text(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let mut vip = customer("Zhou Min", pb::CustomerTier::A, pb::Region::Urban);
+    vip.key_account = true;
+    vip.owner_agent_id = "agent-9".into();
+    vip.contacts[0].value = "010-6552-0001".into();
+    let vip = create(&mut app, vip).await;
+    let rural = create(
+        &mut app,
+        customer("Sun Hua", pb::CustomerTier::C, pb::Region::Rural),
+    )
+    .await;
+    let _other = create(
+        &mut app,
+        customer("Zhou Tao_", pb::CustomerTier::B, pb::Region::Urban),
+    )
+    .await;
+
+    let list = |request: pb::ListCustomersRequest| {
+        let mut client = app.client.clone();
+        async move {
+            client
+                .list_customers(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .customers
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(pb::ListCustomersRequest {
+            tier: pb::CustomerTier::A as i32,
+            ..Default::default()
+        })
+        .await,
+        vec![vip.id.clone()]
+    );
+    assert_eq!(
+        list(pb::ListCustomersRequest {
+            region: pb::Region::Rural as i32,
+            ..Default::default()
+        })
+        .await,
+        vec![rural.id.clone()]
+    );
+    assert_eq!(
+        list(pb::ListCustomersRequest {
+            key_account: Some(true),
+            ..Default::default()
+        })
+        .await,
+        vec![vip.id.clone()]
+    );
+    assert_eq!(
+        list(pb::ListCustomersRequest {
+            owner_agent_id: "agent-9".into(),
+            ..Default::default()
+        })
+        .await,
+        vec![vip.id.clone()]
+    );
+    assert_eq!(
+        list(pb::ListCustomersRequest {
+            query: "zhou m".into(),
+            ..Default::default()
+        })
+        .await,
+        vec![vip.id.clone()]
+    );
+    assert_eq!(
+        list(pb::ListCustomersRequest {
+            query: "6552 0001".into(),
+            ..Default::default()
+        })
+        .await,
+        vec![vip.id.clone()]
+    );
+    // LIKE wildcards in the query are taken literally.
+    assert_eq!(
+        list(pb::ListCustomersRequest {
+            query: "%".into(),
+            ..Default::default()
+        })
+        .await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        list(pb::ListCustomersRequest {
+            query: "_".into(),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        1
+    );
+}
+
+async fn pages_neither_skip_nor_repeat_customers_created_meanwhile(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let mut before = HashSet::new();
+    for i in 0..7 {
+        before.insert(
+            create(
+                &mut app,
+                customer(&format!("C{i}"), pb::CustomerTier::B, pb::Region::Urban),
+            )
+            .await
+            .id,
+        );
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    let mut round = 0;
+    loop {
+        let page = app
+            .client
+            .list_customers(pb::ListCustomersRequest {
+                page_size: 3,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.customers.into_iter().map(|c| c.id));
+        // Others keep creating customers while we page.
+        create(
+            &mut app,
+            customer(
+                &format!("New{round}"),
+                pb::CustomerTier::B,
+                pb::Region::Urban,
+            ),
+        )
+        .await;
+        round += 1;
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+        assert!(round < 20, "paging does not end");
+    }
+    let unique: HashSet<_> = seen.iter().cloned().collect();
+    assert_eq!(
+        unique.len(),
+        seen.len(),
+        "a customer was repeated: {seen:?}"
+    );
+    assert!(before.is_subset(&unique), "a customer was skipped");
+}
+
+async fn a_page_token_is_refused_with_other_filters_or_when_forged(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    for i in 0..3 {
+        create(
+            &mut app,
+            customer(&format!("P{i}"), pb::CustomerTier::B, pb::Region::Urban),
+        )
+        .await;
+    }
+    let page = app
+        .client
+        .list_customers(pb::ListCustomersRequest {
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let status = app
+        .client
+        .list_customers(pb::ListCustomersRequest {
+            page_size: 1,
+            page_token: page.next_page_token,
+            tier: pb::CustomerTier::A as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violations(&status), ["page_token"]);
+    let status = app
+        .client
+        .list_customers(pb::ListCustomersRequest {
+            page_token: "garbage".into(),
+            page_size: 9999,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violations(&status), ["page_size", "page_token"]);
+}
+
+async fn health_reports_serving_for_the_service(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let channel = Channel::from_shared(format!("http://{}", app.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "csops.customers.v1.CustomersService".into(),
+            })
+            .await
+            .map(|r| r.into_inner().status);
+        if status.as_ref().ok()
+            == Some(&(tonic_health::pb::health_check_response::ServingStatus::Serving as i32))
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never SERVING: {status:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Postgres).await; })*
+        }
+    };
+}
+
+on_both_backends!(
+    create_then_get_returns_the_full_file,
+    create_answers_invalid_argument_naming_every_bad_field,
+    a_repeated_request_id_returns_the_first_customer_and_creates_nothing,
+    get_answers_not_found_for_an_unknown_id_and_invalid_argument_for_none,
+    update_changes_only_masked_fields_and_a_stale_etag_is_aborted,
+    a_tier_change_is_kept_in_the_history_with_who_and_why,
+    delete_archives_the_file_and_archived_files_can_be_listed_and_restored,
+    list_filters_by_tier_region_key_account_owner_and_text,
+    pages_neither_skip_nor_repeat_customers_created_meanwhile,
+    a_page_token_is_refused_with_other_filters_or_when_forged,
+    health_reports_serving_for_the_service,
+);
