@@ -29,3 +29,11 @@ pub mod visits {
         tonic::include_proto!("csops.visits.v1");
     }
 }
+
+/// `csops.feedback.v1`: callbacks, SERVQUAL surveys, process indicators and churn-risk signals.
+pub mod feedback {
+    /// Version 1 of the feedback API.
+    pub mod v1 {
+        tonic::include_proto!("csops.feedback.v1");
+    }
+}
