@@ -577,6 +577,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn server_layer_takes_the_trailer_status_even_if_the_body_is_dropped_after_it() {
+        let metrics = Metrics::new();
+        let service = GrpcServerLayer::new(metrics.clone()).layer(tower::service_fn(
+            |_: http::Request<()>| async {
+                Ok::<_, Infallible>(http::Response::new(TrailersBody::with_status(
+                    Code::Aborted,
+                )))
+            },
+        ));
+        let response = service.oneshot(request("/a.v1.Svc/Update")).await;
+        let mut body = response.expect("infallible").into_body();
+        // Read the message and the trailers, then stop, as h2 does.
+        for _ in 0..2 {
+            let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+            assert!(matches!(frame, Some(Ok(_))));
+        }
+        drop(body);
+        assert!(metrics
+            .encode()
+            .contains(r#"{service="a.v1.Svc",method="Update",code="ABORTED"} 1"#));
+    }
+
+    #[tokio::test]
     async fn server_layer_counts_a_response_dropped_before_its_end_as_cancelled() {
         let metrics = Metrics::new();
         let service = GrpcServerLayer::new(metrics.clone()).layer(tower::service_fn(
