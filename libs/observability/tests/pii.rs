@@ -122,6 +122,11 @@ async fn personal_data_in_requests_never_reaches_logs_or_spans() {
         logs.contains("grpc call finished"),
         "the layer's event was logged: {logs}"
     );
+    assert!(
+        logs.contains(&server_span.trace_id),
+        "log lines inside the call carry the trace id {}: {logs}",
+        server_span.trace_id
+    );
     for secret in [NAME, PHONE, ID_NUMBER, "Jane", "555 0142"] {
         assert!(
             !logs.contains(secret),
