@@ -99,14 +99,8 @@ impl Server {
         stop: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(csops_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(csops_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
+        let reflection_v1 = reflection(self.spec.grpc_service).build_v1()?;
+        let reflection_v1alpha = reflection(self.spec.grpc_service).build_v1alpha()?;
         let routes = routes
             .add_service(health_service)
             .add_service(reflection_v1)
@@ -141,7 +135,7 @@ impl Server {
                     let _ = grpc_stop_rx.await;
                 }),
         );
-        tracing::info!(service = self.spec.name, addr = ?addr, "serving");
+        tracing::info!(service = self.spec.name, addr = %addr.map_or_else(String::new, |a| a.to_string()), "serving");
 
         tokio::select! {
             () = stop => {}
@@ -178,6 +172,20 @@ impl Server {
         tracing::info!(service = self.spec.name, "stopped");
         result
     }
+}
+
+/// Reflection lists only what this server serves (the descriptor set holds every csops
+/// service), and knows the health service so `grpcurl describe grpc.health.v1.Health` works.
+fn reflection(service: &str) -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(csops_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+        .with_service_name(service)
+        .with_service_name("grpc.health.v1.Health")
+        .with_service_name("grpc.reflection.v1.ServerReflection")
+        .with_service_name("grpc.reflection.v1alpha.ServerReflection")
 }
 
 fn flatten(
