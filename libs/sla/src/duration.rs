@@ -16,7 +16,6 @@ pub(crate) struct Amount {
 }
 
 impl Amount {
-    #[allow(dead_code)]
     pub(crate) fn resolve(self, working_day_secs: i64) -> i64 {
         self.secs + self.working_days * working_day_secs
     }

@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod case;
 pub mod clock;
 pub mod duration;
+pub mod policy;
 
 pub use calendar::{
     Calendar, CalendarBuilder, CalendarError, CalendarSummary, TimeRange, WeeklyHours,
@@ -13,4 +14,8 @@ pub use case::{Case, Promise, Region, Severity, Tier};
 pub use clock::{
     Adjustment, Clock, ClockError, ClockEvent, ClockSpec, Ending, Milestone, Pause, PauseReason,
     State, Status, DEFAULT_THRESHOLDS,
+};
+pub use policy::{
+    Condition, LoadError, Matched, Objective, Policy, PolicyError, Rule, RuleAction, Selector,
+    DEFAULT_ON_TIME_TARGET,
 };

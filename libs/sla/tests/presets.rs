@@ -1,0 +1,224 @@
+//! Dated tests for every DOMAIN §2 and §4 preset, on the 2026 mainland-China calendar.
+#![allow(clippy::unwrap_used)]
+
+use chrono::{DateTime, NaiveDateTime, TimeDelta, TimeZone, Utc};
+use chrono_tz::Asia::Shanghai;
+use csops_sla::{Case, Clock, PauseReason, Policy, Promise, Region, Severity, State, Tier};
+
+/// A Beijing-time instant, e.g. `bj("2026-09-30 16:30")`.
+fn bj(s: &str) -> DateTime<Utc> {
+    let n = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+    Shanghai
+        .from_local_datetime(&n)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn deadline(promise: Promise, case: &Case, start: &str) -> DateTime<Utc> {
+    let p = Policy::default_presets();
+    let clock = p.start(promise, case, bj(start)).unwrap();
+    p.status(&clock, bj(start)).unwrap().deadline
+}
+
+#[test]
+fn presets_load_and_name_their_version() {
+    let p = Policy::default_presets();
+    assert_eq!(p.version(), "presets-2026.1");
+    assert_eq!(p.thresholds(), &[50, 75, 90]);
+    let cal = p.calendar("cn_service").unwrap();
+    assert_eq!(cal.holidays().len(), 3 + 9 + 3 + 5 + 3 + 3 + 7);
+    assert_eq!(cal.extra_working_days().len(), 6);
+    for promise in Promise::ALL {
+        assert!(
+            p.resolve(promise, &Case::new()).is_ok(),
+            "{promise} has a default rule"
+        );
+    }
+}
+
+#[test]
+fn first_contact_within_one_service_hour_skips_the_national_day_week() {
+    let c = Case::new();
+    assert_eq!(
+        deadline(Promise::FirstContact, &c, "2026-09-30 16:30"),
+        bj("2026-09-30 17:30")
+    );
+    // Half an hour left on Wednesday 30 September, then 1-7 October are holidays.
+    assert_eq!(
+        deadline(Promise::FirstContact, &c, "2026-09-30 17:30"),
+        bj("2026-10-08 09:30")
+    );
+    // A call during lunch is answered by 14:00.
+    assert_eq!(
+        deadline(Promise::FirstContact, &c, "2026-03-04 12:20"),
+        bj("2026-03-04 14:00")
+    );
+}
+
+#[test]
+fn dispatch_contact_within_thirty_minutes_uses_the_sunday_make_up_day() {
+    // Friday 18 September 17:45: 15 minutes left, then Sunday 20 September is worked (调休).
+    let d = deadline(Promise::DispatchContact, &Case::new(), "2026-09-18 17:45");
+    assert_eq!(d, bj("2026-09-20 09:15"));
+}
+
+#[test]
+fn callback_within_two_working_days_across_the_spring_festival() {
+    // Friday 13 February 15:00: 3 h that day, Saturday 14 February is worked (8 h), the
+    // festival runs 15-23 February, the last 5 h fall on Tuesday 24 February.
+    let d = deadline(Promise::Callback, &Case::new(), "2026-02-13 15:00");
+    assert_eq!(d, bj("2026-02-24 15:00"));
+    let p = Policy::default_presets();
+    let clock = p
+        .start(Promise::Callback, &Case::new(), bj("2026-02-13 15:00"))
+        .unwrap();
+    // The 50 % warning ("call back after 1 day") falls at the end of the make-up Saturday.
+    let s = p.status(&clock, bj("2026-02-14 18:00")).unwrap();
+    assert_eq!(s.state, State::AtRisk);
+    assert_eq!(s.at_risk, Some(50));
+}
+
+#[test]
+fn callback_fix_within_two_working_days_across_labour_day() {
+    // Thursday 30 April 10:00: 7 h that day, 1-5 May off, Wednesday 6 May 8 h, 1 h Thursday.
+    let d = deadline(Promise::CallbackFix, &Case::new(), "2026-04-30 10:00");
+    assert_eq!(d, bj("2026-05-07 10:00"));
+}
+
+#[test]
+fn urban_installation_accepted_on_the_friday_before_national_day() {
+    // Friday 25 September 2026 (Mid-Autumn, right before the National Day week). The standard
+    // counts calendar days from acceptance, so the holidays do not move the deadline.
+    let urban = Case::new().region(Region::Urban);
+    assert_eq!(
+        deadline(Promise::Installation, &urban, "2026-09-25 10:00"),
+        bj("2026-10-23 10:00")
+    );
+    // Three days waiting for the customer to be home move it out by three days.
+    let p = Policy::default_presets();
+    let mut clock = p
+        .start(Promise::Installation, &urban, bj("2026-09-25 10:00"))
+        .unwrap();
+    clock
+        .pause(bj("2026-10-02 09:00"), PauseReason::WaitingOnCustomer)
+        .unwrap();
+    clock.resume(bj("2026-10-05 09:00")).unwrap();
+    clock.stop(bj("2026-10-25 18:00")).unwrap();
+    let s = p.status(&clock, bj("2026-11-01 00:00")).unwrap();
+    assert_eq!(s.deadline, bj("2026-10-26 10:00"));
+    assert_eq!(s.state, State::Met);
+}
+
+#[test]
+fn rural_installation_takes_38_days_and_big_customers_half() {
+    let rural = Case::new().region(Region::Rural);
+    assert_eq!(
+        deadline(Promise::Installation, &rural, "2026-09-25 10:00"),
+        bj("2026-11-02 10:00")
+    );
+    let big_urban = Case::new().region(Region::Urban).key_account(true);
+    assert_eq!(
+        deadline(Promise::Installation, &big_urban, "2026-09-25 10:00"),
+        bj("2026-10-09 10:00")
+    );
+    let big_rural = Case::new().region(Region::Rural).key_account(true);
+    assert_eq!(
+        deadline(Promise::Installation, &big_rural, "2026-09-25 10:00"),
+        bj("2026-10-14 10:00")
+    );
+    let spec = Policy::default_presets()
+        .resolve(Promise::Installation, &big_rural)
+        .unwrap();
+    assert_eq!(spec.rule, "installation.rural");
+    assert_eq!(spec.adjustment.unwrap().rule, "installation.key_account");
+    assert_eq!(spec.base_target, Some(TimeDelta::days(38)));
+    let o = Policy::default_presets();
+    let obj = o.objective(Promise::Installation).unwrap();
+    assert_eq!(obj.on_time_rate, 0.98);
+    assert_eq!(obj.mean_at_most, Some(TimeDelta::days(15)));
+}
+
+#[test]
+fn reconnection_and_business_change_within_24_hours_even_on_a_holiday() {
+    let c = Case::new();
+    assert_eq!(
+        deadline(Promise::Reconnection, &c, "2026-10-01 20:00"),
+        bj("2026-10-02 20:00")
+    );
+    assert_eq!(
+        deadline(Promise::BusinessChange, &c, "2026-10-01 20:00"),
+        bj("2026-10-02 20:00")
+    );
+    let p = Policy::default_presets();
+    let clock = p
+        .start(Promise::Reconnection, &c, bj("2026-10-01 20:00"))
+        .unwrap();
+    assert_eq!(
+        p.status(&clock, bj("2026-10-02 20:01")).unwrap().state,
+        State::Breached
+    );
+}
+
+#[test]
+fn visit_cadence_is_weekly_monthly_or_every_two_months_by_tier() {
+    let start = "2026-03-02 10:00";
+    assert_eq!(
+        deadline(Promise::VisitCadence, &Case::new().tier(Tier::A), start),
+        bj("2026-03-09 10:00")
+    );
+    assert_eq!(
+        deadline(Promise::VisitCadence, &Case::new().tier(Tier::B), start),
+        bj("2026-04-01 10:00")
+    );
+    assert_eq!(
+        deadline(Promise::VisitCadence, &Case::new().tier(Tier::C), start),
+        bj("2026-05-01 10:00")
+    );
+    assert_eq!(
+        deadline(Promise::VisitCadence, &Case::new(), start),
+        bj("2026-05-01 10:00")
+    );
+}
+
+#[test]
+fn care_lead_time_and_resolution_defaults() {
+    assert_eq!(
+        deadline(Promise::CareLeadTime, &Case::new(), "2026-06-01 09:00"),
+        bj("2026-06-04 09:00")
+    );
+    // 4 working days from Monday 09:00 end on Thursday 18:00.
+    assert_eq!(
+        deadline(Promise::Resolution, &Case::new(), "2026-03-02 09:00"),
+        bj("2026-03-05 18:00")
+    );
+    let vip_critical = Case::new().key_account(true).severity(Severity::Critical);
+    // One working day halved: four hours.
+    assert_eq!(
+        deadline(Promise::Resolution, &vip_critical, "2026-03-02 09:00"),
+        bj("2026-03-02 14:00")
+    );
+}
+
+#[test]
+fn a_clock_stored_as_json_comes_back_and_evaluates_the_same() {
+    let p = Policy::default_presets();
+    let case = Case::new()
+        .tier(Tier::A)
+        .key_account(true)
+        .severity(Severity::High)
+        .channel("Phone");
+    let mut clock = p
+        .start(Promise::Resolution, &case, bj("2026-03-02 09:00"))
+        .unwrap();
+    clock
+        .pause(bj("2026-03-02 10:00"), PauseReason::WaitingOnCustomer)
+        .unwrap();
+    let json = serde_json::to_string(&clock).unwrap();
+    let back: Clock = serde_json::from_str(&json).unwrap();
+    let now = bj("2026-03-03 11:00");
+    assert_eq!(
+        p.status(&back, now).unwrap(),
+        p.status(&clock, now).unwrap()
+    );
+    assert!(json.contains("\"target\":\"8h\""), "{json}");
+}
