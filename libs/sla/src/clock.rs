@@ -242,6 +242,19 @@ pub enum State {
 }
 
 impl State {
+    /// Returns the snake_case name (`at_risk`, `met_late`, …), as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Running => "running",
+            State::AtRisk => "at_risk",
+            State::Paused => "paused",
+            State::Met => "met",
+            State::MetLate => "met_late",
+            State::Breached => "breached",
+            State::Cancelled => "cancelled",
+        }
+    }
+
     /// Tells whether the clock has ended (met, met late or cancelled).
     pub fn is_final(self) -> bool {
         matches!(self, State::Met | State::MetLate | State::Cancelled)
@@ -256,6 +269,22 @@ pub enum Milestone {
     Threshold(u8),
     /// The deadline passed while the clock was not stopped.
     Breach,
+}
+
+/// What a clock counts for in compliance statistics ([`Clock::outcome`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Running or paused, deadline not passed: not decided yet.
+    Open,
+    /// Stopped on time, after this much working time.
+    Met(#[serde(with = "serde_human")] TimeDelta),
+    /// Stopped late, after this much working time.
+    MetLate(#[serde(with = "serde_human")] TimeDelta),
+    /// Still open past the deadline: already a failure.
+    Breached,
+    /// Cancelled: counts neither way.
+    Cancelled,
 }
 
 /// The state of a clock at an instant ([`Clock::status`]).
@@ -628,6 +657,60 @@ impl Clock {
             percent,
             reached,
             next_change,
+        }
+    }
+
+    /// Returns each warning threshold with the instant elapsed time reaches (or will reach, if
+    /// the clock keeps running from `now`) that percentage of the target.
+    pub fn threshold_instants(
+        &self,
+        calendar: &Calendar,
+        now: DateTime<Utc>,
+    ) -> Vec<(u8, DateTime<Utc>)> {
+        let seg = self.segments(self.horizon(now));
+        let target = self.spec.target.num_seconds();
+        self.spec
+            .thresholds
+            .iter()
+            .map(|&p| {
+                let amount = (target * i64::from(p) + 99) / 100;
+                (p, from_ts(Self::instant_at(calendar, &seg, amount)))
+            })
+            .collect()
+    }
+
+    /// Classifies the clock at `now` for compliance statistics, without allocating.
+    pub fn outcome(&self, calendar: &Calendar, now: DateTime<Utc>) -> Outcome {
+        if let Some(Ending::Cancelled(_)) = self.ending {
+            return Outcome::Cancelled;
+        }
+        let e = self.horizon(now);
+        let seg = self.segments(e);
+        let target = self.spec.target.num_seconds();
+        let deadline = if target == 0 {
+            ts(self.started_at)
+        } else {
+            Self::instant_at(calendar, &seg, target)
+        };
+        match self.ending {
+            Some(Ending::Stopped(t)) => {
+                let mut elapsed: i64 = seg
+                    .closed
+                    .iter()
+                    .map(|&(a, b)| calendar.working_secs(a, b))
+                    .sum();
+                if !seg.paused {
+                    elapsed += calendar.working_secs(seg.tail, e);
+                }
+                let elapsed = TimeDelta::seconds(elapsed);
+                if ts(t) <= deadline {
+                    Outcome::Met(elapsed)
+                } else {
+                    Outcome::MetLate(elapsed)
+                }
+            }
+            _ if e > deadline => Outcome::Breached,
+            _ => Outcome::Open,
         }
     }
 
