@@ -177,8 +177,8 @@ pub fn command<E: Args>(spec: &ServiceSpec) -> Command {
              RUST_LOG sets the log filter (default \"info\").",
         );
     let command = CommonArgs::augment_args(command)
-        .mut_arg("listen_addr", |a| a.default_value(listen))
-        .mut_arg("metrics_addr", |a| a.default_value(metrics))
+        .mut_arg("listen_addr", |a| a.default_value(listen).required(false))
+        .mut_arg("metrics_addr", |a| a.default_value(metrics).required(false))
         .mut_arg("database_url", |a| a.env(database_env));
     E::augment_args(command)
 }

@@ -1,0 +1,197 @@
+//! The `csops-customers` binary as an operator runs it: help, bad settings, start on SQLite,
+//! and a stop signal that flips health before the listener closes.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+const BIN: &str = env!("CARGO_BIN_EXE_csops-customers");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn command() -> Command {
+    let mut cmd = Command::new(BIN);
+    for var in [
+        "DATABASE_URL",
+        "CUSTOMERS_DATABASE_URL",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "CSOPS_LISTEN_ADDR",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+#[test]
+fn help_lists_every_setting_with_its_environment_variable() {
+    let out = command().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "--listen-addr",
+        "CSOPS_LISTEN_ADDR",
+        "CSOPS_METRICS_ADDR",
+        "CUSTOMERS_DATABASE_URL",
+        "DATABASE_URL",
+        "CSOPS_SHUTDOWN_GRACE",
+        "CSOPS_DRAIN_DELAY",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "[default: 127.0.0.1:50051]",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+}
+
+#[test]
+fn a_bad_setting_exits_64_with_a_message_naming_it() {
+    let out = command()
+        .args(["--listen-addr", "everywhere"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--listen-addr"), "{stderr}");
+
+    let out = command()
+        .env("DATABASE_URL", "mysql://db/customers")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+
+    let out = command()
+        .env("CSOPS_SHUTDOWN_GRACE", "a while")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shutdown-grace"));
+}
+
+struct Running {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn start(data_dir: &std::path::Path, extra: &[&str]) -> Running {
+    let port = free_port();
+    let child = command()
+        .args([
+            "--listen-addr",
+            &format!("127.0.0.1:{port}"),
+            "--metrics-addr",
+            "off",
+            "--log-format",
+            "json",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Running { child, port }
+}
+
+async fn health(port: u16) -> Result<i32, String> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect_timeout(Duration::from_millis(300))
+        .connect()
+        .await
+        .map_err(|e| e.to_string())?;
+    HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: "csops.customers.v1.CustomersService".into(),
+        })
+        .await
+        .map(|r| r.into_inner().status)
+        .map_err(|e| e.to_string())
+}
+
+async fn wait_for(port: u16, want: ServingStatus, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let got = health(port).await;
+        if got == Ok(want as i32) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "health never became {want:?}: {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn it_starts_on_sqlite_creating_its_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("nested/data");
+    let running = start(&data, &[]);
+    wait_for(
+        running.port,
+        ServingStatus::Serving,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert!(data.join("customers.db").exists());
+}
+
+#[tokio::test]
+async fn sigterm_flips_health_to_not_serving_then_drains_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut running = start(
+        dir.path(),
+        &["--drain-delay", "2s", "--shutdown-grace", "5s"],
+    );
+    wait_for(
+        running.port,
+        ServingStatus::Serving,
+        Duration::from_secs(20),
+    )
+    .await;
+    let sent = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &running.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // During the drain delay the listener is still open and says NOT_SERVING.
+    wait_for(
+        running.port,
+        ServingStatus::NotServing,
+        Duration::from_secs(2),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = running.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "did not exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+    assert!(
+        sent.elapsed() >= Duration::from_secs(2),
+        "stopped before the drain delay"
+    );
+}
