@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every check and test of csops, on a fresh machine too: installs the tools it needs
+# (grpcurl, buf, kubernetes-validate, checkov, buildah/podman) on first use, then
+#   formatting → protobuf lint/format/breaking → clippy → all Rust tests (SQLite and a
+#   throwaway PostgreSQL the tests start themselves) → Kubernetes manifest checks →
+#   container images built with buildah and smoke-tested with podman.
+# CI (.ci/run) calls exactly this script.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "tools"
+bash scripts/install-tools.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "protobuf contracts (buf lint, format, breaking)"
+bash scripts/check-protos.sh
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "kubernetes manifests"
+bash scripts/check-k8s.sh
+
+step "container images"
+bash scripts/build-images.sh
+
+printf '\nall checks passed\n'
