@@ -106,6 +106,8 @@ impl Server {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
 
+        // NOT_SERVING until the first database probe answers.
+        set_status(&reporter, self.spec.grpc_service, ServingStatus::NotServing).await;
         let health_task = tokio::spawn(watch_database(
             reporter.clone(),
             self.spec.grpc_service,

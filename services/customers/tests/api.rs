@@ -663,3 +663,103 @@ on_both_backends!(
     a_page_token_is_refused_with_other_filters_or_when_forged,
     health_reports_serving_for_the_service,
 );
+
+/// Replicas starting at once against one empty PostgreSQL database all migrate and serve.
+#[tokio::test]
+async fn replicas_starting_together_on_postgres_migrate_once_and_all_serve() {
+    let url = csops_testkit::postgres::fresh_database().await;
+    let settings = Settings::for_tests(&url);
+    let builds = (0..4).map(|_| {
+        let settings = settings.clone();
+        tokio::spawn(async move { App::build(&settings, Metrics::new()).await })
+    });
+    let mut stops = Vec::new();
+    for build in builds {
+        let app = build.await.unwrap().expect("every replica starts");
+        let addr = app.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        let mut client = CustomersServiceClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        client
+            .list_customers(pb::ListCustomersRequest::default())
+            .await
+            .unwrap();
+        stops.push(stop);
+    }
+}
+
+/// Health answers NOT_SERVING while the database is gone, so Kubernetes stops routing to it.
+#[tokio::test]
+async fn health_is_not_serving_while_the_postgres_database_is_unreachable() {
+    use sqlx::{Connection, Executor};
+    let url = csops_testkit::postgres::fresh_database().await;
+    let app = App::build(&Settings::for_tests(&url), Metrics::new())
+        .await
+        .unwrap();
+    let addr = app.local_addr();
+    let (_stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+    let not_serving = tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
+    let wait_for = |want: i32| {
+        let mut health = health.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+            loop {
+                let got = health
+                    .check(tonic_health::pb::HealthCheckRequest {
+                        service: "csops.customers.v1.CustomersService".into(),
+                    })
+                    .await
+                    .map(|r| r.into_inner().status);
+                if got.as_ref().ok() == Some(&want) {
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "health stayed {got:?}, wanted {want}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    wait_for(serving).await;
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let admin = url.replace(&format!("/{name}"), "/postgres");
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    conn.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
+        .await
+        .unwrap();
+    wait_for(not_serving).await;
+    let status = app_call_fails(addr).await;
+    assert!(
+        matches!(status, Code::Unavailable | Code::Internal),
+        "{status:?}"
+    );
+    let _ = health
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await;
+}
+
+async fn app_call_fails(addr: std::net::SocketAddr) -> Code {
+    let mut client = CustomersServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    client
+        .list_customers(pb::ListCustomersRequest::default())
+        .await
+        .unwrap_err()
+        .code()
+}
