@@ -26,10 +26,21 @@ fn reference(p: &Policy) -> RefCalendar {
     let day: Vec<(u16, u16)> = vec![(540, 720), (780, 1080)];
     RefCalendar {
         tz: chrono_tz::Asia::Shanghai,
-        week: vec![day.clone(), day.clone(), day.clone(), day.clone(), day.clone(), vec![], vec![]],
+        week: vec![
+            day.clone(),
+            day.clone(),
+            day.clone(),
+            day.clone(),
+            day.clone(),
+            vec![],
+            vec![],
+        ],
         makeup: day,
         holidays: cal.holidays().into_iter().collect::<BTreeSet<_>>(),
-        extra: cal.extra_working_days().into_iter().collect::<BTreeSet<_>>(),
+        extra: cal
+            .extra_working_days()
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
     }
 }
 
@@ -50,7 +61,10 @@ fn deadline(c: &mut Criterion) {
     let r = reference(&p);
     let few = &starts[..8];
     for s in few {
-        assert_eq!(r.deadline(*s, thirty.num_minutes()), cal.add_working_time(*s, thirty));
+        assert_eq!(
+            r.deadline(*s, thirty.num_minutes()),
+            cal.add_working_time(*s, thirty)
+        );
     }
     g.throughput(Throughput::Elements(few.len() as u64));
     g.sample_size(10);
@@ -66,20 +80,31 @@ fn deadline(c: &mut Criterion) {
 
 fn explain(c: &mut Criterion) {
     let p = Policy::default_presets();
-    let case = Case::new().tier(Tier::A).key_account(true).severity(Severity::High);
+    let case = Case::new()
+        .tier(Tier::A)
+        .key_account(true)
+        .severity(Severity::High);
     let start = Utc.with_ymd_and_hms(2026, 9, 29, 2, 0, 0).unwrap();
     let mut clock = p.start(Promise::Resolution, &case, start).unwrap();
-    clock.pause(start + TimeDelta::hours(4), PauseReason::WaitingOnCustomer).unwrap();
+    clock
+        .pause(start + TimeDelta::hours(4), PauseReason::WaitingOnCustomer)
+        .unwrap();
     clock.resume(start + TimeDelta::hours(6)).unwrap();
     let now = start + TimeDelta::hours(7);
-    c.bench_function("explain", |b| b.iter(|| black_box(p.explain(black_box(&clock), now).unwrap())));
+    c.bench_function("explain", |b| {
+        b.iter(|| black_box(p.explain(black_box(&clock), now).unwrap()))
+    });
 }
 
 fn compliance(c: &mut Criterion) {
     let p = Policy::default_presets();
     let base = Utc.with_ymd_and_hms(2026, 1, 5, 1, 0, 0).unwrap();
-    let urban = p.resolve(Promise::Installation, &Case::new().region(Region::Urban)).unwrap();
-    let rural = p.resolve(Promise::Installation, &Case::new().region(Region::Rural)).unwrap();
+    let urban = p
+        .resolve(Promise::Installation, &Case::new().region(Region::Urban))
+        .unwrap();
+    let rural = p
+        .resolve(Promise::Installation, &Case::new().region(Region::Rural))
+        .unwrap();
     let callback = p.resolve(Promise::Callback, &Case::new()).unwrap();
     let build = |i: i64| {
         let spec = match i % 3 {
@@ -94,7 +119,8 @@ fn compliance(c: &mut Criterion) {
             let start = base + TimeDelta::minutes(i * 7 % (300 * 1440));
             let mut c = Clock::start(spec, start).unwrap();
             if i % 10 == 0 {
-                c.pause(start + TimeDelta::days(2), PauseReason::WaitingOnCustomer).unwrap();
+                c.pause(start + TimeDelta::days(2), PauseReason::WaitingOnCustomer)
+                    .unwrap();
                 c.resume(start + TimeDelta::days(4)).unwrap();
             }
             if i % 7 != 0 {
