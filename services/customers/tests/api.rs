@@ -639,6 +639,83 @@ async fn health_reports_serving_for_the_service(backend: Backend) {
     }
 }
 
+async fn churn_signals_raise_the_risk_once_per_signal_and_can_be_listed(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let quiet = create(
+        &mut app,
+        customer("Quiet One", pb::CustomerTier::A, pb::Region::Urban),
+    )
+    .await;
+    let _calm = create(
+        &mut app,
+        customer("Calm One", pb::CustomerTier::A, pb::Region::Urban),
+    )
+    .await;
+    let request = pb::RecordChurnSignalRequest {
+        customer_id: quiet.id.clone(),
+        signal: Some(pb::ChurnSignal {
+            signal_id: "fb-sig-1".into(),
+            kind: pb::ChurnSignalKind::Silence as i32,
+            level: pb::ChurnRiskLevel::High as i32,
+            evidence: "no contact for 95 days".into(),
+            source: "feedback".into(),
+            observe_time: None,
+        }),
+    };
+    let first = app
+        .client
+        .record_churn_signal(request.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    let risk = first.churn_risk.clone().unwrap();
+    assert_eq!(risk.level, pb::ChurnRiskLevel::High as i32);
+    assert_eq!(risk.recent_signals.len(), 1);
+    // Delivered twice, counted once.
+    let again = app
+        .client
+        .record_churn_signal(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    assert_eq!(again, first);
+
+    let at_risk = app
+        .client
+        .list_customers(pb::ListCustomersRequest {
+            min_churn_risk: pb::ChurnRiskLevel::Medium as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        at_risk
+            .customers
+            .iter()
+            .map(|c| c.id.clone())
+            .collect::<Vec<_>>(),
+        vec![quiet.id.clone()]
+    );
+
+    let status = app
+        .client
+        .record_churn_signal(pb::RecordChurnSignalRequest {
+            customer_id: quiet.id,
+            signal: Some(pb::ChurnSignal {
+                signal_id: String::new(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violations(&status), ["signal.kind", "signal.level"]);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -662,6 +739,7 @@ on_both_backends!(
     pages_neither_skip_nor_repeat_customers_created_meanwhile,
     a_page_token_is_refused_with_other_filters_or_when_forged,
     health_reports_serving_for_the_service,
+    churn_signals_raise_the_risk_once_per_signal_and_can_be_listed,
 );
 
 /// Replicas starting at once against one empty PostgreSQL database all migrate and serve.

@@ -5,9 +5,9 @@ use csops_proto::customers::v1 as pb;
 use prost_types::Timestamp;
 
 use crate::domain::{
-    Channel, Consent, Contact, ContactKind, Customer, CustomerPatch, DateKind, ImportantDate,
-    LifetimeValueInputs, NewCustomer, Profile, Region, Relation, State, Tier, TierChange,
-    Violations,
+    Channel, ChurnSignal, Consent, Contact, ContactKind, Customer, CustomerPatch, DateKind,
+    ImportantDate, LifetimeValueInputs, NewCustomer, Profile, Region, Relation, RiskLevel,
+    SignalKind, State, Tier, TierChange, Violations,
 };
 use crate::store::ArchiveFilter;
 
@@ -317,6 +317,7 @@ pub(crate) fn new_customer(customer: pb::Customer) -> Result<NewCustomer, Violat
         update_time: _,
         delete_time: _,
         etag: _,
+        churn_risk: _,
     } = customer;
     let prefix = "customer.";
     let mut v = Violations::default();
@@ -390,6 +391,7 @@ pub(crate) fn patch(customer: pb::Customer, paths: &[String]) -> Result<Customer
         update_time: _,
         delete_time: _,
         etag: _,
+        churn_risk: _,
     } = customer;
     let prefix = "customer.";
     let mut out = CustomerPatch::default();
@@ -483,6 +485,109 @@ pub(crate) fn customer_to_pb(c: &Customer) -> pb::Customer {
         update_time: timestamp(c.update_time),
         delete_time: timestamp(c.delete_time),
         etag: c.etag(),
+        churn_risk: Some(pb::ChurnRisk {
+            level: c
+                .churn_risk()
+                .map_or(pb::ChurnRiskLevel::Unspecified, level_to_pb) as i32,
+            recent_signals: c.churn_signals.iter().map(signal_to_pb).collect(),
+        }),
+    }
+}
+
+fn level_to_pb(level: RiskLevel) -> pb::ChurnRiskLevel {
+    match level {
+        RiskLevel::Low => pb::ChurnRiskLevel::Low,
+        RiskLevel::Medium => pb::ChurnRiskLevel::Medium,
+        RiskLevel::High => pb::ChurnRiskLevel::High,
+    }
+}
+
+fn level_from_pb(value: i32) -> Option<RiskLevel> {
+    match pb::ChurnRiskLevel::try_from(value) {
+        Ok(pb::ChurnRiskLevel::Low) => Some(RiskLevel::Low),
+        Ok(pb::ChurnRiskLevel::Medium) => Some(RiskLevel::Medium),
+        Ok(pb::ChurnRiskLevel::High) => Some(RiskLevel::High),
+        Ok(pb::ChurnRiskLevel::Unspecified) | Err(_) => None,
+    }
+}
+
+/// Reads the churn-risk filter: unspecified means any.
+pub(crate) fn min_churn_risk(value: i32, v: &mut Violations) -> Option<RiskLevel> {
+    let level = level_from_pb(value);
+    if level.is_none() && value != pb::ChurnRiskLevel::Unspecified as i32 {
+        v.push("min_churn_risk", "unknown value");
+    }
+    level
+}
+
+fn signal_to_pb(s: &ChurnSignal) -> pb::ChurnSignal {
+    pb::ChurnSignal {
+        signal_id: s.signal_id.clone(),
+        kind: match s.kind {
+            SignalKind::Silence => pb::ChurnSignalKind::Silence,
+            SignalKind::FallingScores => pb::ChurnSignalKind::FallingScores,
+            SignalKind::UnhappyCallback => pb::ChurnSignalKind::UnhappyCallback,
+            SignalKind::RepeatComplaints => pb::ChurnSignalKind::RepeatComplaints,
+            SignalKind::NegativeGap => pb::ChurnSignalKind::NegativeGap,
+            SignalKind::Other => pb::ChurnSignalKind::Other,
+        } as i32,
+        level: level_to_pb(s.level) as i32,
+        evidence: s.evidence.clone(),
+        source: s.source.clone(),
+        observe_time: timestamp(s.observe_time),
+    }
+}
+
+/// Reads a churn signal; `now` stands in for a missing observe_time.
+pub(crate) fn signal(signal: pb::ChurnSignal, now: i64) -> Result<ChurnSignal, Violations> {
+    let pb::ChurnSignal {
+        signal_id,
+        kind,
+        level,
+        evidence,
+        source,
+        observe_time,
+    } = signal;
+    let mut v = Violations::default();
+    let kind = match pb::ChurnSignalKind::try_from(kind) {
+        Ok(pb::ChurnSignalKind::Silence) => Some(SignalKind::Silence),
+        Ok(pb::ChurnSignalKind::FallingScores) => Some(SignalKind::FallingScores),
+        Ok(pb::ChurnSignalKind::UnhappyCallback) => Some(SignalKind::UnhappyCallback),
+        Ok(pb::ChurnSignalKind::RepeatComplaints) => Some(SignalKind::RepeatComplaints),
+        Ok(pb::ChurnSignalKind::NegativeGap) => Some(SignalKind::NegativeGap),
+        Ok(pb::ChurnSignalKind::Other) => Some(SignalKind::Other),
+        Ok(pb::ChurnSignalKind::Unspecified) | Err(_) => {
+            v.push("signal.kind", "must name what was observed");
+            None
+        }
+    };
+    let level = level_from_pb(level);
+    if level.is_none() {
+        v.push("signal.level", "must be LOW, MEDIUM or HIGH");
+    }
+    let observe_time = match observe_time {
+        None => now,
+        Some(ts) if ts.seconds > 0 && (0..1_000_000_000).contains(&ts.nanos) => {
+            ts.seconds.saturating_mul(1_000_000) + i64::from(ts.nanos / 1_000)
+        }
+        Some(_) => {
+            v.push("signal.observe_time", "must be a time after 1970");
+            now
+        }
+    };
+    if observe_time > now + 300_000_000 {
+        v.push("signal.observe_time", "must not be in the future");
+    }
+    match (kind, level, v.is_empty()) {
+        (Some(kind), Some(level), true) => Ok(ChurnSignal {
+            signal_id: signal_id.trim().to_owned(),
+            kind,
+            level,
+            evidence: evidence.trim().to_owned(),
+            source: source.trim().to_owned(),
+            observe_time,
+        }),
+        _ => Err(v),
     }
 }
 

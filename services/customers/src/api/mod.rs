@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::{digits, Customer, RuleError, Violations};
 use crate::error::Error;
-use crate::store::{Inserted, ListFilter, Store};
+use crate::store::{Inserted, ListFilter, SignalRecorded, Store};
 use convert::customer_to_pb;
 use page_token::PageToken;
 
@@ -188,6 +188,7 @@ impl CustomersService for CustomersApi {
             owner_agent_id,
             query,
             archive_filter,
+            min_churn_risk,
         } = request.into_inner();
         let mut v = Violations::default();
         let limit = match u32::try_from(page_size) {
@@ -215,6 +216,7 @@ impl CustomersService for CustomersApi {
             // Only digit-bearing queries look at phone numbers, so "Li" does not match every phone.
             phone_contains: Some(query_digits).filter(|d| d.len() >= 3),
             archive: convert::archive_filter(archive_filter, &mut v),
+            min_churn_risk: convert::min_churn_risk(min_churn_risk, &mut v),
         };
         let fingerprint = page_token::fingerprint(&filter);
         let cursor = if page_token.is_empty() {
@@ -334,5 +336,57 @@ impl CustomersService for CustomersApi {
         Ok(Response::new(pb::UndeleteCustomerResponse {
             customer: Some(customer_to_pb(&restored)),
         }))
+    }
+
+    async fn record_churn_signal(
+        &self,
+        request: Request<pb::RecordChurnSignalRequest>,
+    ) -> Result<Response<pb::RecordChurnSignalResponse>, Status> {
+        let pb::RecordChurnSignalRequest {
+            customer_id,
+            signal,
+        } = request.into_inner();
+        require_id("customer_id", &customer_id)?;
+        let Some(signal) = signal else {
+            return Err(Error::invalid("signal", "is required").into());
+        };
+        let signal = convert::signal(signal, now_micros()).map_err(Error::InvalidArgument)?;
+        // Signals come from systems without an etag: retry a few times when the file changes
+        // between read and write.
+        for _ in 0..5 {
+            let mut customer = self.load(&customer_id).await?;
+            let expected = customer.version;
+            customer
+                .record_churn_signal(signal.clone(), now_micros())
+                .map_err(Error::from)?;
+            match self
+                .store
+                .record_signal(&customer, expected, &signal)
+                .await
+                .map_err(Error::from)?
+            {
+                SignalRecorded::Recorded => {
+                    tracing::info!(
+                        customer_id = %customer_id,
+                        signal_id = %signal.signal_id,
+                        level = signal.level.rank(),
+                        "churn signal recorded"
+                    );
+                    return Ok(Response::new(pb::RecordChurnSignalResponse {
+                        customer: Some(customer_to_pb(&customer)),
+                    }));
+                }
+                SignalRecorded::Duplicate => {
+                    let current = self.load(&customer_id).await?;
+                    return Ok(Response::new(pb::RecordChurnSignalResponse {
+                        customer: Some(customer_to_pb(&current)),
+                    }));
+                }
+                SignalRecorded::Stale => continue,
+            }
+        }
+        Err(Status::aborted(
+            "the customer kept changing; retry the call",
+        ))
     }
 }

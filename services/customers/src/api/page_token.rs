@@ -76,9 +76,10 @@ pub(crate) fn fingerprint(filter: &ListFilter) -> u64 {
         name_contains,
         phone_contains,
         archive,
+        min_churn_risk,
     } = filter;
     let canonical = format!(
-        "{}|{}|{:?}|{}|{}|{}|{}",
+        "{}|{}|{:?}|{}|{}|{}|{}|{}",
         tier.map_or("", |t| t.code()),
         region.map_or("", |r| r.code()),
         key_account,
@@ -89,7 +90,8 @@ pub(crate) fn fingerprint(filter: &ListFilter) -> u64 {
             ArchiveFilter::Active => "active",
             ArchiveFilter::Archived => "archived",
             ArchiveFilter::All => "all",
-        }
+        },
+        min_churn_risk.map_or(0, |level| level.rank()),
     );
     canonical.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)

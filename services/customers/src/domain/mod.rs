@@ -1,11 +1,15 @@
 //! The customer file and its rules, free of I/O: validation, updates by field, tier changes
 //! with history, archiving, and the lifetime value formula.
 
+mod churn;
 mod lifetime_value;
 mod validate;
 
 use serde::{Deserialize, Serialize};
 
+pub use churn::{
+    risk_level, ChurnSignal, RiskLevel, SignalKind, RECENT_SIGNALS, SIGNAL_WINDOW_MICROS,
+};
 pub use lifetime_value::{lifetime_value_minor, LifetimeValueInputs};
 pub use validate::{FieldViolation, Violations};
 
@@ -264,6 +268,8 @@ pub struct Customer {
     pub profile: Profile,
     /// Tier changes, oldest first.
     pub tier_history: Vec<TierChange>,
+    /// Most recent churn signals, newest first.
+    pub churn_signals: Vec<ChurnSignal>,
     /// Active or archived.
     pub state: State,
     /// Creation time (µs).
@@ -345,6 +351,7 @@ impl Customer {
                 reason: "created".to_owned(),
                 time: now,
             }],
+            churn_signals: Vec::new(),
             state: State::Active,
             create_time: now,
             update_time: now,
@@ -498,6 +505,24 @@ impl Customer {
         self.delete_time = 0;
         self.touch(now);
         Ok(())
+    }
+
+    /// Records a churn signal (idempotency by signal id is the store's job) and recomputes
+    /// the risk level.
+    pub fn record_churn_signal(&mut self, signal: ChurnSignal, now: i64) -> Result<(), RuleError> {
+        let violations = signal.validate();
+        if !violations.is_empty() {
+            return Err(RuleError::Invalid(violations.prefixed("signal")));
+        }
+        self.ensure_active()?;
+        churn::remember(&mut self.churn_signals, signal);
+        self.touch(now);
+        Ok(())
+    }
+
+    /// Returns the churn risk level, `None` without signals.
+    pub fn churn_risk(&self) -> Option<RiskLevel> {
+        risk_level(&self.churn_signals)
     }
 
     /// Returns the lifetime value in minor units, 0 when no inputs are recorded.

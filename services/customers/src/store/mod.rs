@@ -5,7 +5,7 @@ use csops_runtime::db::{classify, DbErrorKind};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use crate::domain::{Customer, Profile, Region, State, Tier, TierChange};
+use crate::domain::{ChurnSignal, Customer, Profile, Region, RiskLevel, State, Tier, TierChange};
 
 /// A storage failure, classified for the caller.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +71,8 @@ pub struct ListFilter {
     pub phone_contains: Option<String>,
     /// Active and/or archived.
     pub archive: ArchiveFilter,
+    /// Only customers at least this much at risk.
+    pub min_churn_risk: Option<RiskLevel>,
 }
 
 /// Position after the last row of a page, in listing order.
@@ -80,6 +82,17 @@ pub struct Cursor {
     pub create_time: i64,
     /// Id of the last row.
     pub id: String,
+}
+
+/// Result of recording a churn signal.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SignalRecorded {
+    /// Recorded and the customer saved.
+    Recorded,
+    /// The signal id was recorded before; nothing changed.
+    Duplicate,
+    /// The customer changed since it was read; nothing was written.
+    Stale,
 }
 
 /// Result of an idempotent insert.
@@ -92,7 +105,8 @@ pub enum Inserted {
 }
 
 const COLUMNS: &str = "id, display_name, tier, key_account, region, owner_agent_id, state, \
-                       profile, tier_history, version, create_time, update_time, delete_time";
+                       profile, tier_history, churn_signals, version, create_time, update_time, \
+                       delete_time";
 
 /// Customer storage over a shared pool.
 #[derive(Debug, Clone)]
@@ -137,8 +151,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO customers (id, display_name, search_name, search_phones, tier, key_account, \
              region, owner_agent_id, state, profile, tier_history, lifetime_value_minor, version, \
-             create_time, update_time, delete_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             create_time, update_time, delete_time, churn_risk, churn_signals) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(&customer.id)
         .bind(&customer.display_name)
@@ -156,6 +170,8 @@ impl Store {
         .bind(customer.create_time)
         .bind(customer.update_time)
         .bind(customer.delete_time)
+        .bind(churn_rank(customer))
+        .bind(to_json(&customer.churn_signals))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -178,31 +194,39 @@ impl Store {
         customer: &Customer,
         expected_version: i64,
     ) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "UPDATE customers SET display_name = $1, search_name = $2, search_phones = $3, tier = $4, \
-             key_account = $5, region = $6, owner_agent_id = $7, state = $8, profile = $9, \
-             tier_history = $10, lifetime_value_minor = $11, version = $12, update_time = $13, \
-             delete_time = $14 WHERE id = $15 AND version = $16",
+        let mut conn = self.pool.acquire().await?;
+        save(&mut *conn, customer, expected_version).await
+    }
+
+    /// Records a churn signal once per signal id, together with the customer's new state.
+    pub async fn record_signal(
+        &self,
+        customer: &Customer,
+        expected_version: i64,
+        signal: &ChurnSignal,
+    ) -> Result<SignalRecorded, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "INSERT INTO churn_signals (signal_id, customer_id, signal, record_time) VALUES ($1, $2, $3, $4)",
         )
-        .bind(&customer.display_name)
-        .bind(customer.search_name())
-        .bind(customer.search_phones())
-        .bind(customer.tier.code())
-        .bind(i64::from(customer.key_account))
-        .bind(customer.region.code())
-        .bind(&customer.owner_agent_id)
-        .bind(customer.state.code())
-        .bind(to_json(&customer.profile))
-        .bind(to_json(&customer.tier_history))
-        .bind(customer.lifetime_value_minor())
-        .bind(customer.version)
-        .bind(customer.update_time)
-        .bind(customer.delete_time)
+        .bind(&signal.signal_id)
         .bind(&customer.id)
-        .bind(expected_version)
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() == 1)
+        .bind(to_json(signal))
+        .bind(customer.update_time)
+        .execute(&mut *tx)
+        .await;
+        match claimed {
+            Ok(_) => {}
+            Err(error) if classify(&error) == DbErrorKind::UniqueViolation => {
+                return Ok(SignalRecorded::Duplicate);
+            }
+            Err(error) => return Err(error.into()),
+        }
+        if !save(&mut *tx, customer, expected_version).await? {
+            return Ok(SignalRecorded::Stale);
+        }
+        tx.commit().await?;
+        Ok(SignalRecorded::Recorded)
     }
 
     /// Returns up to `limit` customers after `after` in (create_time, id) order. Keyset
@@ -282,6 +306,9 @@ impl Store {
             }
             (None, None) => {}
         }
+        if let Some(level) = filter.min_churn_risk {
+            param(&mut sql, " AND churn_risk >= $?", Bind::Int(level.rank()));
+        }
         if let Some(cursor) = after {
             param(
                 &mut sql,
@@ -311,6 +338,44 @@ impl Store {
         let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(from_row).collect()
     }
+}
+
+async fn save(
+    conn: &mut sqlx::AnyConnection,
+    customer: &Customer,
+    expected_version: i64,
+) -> Result<bool, StoreError> {
+    let result = sqlx::query(
+        "UPDATE customers SET display_name = $1, search_name = $2, search_phones = $3, tier = $4, \
+         key_account = $5, region = $6, owner_agent_id = $7, state = $8, profile = $9, \
+         tier_history = $10, lifetime_value_minor = $11, version = $12, update_time = $13, \
+         delete_time = $14, churn_risk = $15, churn_signals = $16 WHERE id = $17 AND version = $18",
+    )
+    .bind(&customer.display_name)
+    .bind(customer.search_name())
+    .bind(customer.search_phones())
+    .bind(customer.tier.code())
+    .bind(i64::from(customer.key_account))
+    .bind(customer.region.code())
+    .bind(&customer.owner_agent_id)
+    .bind(customer.state.code())
+    .bind(to_json(&customer.profile))
+    .bind(to_json(&customer.tier_history))
+    .bind(customer.lifetime_value_minor())
+    .bind(customer.version)
+    .bind(customer.update_time)
+    .bind(customer.delete_time)
+    .bind(churn_rank(customer))
+    .bind(to_json(&customer.churn_signals))
+    .bind(&customer.id)
+    .bind(expected_version)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+fn churn_rank(customer: &Customer) -> i64 {
+    customer.churn_risk().map_or(0, RiskLevel::rank)
 }
 
 enum Bind {
@@ -343,6 +408,7 @@ fn from_row(row: &AnyRow) -> Result<Customer, StoreError> {
     let state: String = row.try_get("state")?;
     let profile: String = row.try_get("profile")?;
     let history: String = row.try_get("tier_history")?;
+    let signals: String = row.try_get("churn_signals")?;
     Ok(Customer {
         display_name: row.try_get("display_name")?,
         tier: Tier::from_code(&tier).ok_or_else(|| corrupt(format!("tier {tier:?}")))?,
@@ -354,6 +420,8 @@ fn from_row(row: &AnyRow) -> Result<Customer, StoreError> {
             .map_err(|e| corrupt(format!("profile: {e}")))?,
         tier_history: serde_json::from_str::<Vec<TierChange>>(&history)
             .map_err(|e| corrupt(format!("tier_history: {e}")))?,
+        churn_signals: serde_json::from_str::<Vec<ChurnSignal>>(&signals)
+            .map_err(|e| corrupt(format!("churn_signals: {e}")))?,
         version: row.try_get("version")?,
         create_time: row.try_get("create_time")?,
         update_time: row.try_get("update_time")?,

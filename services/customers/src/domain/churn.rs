@@ -1,0 +1,160 @@
+//! Churn risk: signals that a customer may leave, and the risk level they add up to.
+//! Only 4 % of unhappy customers complain (DOMAIN §1), so silence and falling scores must be
+//! visible on the file itself.
+
+use serde::{Deserialize, Serialize};
+
+use super::Violations;
+
+/// How many recent signals a file keeps inline (older ones stay in the signal history).
+pub const RECENT_SIGNALS: usize = 20;
+
+/// Signals older than this, counted back from the newest one, no longer raise the level.
+pub const SIGNAL_WINDOW_MICROS: i64 = 90 * 24 * 3600 * 1_000_000;
+
+/// How strong a churn risk is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RiskLevel {
+    /// Worth watching.
+    Low,
+    /// Act soon.
+    Medium,
+    /// Act now.
+    High,
+}
+
+impl RiskLevel {
+    /// Returns the stored rank: 1 low, 2 medium, 3 high (0 stands for none).
+    pub fn rank(self) -> i64 {
+        match self {
+            Self::Low => 1,
+            Self::Medium => 2,
+            Self::High => 3,
+        }
+    }
+}
+
+/// What suggests the customer may leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignalKind {
+    /// No contact for longer than usual.
+    Silence,
+    /// Scores falling.
+    FallingScores,
+    /// Unhappy on a callback.
+    UnhappyCallback,
+    /// Repeat complaints.
+    RepeatComplaints,
+    /// Expectation far above perception.
+    NegativeGap,
+    /// Anything else.
+    Other,
+}
+
+/// One churn signal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChurnSignal {
+    /// Sender's id; the idempotency key.
+    pub signal_id: String,
+    /// What was observed.
+    pub kind: SignalKind,
+    /// How strong.
+    pub level: RiskLevel,
+    /// Why, in words.
+    pub evidence: String,
+    /// Who observed it.
+    pub source: String,
+    /// When (µs since the epoch).
+    pub observe_time: i64,
+}
+
+impl ChurnSignal {
+    /// Checks the signal; field paths are relative to the signal message.
+    pub fn validate(&self) -> Violations {
+        let mut v = Violations::default();
+        if self.signal_id.trim().is_empty() || self.signal_id.len() > 100 {
+            v.push("signal_id", "must be 1-100 characters");
+        }
+        if self.source.trim().is_empty() || self.source.len() > 100 {
+            v.push(
+                "source",
+                "must name who observed the signal (1-100 characters)",
+            );
+        }
+        if self.evidence.chars().count() > 1000 {
+            v.push("evidence", "must be at most 1000 characters");
+        }
+        v
+    }
+}
+
+/// Returns the strongest level among signals observed within the window before the newest
+/// one, or `None` without signals.
+pub fn risk_level(signals: &[ChurnSignal]) -> Option<RiskLevel> {
+    let newest = signals.iter().map(|s| s.observe_time).max()?;
+    signals
+        .iter()
+        .filter(|s| s.observe_time >= newest.saturating_sub(SIGNAL_WINDOW_MICROS))
+        .map(|s| s.level)
+        .max()
+}
+
+/// Adds a signal to the recent list: newest first, at most [`RECENT_SIGNALS`].
+pub(super) fn remember(recent: &mut Vec<ChurnSignal>, signal: ChurnSignal) {
+    recent.push(signal);
+    recent.sort_by(|a, b| {
+        b.observe_time
+            .cmp(&a.observe_time)
+            .then_with(|| a.signal_id.cmp(&b.signal_id))
+    });
+    recent.truncate(RECENT_SIGNALS);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const DAY: i64 = 24 * 3600 * 1_000_000;
+
+    fn signal(id: &str, level: RiskLevel, day: i64) -> ChurnSignal {
+        ChurnSignal {
+            signal_id: id.into(),
+            kind: SignalKind::Silence,
+            level,
+            evidence: String::new(),
+            source: "feedback".into(),
+            observe_time: day * DAY,
+        }
+    }
+
+    #[test]
+    fn the_strongest_recent_signal_sets_the_level_and_old_ones_expire() {
+        assert_eq!(risk_level(&[]), None);
+        let recent = [
+            signal("a", RiskLevel::High, 100),
+            signal("b", RiskLevel::Low, 150),
+        ];
+        assert_eq!(risk_level(&recent), Some(RiskLevel::High));
+        let later = [
+            signal("a", RiskLevel::High, 100),
+            signal("b", RiskLevel::Low, 200),
+        ];
+        assert_eq!(risk_level(&later), Some(RiskLevel::Low));
+    }
+
+    proptest! {
+        #[test]
+        fn the_recent_list_stays_bounded_and_newest_first(days in proptest::collection::vec(0i64..1000, 0..60)) {
+            let mut recent = Vec::new();
+            for (i, day) in days.iter().enumerate() {
+                remember(&mut recent, signal(&i.to_string(), RiskLevel::Medium, *day));
+            }
+            prop_assert!(recent.len() <= RECENT_SIGNALS);
+            prop_assert!(recent.windows(2).all(|w| w[0].observe_time >= w[1].observe_time));
+            if let Some(max) = days.iter().max() {
+                prop_assert_eq!(recent[0].observe_time, max * DAY);
+            }
+        }
+    }
+}
