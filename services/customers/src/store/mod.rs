@@ -195,7 +195,7 @@ impl Store {
         expected_version: i64,
     ) -> Result<bool, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        save(&mut *conn, customer, expected_version).await
+        save(&mut conn, customer, expected_version).await
     }
 
     /// Records a churn signal once per signal id, together with the customer's new state.
@@ -222,7 +222,7 @@ impl Store {
             }
             Err(error) => return Err(error.into()),
         }
-        if !save(&mut *tx, customer, expected_version).await? {
+        if !save(&mut tx, customer, expected_version).await? {
             return Ok(SignalRecorded::Stale);
         }
         tx.commit().await?;
