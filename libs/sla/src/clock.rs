@@ -679,7 +679,8 @@ impl Clock {
             .collect()
     }
 
-    /// Classifies the clock at `now` for compliance statistics, without allocating.
+    /// Classifies the clock at `now` for compliance statistics, without allocating (for clocks
+    /// without pauses).
     pub fn outcome(&self, calendar: &Calendar, now: DateTime<Utc>) -> Outcome {
         if let Some(Ending::Cancelled(_)) = self.ending {
             return Outcome::Cancelled;
@@ -687,30 +688,33 @@ impl Clock {
         let e = self.horizon(now);
         let seg = self.segments(e);
         let target = self.spec.target.num_seconds();
-        let deadline = if target == 0 {
-            ts(self.started_at)
-        } else {
-            Self::instant_at(calendar, &seg, target)
-        };
-        match self.ending {
-            Some(Ending::Stopped(t)) => {
-                let mut elapsed: i64 = seg
-                    .closed
-                    .iter()
-                    .map(|&(a, b)| calendar.working_secs(a, b))
-                    .sum();
-                if !seg.paused {
-                    elapsed += calendar.working_secs(seg.tail, e);
-                }
-                let elapsed = TimeDelta::seconds(elapsed);
-                if ts(t) <= deadline {
-                    Outcome::Met(elapsed)
+        let mut elapsed: i64 = seg
+            .closed
+            .iter()
+            .map(|&(a, b)| calendar.working_secs(a, b))
+            .sum();
+        if !seg.paused {
+            elapsed += calendar.working_secs(seg.tail, e);
+        }
+        // Elapsed below the target means the deadline is still ahead, above it means it has
+        // passed; only an exact tie needs the deadline itself. That halves the cost per clock.
+        let late = match elapsed.cmp(&target) {
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => {
+                let deadline = if target == 0 {
+                    ts(self.started_at)
                 } else {
-                    Outcome::MetLate(elapsed)
-                }
+                    Self::instant_at(calendar, &seg, target)
+                };
+                e > deadline
             }
-            _ if e > deadline => Outcome::Breached,
-            _ => Outcome::Open,
+        };
+        match (self.ending, late) {
+            (Some(Ending::Stopped(_)), false) => Outcome::Met(TimeDelta::seconds(elapsed)),
+            (Some(Ending::Stopped(_)), true) => Outcome::MetLate(TimeDelta::seconds(elapsed)),
+            (_, true) => Outcome::Breached,
+            (_, false) => Outcome::Open,
         }
     }
 

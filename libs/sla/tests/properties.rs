@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use common::{reference_elapsed, RefCalendar};
-use csops_sla::{Clock, ClockSpec, PauseReason, Promise};
+use csops_sla::{Clock, ClockSpec, Outcome, PauseReason, Promise, State};
 use proptest::prelude::*;
 
 /// Ranges for one day from up to six quarter-hour boundaries. Zones with daylight saving get
@@ -166,5 +166,33 @@ proptest! {
         let s = clock.status(&engine, t2);
         prop_assert_eq!(s.elapsed, e2);
         prop_assert!(s.deadline >= start);
+    }
+
+    #[test]
+    fn the_compliance_outcome_agrees_with_the_status(
+        cal in calendar(), start in instant(), target in 1i64..3000, ps in pauses(),
+        stop_after in prop::option::of(0i64..15_000), later in 0i64..15_000
+    ) {
+        let engine = cal.engine(false);
+        let (mut clock, spans) = build_clock(start, target, &ps);
+        let last = spans.last().map_or(start, |s| s.1);
+        if let Some(m) = stop_after {
+            clock.stop(last + TimeDelta::minutes(m)).unwrap();
+        }
+        let now = last + TimeDelta::minutes(stop_after.unwrap_or(0) + later);
+        let state = clock.status(&engine, now).state;
+        let expected = match state {
+            State::Met => "met",
+            State::MetLate => "met_late",
+            State::Breached => "breached",
+            _ => "open",
+        };
+        let got = match clock.outcome(&engine, now) {
+            Outcome::Met(_) => "met",
+            Outcome::MetLate(_) => "met_late",
+            Outcome::Breached => "breached",
+            Outcome::Open | Outcome::Cancelled => "open",
+        };
+        prop_assert_eq!(got, expected);
     }
 }
