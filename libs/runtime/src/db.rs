@@ -113,6 +113,42 @@ pub fn classify(error: &sqlx::Error) -> DbErrorKind {
     }
 }
 
+/// A storage failure, classified for the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A concurrent writer won; the caller may retry.
+    #[error("concurrent update: {0}")]
+    Conflict(#[source] sqlx::Error),
+    /// The database is unreachable.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A unique key already exists.
+    #[error("duplicate key: {0}")]
+    Duplicate(#[source] sqlx::Error),
+    /// A stored row could not be read back.
+    #[error("corrupt row {id}: {what}")]
+    Corrupt {
+        /// Row id.
+        id: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Other(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match classify(&error) {
+            DbErrorKind::UniqueViolation => Self::Duplicate(error),
+            DbErrorKind::Conflict => Self::Conflict(error),
+            DbErrorKind::Unavailable => Self::Unavailable(error),
+            DbErrorKind::Other => Self::Other(error),
+        }
+    }
+}
+
 /// Returns the current time in microseconds since the Unix epoch, the unit of every stored time.
 pub fn now_micros() -> i64 {
     let now = std::time::SystemTime::now()

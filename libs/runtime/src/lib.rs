@@ -5,6 +5,8 @@ pub mod config;
 pub mod db;
 pub mod server;
 pub mod shutdown;
+pub mod status;
+pub mod violations;
 
 pub use config::{DatabaseSettings, ServiceSpec, Settings};
 pub use server::{ServeError, Server};

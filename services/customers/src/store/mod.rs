@@ -1,47 +1,12 @@
 //! Storage of customer files: one method per query, on SQLite or PostgreSQL through
 //! `sqlx::Any`. Only this module speaks SQL.
 
+pub use csops_runtime::db::StoreError;
 use csops_runtime::db::{classify, DbErrorKind};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use crate::domain::{ChurnSignal, Customer, Profile, Region, RiskLevel, State, Tier, TierChange};
-
-/// A storage failure, classified for the caller.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A concurrent writer won; the caller may retry.
-    #[error("concurrent update: {0}")]
-    Conflict(#[source] sqlx::Error),
-    /// The database is unreachable.
-    #[error("database unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
-    /// A unique key already exists.
-    #[error("duplicate key: {0}")]
-    Duplicate(#[source] sqlx::Error),
-    /// A stored row could not be read back.
-    #[error("corrupt row {id}: {what}")]
-    Corrupt {
-        /// Row id.
-        id: String,
-        /// What is wrong.
-        what: String,
-    },
-    /// Any other database error.
-    #[error("database error: {0}")]
-    Other(#[source] sqlx::Error),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(error: sqlx::Error) -> Self {
-        match classify(&error) {
-            DbErrorKind::UniqueViolation => Self::Duplicate(error),
-            DbErrorKind::Conflict => Self::Conflict(error),
-            DbErrorKind::Unavailable => Self::Unavailable(error),
-            DbErrorKind::Other => Self::Other(error),
-        }
-    }
-}
 
 /// Which files a listing includes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
