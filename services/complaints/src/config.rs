@@ -1,0 +1,175 @@
+//! The complaints service's own flags (the shared ones live in csops-runtime): its neighbours,
+//! the SLA policy file and the rules a deployment may change.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use csops_sla::Policy;
+
+use crate::domain::reply::ReplyRules;
+use crate::domain::{AuthorityLimits, Chain, Rules};
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    humantime_like(value)
+        .ok_or_else(|| format!("{value:?}: expected e.g. \"500ms\", \"5s\" or \"1m\""))
+}
+
+/// Parses "250ms", "5s", "2m", "1h".
+fn humantime_like(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let split = value.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = value.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => Some(Duration::from_secs(n * 60)),
+        "h" => Some(Duration::from_secs(n * 3600)),
+        _ => None,
+    }
+}
+
+/// Flags of the complaints service.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// URL of the customers service (tier, key account, region).
+    #[arg(
+        long,
+        env = "CSOPS_CUSTOMERS_URL",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub customers_url: String,
+    /// URL of the visits service; empty = not deployed yet (its events wait in the outbox).
+    #[arg(long, env = "CSOPS_VISITS_URL", value_name = "URL", default_value = "")]
+    pub visits_url: String,
+    /// URL of the feedback service; empty = not deployed yet (its events wait in the outbox).
+    #[arg(
+        long,
+        env = "CSOPS_FEEDBACK_URL",
+        value_name = "URL",
+        default_value = ""
+    )]
+    pub feedback_url: String,
+    /// SLA policy TOML (format of csops-sla); default: the presets embedded in csops-sla.
+    #[arg(long, env = "CSOPS_SLA_POLICY_FILE", value_name = "FILE")]
+    pub sla_policy_file: Option<PathBuf>,
+    /// How often the breach watcher sweeps due clocks and promises.
+    #[arg(long, env = "CSOPS_SLA_WATCH_INTERVAL", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub sla_watch_interval: Duration,
+    /// Escalation chain above the agent, with who takes over each level, e.g.
+    /// "supervisor=sup-1,manager=mgr-1".
+    #[arg(
+        long,
+        env = "CSOPS_ESCALATION_CHAIN",
+        value_name = "CHAIN",
+        default_value = "supervisor,manager"
+    )]
+    pub escalation_chain: String,
+    /// Compensation authority per role in minor units ("unlimited" for none).
+    #[arg(
+        long,
+        env = "CSOPS_COMPENSATION_LIMITS",
+        value_name = "LIMITS",
+        default_value = "agent=20000,supervisor=200000,manager=unlimited"
+    )]
+    pub compensation_limits: String,
+    /// UNREACHABLE callbacks after which a RESOLVED complaint may be closed.
+    #[arg(
+        long,
+        env = "CSOPS_CLOSE_AFTER_UNREACHABLE_CALLBACKS",
+        value_name = "N",
+        default_value_t = 3
+    )]
+    pub close_after_unreachable_callbacks: u32,
+    /// Forbidden reply phrases as TOML ([[phrase]] id, phrase, variants, category,
+    /// suggestion); default: the handbook's phrases in Chinese and English.
+    #[arg(long, env = "CSOPS_REPLY_RULES_FILE", value_name = "FILE")]
+    pub reply_rules_file: Option<PathBuf>,
+    /// How often the outbox relay looks for events to deliver.
+    #[arg(long, env = "CSOPS_OUTBOX_INTERVAL", value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub outbox_interval: Duration,
+    /// How often complaints accepted with defaulted customer facts are re-evaluated.
+    #[arg(long, env = "CSOPS_REEVALUATE_INTERVAL", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub reevaluate_interval: Duration,
+    /// Deadline of a call to the customers service.
+    #[arg(long, env = "CSOPS_CUSTOMERS_TIMEOUT", value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    pub customers_timeout: Duration,
+    /// How long customer facts are cached.
+    #[arg(long, env = "CSOPS_CUSTOMERS_CACHE_TTL", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub customers_cache_ttl: Duration,
+}
+
+impl Config {
+    /// Defaults for tests: the given customers URL, no neighbours, fast background tasks.
+    pub fn for_tests(customers_url: &str) -> Self {
+        Self {
+            customers_url: customers_url.to_owned(),
+            visits_url: String::new(),
+            feedback_url: String::new(),
+            sla_policy_file: None,
+            sla_watch_interval: Duration::from_millis(200),
+            escalation_chain: "supervisor,manager".to_owned(),
+            compensation_limits: "agent=20000,supervisor=200000,manager=unlimited".to_owned(),
+            close_after_unreachable_callbacks: 3,
+            reply_rules_file: None,
+            outbox_interval: Duration::from_millis(200),
+            reevaluate_interval: Duration::from_millis(300),
+            customers_timeout: Duration::from_millis(500),
+            customers_cache_ttl: Duration::from_secs(30),
+        }
+    }
+
+    /// Loads the policy and parses the rules, naming the flag at fault.
+    pub fn rules(&self) -> Result<Rules, String> {
+        let policy = match &self.sla_policy_file {
+            Some(path) => Policy::load_from_path(path)
+                .map_err(|e| format!("--sla-policy-file / CSOPS_SLA_POLICY_FILE: {e}"))?,
+            None => Policy::default_presets(),
+        };
+        let mut rules = Rules::new(policy);
+        rules.chain = Chain::parse(&self.escalation_chain)
+            .map_err(|e| format!("--escalation-chain / CSOPS_ESCALATION_CHAIN: {e}"))?;
+        rules.authority = AuthorityLimits::parse(&self.compensation_limits)
+            .map_err(|e| format!("--compensation-limits / CSOPS_COMPENSATION_LIMITS: {e}"))?;
+        rules.close_after_unreachable = self.close_after_unreachable_callbacks;
+        if let Some(path) = &self.reply_rules_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--reply-rules-file {}: {e}", path.display()))?;
+            rules.reply = ReplyRules::from_toml(&text)
+                .map_err(|e| format!("--reply-rules-file {}: {e}", path.display()))?;
+        }
+        for promise in [
+            csops_sla::Promise::FirstContact,
+            csops_sla::Promise::Resolution,
+            csops_sla::Promise::Callback,
+            csops_sla::Promise::CallbackFix,
+        ] {
+            rules
+                .policy
+                .resolve(promise, &csops_sla::Case::new())
+                .map_err(|e| format!("SLA policy: no default rule for {promise}: {e}"))?;
+        }
+        Ok(rules)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(humantime_like("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(humantime_like("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(humantime_like("soon"), None);
+    }
+
+    #[test]
+    fn test_defaults_load_the_presets() {
+        let rules = Config::for_tests("http://127.0.0.1:1").rules().unwrap();
+        assert_eq!(rules.close_after_unreachable, 3);
+    }
+}

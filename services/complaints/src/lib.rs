@@ -1,0 +1,189 @@
+//! The complaints service: the complaint process of the handbooks, with SLA clocks that are kept.
+//!
+//! `api/` is the gRPC surface, `domain/` the rules of the process, `store/` its SQL, `events/`
+//! the outbox relay, `watcher` the breach watcher and re-evaluation, `clients` the customers
+//! lookup.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod clients;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod store;
+pub mod watcher;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use csops_observability::Metrics;
+use csops_proto::complaints::v1::complaints_service_server::ComplaintsServiceServer;
+use csops_runtime::{ServeError, Server, ServiceSpec, Settings};
+use tokio::sync::{watch, Notify};
+use tonic::service::Routes;
+
+pub use config::Config;
+
+/// The complaints service's identity, default ports and database variable.
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: "complaints",
+    binary: "csops-complaints",
+    about: "csops complaints service: the complaint process with SLA clocks, escalation, promises, compensation and reply checks over gRPC.",
+    grpc_service: "csops.complaints.v1.ComplaintsService",
+    default_port: 50052,
+    default_metrics_port: 9092,
+};
+
+/// Embedded migrations of the complaints database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A configuration value is unusable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The database could not be opened.
+    #[error("cannot open the database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The server could not bind.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
+
+/// What the API and the background tasks share.
+#[derive(Debug)]
+pub struct Core {
+    /// Storage.
+    pub store: store::Store,
+    /// Configurable rules.
+    pub rules: domain::Rules,
+    /// Customers lookup.
+    pub customers: clients::CustomersClient,
+    /// Woken whenever this replica records SLA events (streams then poll at once).
+    pub sla_recorded: Notify,
+    /// Turns true when the process stops.
+    pub stop: watch::Receiver<bool>,
+    /// This replica's id (lease owner).
+    pub instance: String,
+}
+
+impl Core {
+    /// Tells local SLA streams that events were recorded.
+    pub fn published(&self, complaint: &domain::Complaint) {
+        if !complaint.pending_sla.is_empty() {
+            self.sla_recorded.notify_waiters();
+        }
+    }
+}
+
+/// A complaints service bound to its port, ready to run.
+#[derive(Debug)]
+pub struct App {
+    server: Server,
+    routes: Routes,
+    core: Arc<Core>,
+    config: Config,
+    gauges: watcher::SlaGauges,
+    stop: watch::Sender<bool>,
+}
+
+impl App {
+    /// Reads the rules, opens and migrates the database and binds the listeners.
+    pub async fn build(
+        settings: &Settings,
+        config: Config,
+        metrics: Metrics,
+    ) -> Result<Self, StartError> {
+        let rules = config.rules().map_err(StartError::Config)?;
+        let pool = csops_runtime::db::connect(&settings.database).await?;
+        csops_runtime::db::migrate(&pool, &MIGRATOR).await?;
+        let (stop, stopped) = watch::channel(false);
+        let core = Arc::new(Core {
+            store: store::Store::new(pool.clone()),
+            rules,
+            customers: clients::CustomersClient::new(
+                &config.customers_url,
+                config.customers_timeout,
+                config.customers_cache_ttl,
+            ),
+            sla_recorded: Notify::new(),
+            stop: stopped,
+            instance: domain::new_id("replica"),
+        });
+        if config.customers_url.trim().is_empty() {
+            tracing::warn!(
+                "no customers URL: every complaint uses the most demanding SLA defaults"
+            );
+        }
+        let gauges = watcher::SlaGauges::register(&metrics);
+        let server = Server::bind(SPEC, settings, pool, metrics).await?;
+        Ok(Self {
+            server,
+            routes: Routes::new(ComplaintsServiceServer::new(api::ComplaintsApi::new(
+                core.clone(),
+            ))),
+            core,
+            config,
+            gauges,
+            stop,
+        })
+    }
+
+    /// Returns the address the gRPC server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Returns the port the gRPC server listens on.
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// Returns the metrics endpoint address, when on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.server.metrics_addr()
+    }
+
+    /// Returns the shared core (store and rules), for tests and tools.
+    pub fn core(&self) -> Arc<Core> {
+        self.core.clone()
+    }
+
+    /// Serves and runs the background tasks (breach watcher, re-evaluation, outbox relay)
+    /// until `stop` completes; then they stop and the server drains gracefully.
+    pub async fn run_until_stopped(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        let stopped = self.core.stop.clone();
+        let watcher = tokio::spawn(watcher::run(
+            self.core.clone(),
+            self.gauges.clone(),
+            self.config.sla_watch_interval,
+            self.config.reevaluate_interval,
+            stopped.clone(),
+        ));
+        let relay = events::Relay::new(
+            self.core.store.clone(),
+            &self.config.feedback_url,
+            &self.config.visits_url,
+        );
+        let relay = tokio::spawn(relay.run(self.config.outbox_interval, stopped));
+        let sender = self.stop;
+        let result = self
+            .server
+            .serve(self.routes, async move {
+                stop.await;
+                let _ = sender.send(true);
+            })
+            .await;
+        let _ = watcher.await;
+        let _ = relay.await;
+        result
+    }
+}

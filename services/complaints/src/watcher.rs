@@ -1,0 +1,223 @@
+//! Background work on complaints: the breach watcher (at risk, breached, broken promises,
+//! escalation), the re-evaluation of complaints accepted with defaulted customer facts, and the
+//! SLA gauges. Correct with several replicas: each complaint is claimed under a lease and saved
+//! under its version, and each escalation holds a unique key, so it happens exactly once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use csops_runtime::db::now_micros;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use std::sync::atomic::AtomicU64;
+use tokio::sync::watch;
+
+use crate::clients::Lookup;
+use crate::domain::{at, Complaint};
+use crate::store::StoreError;
+use crate::Core;
+
+const LEASE: i64 = 30_000_000;
+const BATCH: u32 = 100;
+/// A complaint checked without change is looked at again no sooner than this.
+const MIN_RECHECK: i64 = 1_000_000;
+
+/// The SLA gauges the dashboards read.
+#[derive(Debug, Clone, Default)]
+pub struct SlaGauges {
+    clocks: Family<Vec<(String, String)>, Gauge>,
+    on_time: Gauge<f64, AtomicU64>,
+}
+
+impl SlaGauges {
+    /// Registers `csops_sla_clocks{state}` and `csops_sla_on_time_ratio`.
+    pub fn register(metrics: &csops_observability::Metrics) -> Self {
+        let gauges = Self::default();
+        metrics.register(
+            "csops_sla_clocks",
+            "SLA clocks of recent complaints by state (running, at_risk, paused, met, met_late, breached, cancelled)",
+            gauges.clocks.clone(),
+        );
+        metrics.register(
+            "csops_sla_on_time_ratio",
+            "Share of decided SLA clocks of recent complaints that were met on time",
+            gauges.on_time.clone(),
+        );
+        gauges
+    }
+
+    fn update(&self, core: &Core, complaints: &[Complaint]) {
+        let now = at(now_micros());
+        let mut counts = std::collections::BTreeMap::<&'static str, i64>::new();
+        for state in [
+            "running",
+            "at_risk",
+            "paused",
+            "met",
+            "met_late",
+            "breached",
+            "cancelled",
+        ] {
+            counts.insert(state, 0);
+        }
+        for c in complaints {
+            for clock in &c.clocks {
+                let state = match core.rules.status(&clock.clock, now).state {
+                    csops_sla::State::Running => "running",
+                    csops_sla::State::AtRisk => "at_risk",
+                    csops_sla::State::Paused => "paused",
+                    csops_sla::State::Met => "met",
+                    csops_sla::State::MetLate => "met_late",
+                    csops_sla::State::Breached => "breached",
+                    csops_sla::State::Cancelled => "cancelled",
+                };
+                *counts.entry(state).or_default() += 1;
+            }
+        }
+        for (state, n) in &counts {
+            self.clocks
+                .get_or_create(&vec![("state".to_owned(), (*state).to_owned())])
+                .set(*n);
+        }
+        let met = counts["met"];
+        let decided = met + counts["met_late"] + counts["breached"];
+        self.on_time.set(if decided == 0 {
+            1.0
+        } else {
+            met as f64 / decided as f64
+        });
+    }
+}
+
+/// One sweep of the breach watcher; returns how many complaints changed.
+pub async fn sweep(core: &Core) -> Result<usize, StoreError> {
+    let now = now_micros();
+    let mut changed = 0;
+    for id in core.store.due_for_check(now, BATCH).await? {
+        if !core
+            .store
+            .claim(&id, &core.instance, now + LEASE, now)
+            .await?
+        {
+            continue;
+        }
+        let Some(mut complaint) = core.store.get(&id).await? else {
+            continue;
+        };
+        let expected = complaint.version;
+        let now = now_micros();
+        if complaint.tick(&core.rules, now) {
+            let sla_state = complaint.sla_state(&core.rules, now);
+            let next = complaint.next_check(&core.rules, now);
+            match core
+                .store
+                .save(&mut complaint, expected, None, sla_state, next)
+                .await
+            {
+                Ok(true) => {
+                    changed += 1;
+                    core.published(&complaint);
+                }
+                Ok(false) => {
+                    tracing::info!(complaint_id = %id, "complaint changed during the check; next sweep retries");
+                }
+                Err(StoreError::Duplicate(_)) => {
+                    tracing::info!(complaint_id = %id, "escalation already recorded by another watcher");
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            let next = complaint.next_check(&core.rules, now);
+            let next = if next == 0 {
+                0
+            } else {
+                next.max(now + MIN_RECHECK)
+            };
+            core.store.postpone(&id, expected, next).await?;
+        }
+    }
+    Ok(changed)
+}
+
+/// Re-reads customer facts for complaints accepted while the customers service was away.
+pub async fn reevaluate(core: &Core) -> Result<usize, StoreError> {
+    let mut corrected = 0;
+    for id in core.store.defaulted(50).await? {
+        let Some(mut complaint) = core.store.get(&id).await? else {
+            continue;
+        };
+        let snapshot = match core
+            .customers
+            .lookup(&complaint.customer_id, now_micros())
+            .await
+        {
+            Lookup::Found(s) => s,
+            Lookup::Unreachable => break,
+            Lookup::NotFound => {
+                tracing::warn!(complaint_id = %id, "customer unknown to the customers service; keeping the defaults");
+                continue;
+            }
+        };
+        let expected = complaint.version;
+        let now = now_micros();
+        if let Err(error) = complaint.reevaluate(snapshot, &core.rules, now) {
+            tracing::warn!(complaint_id = %id, %error, "re-evaluation refused");
+            continue;
+        }
+        let sla_state = complaint.sla_state(&core.rules, now);
+        let next = complaint.next_check(&core.rules, now);
+        if core
+            .store
+            .save(&mut complaint, expected, None, sla_state, next)
+            .await?
+        {
+            tracing::info!(complaint_id = %id, "clocks corrected with the customer's facts");
+            core.published(&complaint);
+            corrected += 1;
+        }
+    }
+    Ok(corrected)
+}
+
+/// Runs the watcher, the re-evaluation and the gauges until `stop` turns true.
+pub async fn run(
+    core: Arc<Core>,
+    gauges: SlaGauges,
+    interval: Duration,
+    reevaluate_every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut last_reevaluation = tokio::time::Instant::now();
+    let mut last_gauges: Option<tokio::time::Instant> = None;
+    loop {
+        if let Err(error) = sweep(&core).await {
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "breach watcher sweep failed"
+            );
+        }
+        if last_reevaluation.elapsed() >= reevaluate_every {
+            last_reevaluation = tokio::time::Instant::now();
+            if let Err(error) = reevaluate(&core).await {
+                tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    "re-evaluation failed"
+                );
+            }
+        }
+        if last_gauges.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+            last_gauges = Some(tokio::time::Instant::now());
+            match core.store.recent(1000).await {
+                Ok(complaints) => gauges.update(&core, &complaints),
+                Err(error) => tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    "sla gauges not updated"
+                ),
+            }
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}
