@@ -86,6 +86,15 @@ pub struct ResolutionInput {
     pub company_at_fault: bool,
 }
 
+/// What a change produced, for the store: timeline entries, SLA events, outbox events and
+/// exactly-once escalation keys.
+pub type Pending = (
+    Vec<Entry>,
+    Vec<SlaEvent>,
+    Vec<OutboxEvent>,
+    Vec<(String, Level)>,
+);
+
 /// A complaint and everything done about it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Complaint {
@@ -1916,14 +1925,7 @@ impl Complaint {
     }
 
     /// Clears the pending changes once written.
-    pub fn take_pending(
-        &mut self,
-    ) -> (
-        Vec<Entry>,
-        Vec<SlaEvent>,
-        Vec<OutboxEvent>,
-        Vec<(String, Level)>,
-    ) {
+    pub fn take_pending(&mut self) -> Pending {
         (
             std::mem::take(&mut self.pending_entries),
             std::mem::take(&mut self.pending_sla),

@@ -1,2 +1,329 @@
+#![allow(clippy::unwrap_used)]
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::domain::rules::Rules;
+
+const T0: Micros = 1_772_000_000_000_000; // 2026-02-25, a working Wednesday in Shanghai
+
+fn rules() -> Rules {
+    Rules::new(csops_sla::Policy::default_presets())
+}
+
+fn agent() -> Actor {
+    Actor {
+        id: "agent-1".into(),
+        role: Role::Agent,
+    }
+}
+
+fn input() -> Input {
+    Input {
+        customer_id: "cus_1".into(),
+        title: "router broken".into(),
+        nature: Some(Nature::ProductQuality),
+        severity: Some(Severity::Medium),
+        channel: Some(Channel::Hotline),
+        ..Input::default()
+    }
+}
+
+fn snapshot(tier: Tier, key_account: bool, region: Region) -> Snapshot {
+    Snapshot {
+        tier,
+        key_account,
+        region,
+        defaulted: false,
+        fetch_time: T0,
+    }
+}
+
+fn new_complaint() -> Complaint {
+    Complaint::create(
+        "cmp_1".into(),
+        input(),
+        snapshot(Tier::C, false, Region::Rural),
+        agent(),
+        &rules(),
+        T0,
+    )
+    .unwrap()
+}
+
+fn plan() -> Vec<PlanStep> {
+    vec![PlanStep {
+        description: "replace".into(),
+        owner_id: "eng-1".into(),
+        due_time: T0 + 86_400_000_000,
+    }]
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Ack,
+    Investigate,
+    Propose,
+    Accept,
+    Reject,
+    Resolve,
+    Satisfied,
+    Unsatisfied,
+    Unreachable,
+    Close,
+    Reopen,
+    Withdraw,
+}
+
+fn apply(c: &mut Complaint, a: Action, r: &Rules, now: Micros) -> Result<(), RuleError> {
+    let who = agent();
+    match a {
+        Action::Ack => c.acknowledge("", 0, &who, r, now),
+        Action::Investigate => c.start_investigation("", &who, r, now),
+        Action::Propose => c.propose_solution(vec!["swap".into()], plan(), &who, r, now),
+        Action::Accept => c.decide_solution(true, "", &who, r, now),
+        Action::Reject => c.decide_solution(false, "too slow", &who, r, now),
+        Action::Resolve => c.resolve(
+            ResolutionInput {
+                summary: "swapped".into(),
+                root_cause: "bad batch".into(),
+                corrective_action: "check batch".into(),
+                ..Default::default()
+            },
+            &who,
+            r,
+            now,
+        ),
+        Action::Satisfied => c.record_callback(CallbackOutcome::Satisfied, "", 0, "", &who, r, now),
+        Action::Unsatisfied => c.record_callback(
+            CallbackOutcome::Unsatisfied,
+            "still slow",
+            0,
+            "",
+            &who,
+            r,
+            now,
+        ),
+        Action::Unreachable => {
+            c.record_callback(CallbackOutcome::Unreachable, "", 0, "", &who, r, now)
+        }
+        Action::Close => c.close("", &who, r, now),
+        Action::Reopen => c.reopen(
+            Some(ReopenReason::CustomerUnhappy),
+            "still broken",
+            &who,
+            r,
+            now,
+        ),
+        Action::Withdraw => c.withdraw("changed mind", &who, r, now),
+    }
+}
+
 #[test]
-fn placeholder() {}
+fn a_complaint_goes_through_every_step_with_its_clocks() {
+    let r = rules();
+    let mut c = new_complaint();
+    assert_eq!(c.clocks.len(), 2);
+    let mut now = T0;
+    for a in [
+        Action::Ack,
+        Action::Investigate,
+        Action::Propose,
+        Action::Accept,
+        Action::Resolve,
+    ] {
+        now += 60_000_000;
+        apply(&mut c, a, &r, now).unwrap();
+    }
+    assert_eq!(c.state, State::Resolved);
+    assert_eq!(
+        c.pending_outbox.len(),
+        1,
+        "resolution asks feedback for the callback"
+    );
+    assert_eq!(c.clocks.iter().filter(|k| k.is_open()).count(), 1);
+    apply(&mut c, Action::Unsatisfied, &r, now + 1).unwrap();
+    assert_eq!(c.state, State::Reopened);
+    assert_eq!(c.reopen_count, 1);
+    assert!(c.clock("callback_fix-1").unwrap().is_open());
+    for a in [
+        Action::Investigate,
+        Action::Propose,
+        Action::Accept,
+        Action::Resolve,
+        Action::Satisfied,
+        Action::Close,
+    ] {
+        now += 60_000_000;
+        apply(&mut c, a, &r, now).unwrap();
+    }
+    assert_eq!(c.state, State::Closed);
+    assert!(c.close_time > 0);
+    assert!(c.clocks.iter().all(|k| !k.is_open()));
+}
+
+#[test]
+fn a_refused_transition_names_the_state_and_the_allowed_ones() {
+    let r = rules();
+    let mut c = new_complaint();
+    let RuleError::Precondition(message) = apply(&mut c, Action::Resolve, &r, T0).unwrap_err()
+    else {
+        panic!("precondition expected");
+    };
+    assert!(message.contains("RECEIVED"), "{message}");
+    assert!(message.contains("ACKNOWLEDGED, WITHDRAWN"), "{message}");
+}
+
+#[test]
+fn key_accounts_get_half_the_resolution_time_and_sensitive_traits_escalate() {
+    let r = rules();
+    let vip = Complaint::create(
+        "cmp_v".into(),
+        input(),
+        snapshot(Tier::A, true, Region::Urban),
+        agent(),
+        &r,
+        T0,
+    )
+    .unwrap();
+    let plain = new_complaint();
+    let target = |c: &Complaint| c.clock("resolution-1").unwrap().clock.spec().target;
+    assert_eq!(target(&vip) * 2, target(&plain));
+    assert_eq!(
+        vip.pending_outbox.len(),
+        1,
+        "a VIP complaint asks for a visit"
+    );
+    let mut i = input();
+    i.traits = vec![Trait::Media];
+    let media = Complaint::create(
+        "cmp_m".into(),
+        i,
+        snapshot(Tier::C, false, Region::Rural),
+        agent(),
+        &r,
+        T0,
+    )
+    .unwrap();
+    assert_eq!(media.escalation_level, Level::Supervisor);
+    assert_eq!(media.priority(), Priority::High);
+    assert!(
+        target(&media) < target(&plain),
+        "a media complainant tightens the SLA"
+    );
+}
+
+#[test]
+fn pausing_moves_the_deadline_out() {
+    let r = rules();
+    let mut c = new_complaint();
+    let deadline = |c: &Complaint, now| {
+        r.status(&c.clock("resolution-1").unwrap().clock, at(now))
+            .deadline
+    };
+    let before = deadline(&c, T0);
+    c.pause(
+        Some(PauseReason::WaitingOnCustomer),
+        "waiting for photos",
+        &agent(),
+        &r,
+        T0 + 3_600_000_000,
+    )
+    .unwrap();
+    c.resume("", &agent(), &r, T0 + 5 * 3_600_000_000).unwrap();
+    assert!(deadline(&c, T0 + 5 * 3_600_000_000) > before);
+    assert!(matches!(
+        c.resume("", &agent(), &r, T0 + 6 * 3_600_000_000),
+        Err(RuleError::Precondition(_))
+    ));
+}
+
+#[test]
+fn the_watcher_breaches_once_and_escalates_along_the_chain() {
+    let r = rules();
+    let mut c = new_complaint();
+    let late = T0 + 10 * 86_400_000_000;
+    assert!(c.tick(&r, late));
+    assert_eq!(
+        c.escalation_level,
+        Level::Manager,
+        "each breach escalates one level"
+    );
+    assert_eq!(c.pending_guards.len(), 2);
+    let breaches = c
+        .pending_sla
+        .iter()
+        .filter(|e| e.kind == SlaEventKind::Breached)
+        .count();
+    assert_eq!(breaches, 2, "first contact and resolution both breached");
+    assert!(!c.tick(&r, late + 1), "milestones are reported once");
+}
+
+#[test]
+fn compensation_beyond_authority_waits_for_a_supervisor() {
+    let r = rules();
+    let mut c = new_complaint();
+    let id = c
+        .propose_compensation(
+            Some(CompensationKind::Refund),
+            "refund",
+            50_000,
+            "CNY",
+            &agent(),
+            &r,
+            T0,
+        )
+        .unwrap();
+    assert_eq!(c.compensations[0].state, CompensationState::PendingApproval);
+    assert!(matches!(
+        c.decide_compensation(&id, true, "", &agent(), &r, T0),
+        Err(RuleError::PermissionDenied(_))
+    ));
+    let sup = Actor {
+        id: "sup-1".into(),
+        role: Role::Supervisor,
+    };
+    c.decide_compensation(&id, true, "ok", &sup, &r, T0)
+        .unwrap();
+    assert_eq!(c.compensations[0].state, CompensationState::Approved);
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        Just(Action::Ack),
+        Just(Action::Investigate),
+        Just(Action::Propose),
+        Just(Action::Accept),
+        Just(Action::Reject),
+        Just(Action::Resolve),
+        Just(Action::Satisfied),
+        Just(Action::Unsatisfied),
+        Just(Action::Unreachable),
+        Just(Action::Close),
+        Just(Action::Reopen),
+        Just(Action::Withdraw),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn every_move_follows_the_machine_and_every_refusal_lists_the_allowed_states(actions in proptest::collection::vec(action(), 1..40)) {
+        let r = rules();
+        let mut c = new_complaint();
+        let mut now = T0;
+        for a in actions {
+            now += 1_000_000;
+            let before = c.state;
+            let allowed = c.allowed_next(&r);
+            match apply(&mut c, a, &r, now) {
+                Ok(()) => prop_assert!(c.state == before || allowed.contains(&c.state), "{before:?} -> {:?}", c.state),
+                Err(RuleError::Precondition(m)) => {
+                    prop_assert_eq!(c.state, before);
+                    prop_assert!(m.contains(&before.label()), "{}", m);
+                    prop_assert!(m.contains("allowed next states"), "{}", m);
+                }
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+    }
+}

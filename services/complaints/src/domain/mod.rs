@@ -8,7 +8,7 @@ pub mod rules;
 pub mod types;
 mod violations;
 
-pub use complaint::{Complaint, Input, Patch, ResolutionInput};
+pub use complaint::{Complaint, Input, Patch, Pending, ResolutionInput};
 pub use rules::{AuthorityLimits, Chain, Rules};
 pub use types::*;
 pub use violations::{FieldViolation, Violations};

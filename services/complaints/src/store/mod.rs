@@ -346,7 +346,6 @@ impl Store {
         if let Some(customer) = &filter.customer_id {
             any_of(&mut sql, "customer_id", std::slice::from_ref(customer));
         }
-        drop(any_of);
         if filter.create_time_start > 0 {
             param(
                 &mut sql,

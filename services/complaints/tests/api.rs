@@ -1,0 +1,783 @@
+//! The complaints API as a client sees it, on SQLite and on a real PostgreSQL, next to a real
+//! customers service: every scenario runs against servers on random ports with fresh databases.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use csops_complaints::{App, Config};
+use csops_observability::Metrics;
+use csops_proto::complaints::v1 as pb;
+use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
+use csops_proto::customers::v1 as cpb;
+use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use csops_proto::feedback::v1 as fb;
+use csops_runtime::Settings;
+use tokio::sync::oneshot;
+use tonic::codegen::{http, BoxFuture, Service};
+use tonic::transport::Channel;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+struct Running {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(done) = self.done.take() {
+            let _ = done.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn url(backend: Backend, dir: &tempfile::TempDir, name: &str) -> String {
+    match backend {
+        Backend::Sqlite => Settings::sqlite_url(dir.path(), name),
+        Backend::Postgres => csops_testkit::postgres::fresh_database().await,
+    }
+}
+
+async fn start_customers(db: &str, addr: Option<SocketAddr>) -> Running {
+    let mut settings = Settings::for_tests(db);
+    if let Some(addr) = addr {
+        settings.listen_addr = addr;
+    }
+    let app = csops_customers::App::build(&settings, Metrics::new())
+        .await
+        .unwrap();
+    let addr = app.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let done = tokio::spawn(async move {
+        let _ = app
+            .run_until_stopped(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Running {
+        addr,
+        stop: Some(stop),
+        done: Some(done),
+    }
+}
+
+async fn start_complaints(db: &str, config: Config) -> Running {
+    let app = App::build(&Settings::for_tests(db), config, Metrics::new())
+        .await
+        .unwrap();
+    let addr = app.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let done = tokio::spawn(async move {
+        let _ = app
+            .run_until_stopped(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Running {
+        addr,
+        stop: Some(stop),
+        done: Some(done),
+    }
+}
+
+struct TestApp {
+    client: ComplaintsServiceClient<Channel>,
+    customers: CustomersServiceClient<Channel>,
+    customers_db: String,
+    complaints_db: String,
+    customers_srv: Option<Running>,
+    _complaints_srv: Running,
+    _dir: tempfile::TempDir,
+}
+
+async fn spawn_app_with(backend: Backend, tune: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let customers_db = url(backend, &dir, "customers").await;
+    let complaints_db = url(backend, &dir, "complaints").await;
+    let customers_srv = start_customers(&customers_db, None).await;
+    let mut config = Config::for_tests(&format!("http://{}", customers_srv.addr));
+    tune(&mut config);
+    let complaints_srv = start_complaints(&complaints_db, config).await;
+    TestApp {
+        client: ComplaintsServiceClient::connect(format!("http://{}", complaints_srv.addr))
+            .await
+            .unwrap(),
+        customers: CustomersServiceClient::connect(format!("http://{}", customers_srv.addr))
+            .await
+            .unwrap(),
+        customers_db,
+        complaints_db,
+        customers_srv: Some(customers_srv),
+        _complaints_srv: complaints_srv,
+        _dir: dir,
+    }
+}
+
+async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+fn fast_policy() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fast-policy.toml")
+}
+
+async fn customer(
+    app: &mut TestApp,
+    tier: cpb::CustomerTier,
+    key_account: bool,
+    region: cpb::Region,
+) -> String {
+    app.customers
+        .create_customer(cpb::CreateCustomerRequest {
+            customer: Some(cpb::Customer {
+                display_name: "Test Customer".into(),
+                tier: tier as i32,
+                key_account,
+                region: region as i32,
+                ..Default::default()
+            }),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            actor_id: "agent-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap()
+        .id
+}
+
+fn agent() -> Option<pb::Actor> {
+    Some(pb::Actor {
+        id: "agent-1".into(),
+        role: pb::ActorRole::Agent as i32,
+    })
+}
+
+fn complaint(customer_id: &str) -> pb::Complaint {
+    pb::Complaint {
+        customer_id: customer_id.into(),
+        title: "Router drops every evening".into(),
+        description: "private words of the customer".into(),
+        nature: pb::ComplaintNature::ProductQuality as i32,
+        severity: pb::Severity::Medium as i32,
+        channel: pb::Channel::Hotline as i32,
+        ..Default::default()
+    }
+}
+
+async fn create(app: &mut TestApp, c: pb::Complaint) -> pb::Complaint {
+    app.client
+        .create_complaint(pb::CreateComplaintRequest {
+            complaint: Some(c),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            actor: agent(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap()
+}
+
+fn fields(status: &tonic::Status) -> Vec<String> {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    status
+        .get_details_bad_request()
+        .expect("BadRequest details")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
+}
+
+fn deadline(c: &pb::Complaint, clock: &str) -> i64 {
+    c.clocks
+        .iter()
+        .find(|k| k.id == clock)
+        .unwrap()
+        .deadline
+        .unwrap()
+        .seconds
+}
+
+async fn create_validate_get_list_and_conflicts(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let cus = customer(&mut app, cpb::CustomerTier::B, false, cpb::Region::Urban).await;
+
+    // Validation names each bad field.
+    let status = app
+        .client
+        .create_complaint(pb::CreateComplaintRequest {
+            complaint: Some(pb::Complaint {
+                customer_id: cus.clone(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+            actor: None,
+        })
+        .await
+        .unwrap_err();
+    let f = fields(&status);
+    for want in ["request_id", "actor.id", "actor.role"] {
+        assert!(f.contains(&want.to_owned()), "{f:?}");
+    }
+    let status = app
+        .client
+        .create_complaint(pb::CreateComplaintRequest {
+            complaint: Some(pb::Complaint {
+                customer_id: cus.clone(),
+                ..Default::default()
+            }),
+            request_id: "r0".into(),
+            actor: agent(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        fields(&status),
+        [
+            "complaint.title",
+            "complaint.nature",
+            "complaint.severity",
+            "complaint.channel"
+        ]
+    );
+
+    // Idempotent create.
+    let request = pb::CreateComplaintRequest {
+        complaint: Some(complaint(&cus)),
+        request_id: "same".into(),
+        actor: agent(),
+    };
+    let first = app
+        .client
+        .create_complaint(request.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap();
+    let again = app
+        .client
+        .create_complaint(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap();
+    assert_eq!(first.id, again.id);
+    assert_eq!(first.state, pb::ComplaintState::Received as i32);
+    assert_eq!(first.clocks.len(), 2);
+    assert!(!first.customer.as_ref().unwrap().defaulted);
+
+    // NOT_FOUND.
+    let status = app
+        .client
+        .get_complaint(pb::GetComplaintRequest {
+            complaint_id: "cmp_nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+
+    // Stale etag → ABORTED; illegal transition → FAILED_PRECONDITION listing the allowed states.
+    let ack = app
+        .client
+        .acknowledge_complaint(pb::AcknowledgeComplaintRequest {
+            complaint_id: first.id.clone(),
+            actor: agent(),
+            etag: first.etag.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap();
+    let status = app
+        .client
+        .start_investigation(pb::StartInvestigationRequest {
+            complaint_id: first.id.clone(),
+            actor: agent(),
+            etag: first.etag.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Aborted, "{status:?}");
+    let status = app
+        .client
+        .resolve_complaint(pb::ResolveComplaintRequest {
+            complaint_id: first.id.clone(),
+            actor: agent(),
+            etag: ack.etag.clone(),
+            resolution: Some(pb::Resolution {
+                summary: "s".into(),
+                root_cause: "r".into(),
+                corrective_action: "c".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(
+        status.message().contains("ACKNOWLEDGED")
+            && status.message().contains("INVESTIGATING, WITHDRAWN"),
+        "{}",
+        status.message()
+    );
+    let status = app
+        .client
+        .update_complaint(pb::UpdateComplaintRequest {
+            complaint: Some(pb::Complaint {
+                id: first.id.clone(),
+                ..Default::default()
+            }),
+            update_mask: None,
+            actor: agent(),
+        })
+        .await
+        .unwrap_err();
+    assert!(fields(&status).contains(&"complaint.etag".to_owned()));
+
+    // List filters and pagination.
+    for _ in 0..4 {
+        create(&mut app, complaint(&cus)).await;
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = app
+            .client
+            .list_complaints(pb::ListComplaintsRequest {
+                page_size: 2,
+                page_token: token.clone(),
+                states: vec![pb::ComplaintState::Received as i32],
+                customer_id: cus.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.complaints.into_iter().map(|c| c.id));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 4, "the acknowledged one is filtered out");
+    let acked = app
+        .client
+        .list_complaints(pb::ListComplaintsRequest {
+            states: vec![pb::ComplaintState::Acknowledged as i32],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(acked.complaints.len(), 1);
+    let status = app
+        .client
+        .list_complaints(pb::ListComplaintsRequest {
+            page_token: "garbage".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&status), ["page_token"]);
+
+    // Reply check records violations per agent.
+    let checked = app
+        .client
+        .check_reply(pb::CheckReplyRequest {
+            text: "对不起，公司的规定就是这样的。".into(),
+            agent_id: "agent-1".into(),
+            complaint_id: first.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!checked.clean);
+    assert_eq!(
+        (checked.violations[0].start, checked.violations[0].end),
+        (4, 14)
+    );
+    let listed = app
+        .client
+        .list_reply_violations(pb::ListReplyViolationsRequest {
+            agent_id: "agent-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.violations.len(), 1);
+}
+
+/// Stands in for the feedback service, which is not built yet: only ScheduleCallback, applied
+/// once per source_event_id, counting every delivery.
+#[derive(Clone, Default)]
+struct FeedbackStandIn {
+    deliveries: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl tonic::server::NamedService for FeedbackStandIn {
+    const NAME: &'static str = "csops.feedback.v1.FeedbackService";
+}
+
+struct ScheduleCallback(Arc<Mutex<HashMap<String, usize>>>);
+
+impl tonic::server::UnaryService<fb::ScheduleCallbackRequest> for ScheduleCallback {
+    type Response = fb::ScheduleCallbackResponse;
+    type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+    fn call(&mut self, request: tonic::Request<fb::ScheduleCallbackRequest>) -> Self::Future {
+        let deliveries = self.0.clone();
+        Box::pin(async move {
+            let id = request.into_inner().source_event_id;
+            let mut map = deliveries.lock().unwrap();
+            let n = map.entry(id).or_default();
+            *n += 1;
+            Ok(tonic::Response::new(fb::ScheduleCallbackResponse {
+                callback: None,
+                duplicate: *n > 1,
+            }))
+        })
+    }
+}
+
+impl Service<http::Request<tonic::body::Body>> for FeedbackStandIn {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let deliveries = self.deliveries.clone();
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+            Ok(grpc.unary(ScheduleCallback(deliveries), request).await)
+        })
+    }
+}
+
+async fn start_feedback(addr: SocketAddr, standin: FeedbackStandIn) -> oneshot::Sender<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(standin)
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener),
+                async {
+                    let _ = stopped.await;
+                },
+            ),
+    );
+    stop
+}
+
+async fn drive_to_resolved(app: &mut TestApp, id: &str) -> pb::Complaint {
+    let a = agent;
+    let c = &mut app.client;
+    c.acknowledge_complaint(pb::AcknowledgeComplaintRequest {
+        complaint_id: id.into(),
+        actor: a(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    c.start_investigation(pb::StartInvestigationRequest {
+        complaint_id: id.into(),
+        actor: a(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    c.propose_solution(pb::ProposeSolutionRequest {
+        complaint_id: id.into(),
+        measures: vec!["replace the router".into()],
+        plan: vec![pb::PlanStep {
+            description: "engineer visit".into(),
+            owner_id: "eng-1".into(),
+            due_time: Some(prost_types::Timestamp {
+                seconds: 4_000_000_000,
+                nanos: 0,
+            }),
+        }],
+        actor: a(),
+        etag: String::new(),
+    })
+    .await
+    .unwrap();
+    c.accept_solution(pb::AcceptSolutionRequest {
+        complaint_id: id.into(),
+        actor: a(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    c.resolve_complaint(pb::ResolveComplaintRequest {
+        complaint_id: id.into(),
+        resolution: Some(pb::Resolution {
+            summary: "replaced".into(),
+            root_cause: "faulty batch".into(),
+            corrective_action: "batch check".into(),
+            ..Default::default()
+        }),
+        actor: a(),
+        etag: String::new(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .complaint
+    .unwrap()
+}
+
+async fn wait_until<F: std::future::Future<Output = bool>>(
+    mut check: impl FnMut() -> F,
+    what: &str,
+) {
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting: {what}");
+}
+
+async fn the_outbox_delivers_to_a_late_receiver_once_per_event(backend: Backend) {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let feedback_addr = free.local_addr().unwrap();
+    drop(free);
+    let mut app = spawn_app_with(backend, |c| {
+        c.feedback_url = format!("http://{feedback_addr}")
+    })
+    .await;
+    let cus = customer(&mut app, cpb::CustomerTier::C, false, cpb::Region::Rural).await;
+    let created = create(&mut app, complaint(&cus)).await;
+    drive_to_resolved(&mut app, &created.id).await;
+    // The receiver is down: the event waits.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let standin = FeedbackStandIn::default();
+    let _stop = start_feedback(feedback_addr, standin.clone()).await;
+    let deliveries = standin.deliveries.clone();
+    wait_until(
+        || {
+            let d = deliveries.clone();
+            async move { d.lock().unwrap().len() == 1 }
+        },
+        "callback event delivered",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let map = standin.deliveries.lock().unwrap().clone();
+    assert_eq!(map.len(), 1, "one event for one resolution: {map:?}");
+    assert!(
+        map.values().all(|n| *n == 1),
+        "delivered once once acknowledged: {map:?}"
+    );
+}
+
+async fn two_watchers_escalate_each_breach_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = url(Backend::Postgres, &dir, "complaints").await;
+    let customers_db = url(Backend::Postgres, &dir, "customers").await;
+    let customers = start_customers(&customers_db, None).await;
+    let config = || {
+        let mut c = Config::for_tests(&format!("http://{}", customers.addr));
+        c.sla_policy_file = Some(fast_policy());
+        c.sla_watch_interval = Duration::from_millis(50);
+        c
+    };
+    let a = start_complaints(&db, config()).await;
+    let b = start_complaints(&db, config()).await;
+    let mut client = ComplaintsServiceClient::connect(format!("http://{}", a.addr))
+        .await
+        .unwrap();
+    let mut customers_client =
+        CustomersServiceClient::connect(format!("http://{}", customers.addr))
+            .await
+            .unwrap();
+    let cus = customers_client
+        .create_customer(cpb::CreateCustomerRequest {
+            customer: Some(cpb::Customer {
+                display_name: "X".into(),
+                tier: cpb::CustomerTier::B as i32,
+                region: cpb::Region::Urban as i32,
+                ..Default::default()
+            }),
+            request_id: "c1".into(),
+            actor_id: "a".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap()
+        .id;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let c = client
+            .create_complaint(pb::CreateComplaintRequest {
+                complaint: Some(complaint(&cus)),
+                request_id: format!("w{i}"),
+                actor: agent(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .complaint
+            .unwrap();
+        ids.push(c.id);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for id in &ids {
+        let c = client
+            .get_complaint(pb::GetComplaintRequest {
+                complaint_id: id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .complaint
+            .unwrap();
+        assert_eq!(
+            c.escalations.len(),
+            1,
+            "one breach, one escalation: {:?}",
+            c.escalations
+        );
+        assert_eq!(c.escalation_level, pb::EscalationLevel::Supervisor as i32);
+        let timeline = client
+            .list_timeline(pb::ListTimelineRequest {
+                complaint_id: id.clone(),
+                kinds: vec![pb::TimelineEntryKind::Escalation as i32],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(timeline.entries.len(), 1);
+    }
+    let listed = client
+        .list_complaints(pb::ListComplaintsRequest {
+            sla_state: pb::SlaStateFilter::Breached as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.complaints.len(), 5);
+    a.stop().await;
+    b.stop().await;
+}
+
+async fn a_customers_outage_loses_nothing_and_clocks_are_corrected(backend: Backend) {
+    let mut app = spawn_app_with(backend, |c| c.sla_policy_file = Some(fast_policy())).await;
+    let rural = customer(&mut app, cpb::CustomerTier::C, false, cpb::Region::Rural).await;
+    let running = app.customers_srv.take().unwrap();
+    let addr = running.addr;
+    running.stop().await;
+    let created = create(&mut app, complaint(&rural)).await;
+    let snap = created.customer.unwrap();
+    assert!(
+        snap.defaulted && snap.key_account,
+        "most demanding defaults while customers is down"
+    );
+    let defaulted_deadline = deadline(&created, "resolution-1");
+    app.customers_srv = Some(start_customers(&app.customers_db, Some(addr)).await);
+    let id = created.id.clone();
+    let mut client = app.client.clone();
+    wait_until(
+        || {
+            let mut client = client.clone();
+            let id = id.clone();
+            async move {
+                !client
+                    .get_complaint(pb::GetComplaintRequest { complaint_id: id })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .complaint
+                    .unwrap()
+                    .customer
+                    .unwrap()
+                    .defaulted
+            }
+        },
+        "re-evaluation after customers returned",
+    )
+    .await;
+    let corrected = client
+        .get_complaint(pb::GetComplaintRequest { complaint_id: id })
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap();
+    assert_eq!(
+        corrected.customer.as_ref().unwrap().tier,
+        pb::CustomerTier::C as i32
+    );
+    assert!(
+        deadline(&corrected, "resolution-1") > defaulted_deadline,
+        "rural C-tier gets the longer limit"
+    );
+    let _ = &app.complaints_db;
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Backend::Sqlite).await }) *
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Backend::Postgres).await }) *
+        }
+    };
+}
+
+on_both_backends!(
+    create_validate_get_list_and_conflicts,
+    the_outbox_delivers_to_a_late_receiver_once_per_event,
+    a_customers_outage_loses_nothing_and_clocks_are_corrected,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_breach_watchers_on_one_postgres_escalate_each_breach_exactly_once() {
+    two_watchers_escalate_each_breach_exactly_once().await;
+}
