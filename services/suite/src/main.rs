@@ -83,6 +83,33 @@ async fn main() -> ExitCode {
         }
     }
 
+    let complaints = settings(&args, &csops_complaints::SPEC);
+    let complaints_config = csops_complaints::Config {
+        customers_url: format!("http://{}", customers.listen_addr),
+        sla_watch_interval: std::time::Duration::from_secs(5),
+        outbox_interval: std::time::Duration::from_secs(2),
+        reevaluate_interval: std::time::Duration::from_secs(10),
+        ..csops_complaints::Config::for_tests("")
+    };
+    match csops_complaints::App::build(&complaints, complaints_config, telemetry.metrics()).await {
+        Ok(app) => {
+            announce(
+                "complaints",
+                csops_complaints::SPEC.grpc_service,
+                app.local_addr(),
+                app.metrics_addr(),
+            );
+            tasks.push(tokio::spawn(app.run_until_stopped(stopped())));
+        }
+        Err(error) => {
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "complaints failed to start"
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+
     tracing::info!("suite ready; Ctrl-C stops it");
     csops_runtime::shutdown::signal().await;
     let _ = stop_tx.send(true);
