@@ -1,0 +1,256 @@
+//! The scenarios the load tool knows, by name. Adding one is an entry in [`SCENARIOS`] and a
+//! builder that prepares its data and returns a closure making one call.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use csops_proto::customers::v1 as customers_pb;
+use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::echo::pb as echo_pb;
+use crate::echo::pb::echo_service_client::EchoServiceClient;
+use crate::harness::{CallCtx, CallFuture, Scenario};
+
+/// A set of client connections to one server; caller `i` uses connection `i % n`.
+#[derive(Debug, Clone)]
+pub struct Channels(Arc<Vec<Channel>>);
+
+impl Channels {
+    /// Opens `n` HTTP/2 connections to `url` (`http://127.0.0.1:PORT`).
+    pub async fn connect(url: &str, n: usize) -> anyhow::Result<Self> {
+        let endpoint = Endpoint::from_shared(url.to_owned())
+            .with_context(|| format!("bad target URL {url:?}"))?
+            .tcp_nodelay(true)
+            .connect_timeout(std::time::Duration::from_secs(5));
+        let mut channels = Vec::with_capacity(n.max(1));
+        for _ in 0..n.max(1) {
+            channels.push(
+                endpoint
+                    .connect()
+                    .await
+                    .with_context(|| format!("cannot connect to {url}"))?,
+            );
+        }
+        Ok(Self(Arc::new(channels)))
+    }
+
+    /// Returns the connection of caller `worker`.
+    pub fn get(&self, worker: usize) -> Channel {
+        self.0[worker % self.0.len()].clone()
+    }
+
+    /// Returns the number of connections.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Returns true when there is no connection (never, once connected).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What a scenario builder gets: connections to the service under test and its neighbours.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// Connections to the server under test.
+    pub target: Channels,
+    /// Connections to the customers service, for scenarios that need existing customers.
+    pub customers: Option<Channels>,
+    /// How many rows read scenarios create before the run (e.g. customers to get).
+    pub seed: usize,
+}
+
+/// A boxed future returned by scenario builders.
+pub type BuildFuture =
+    Pin<Box<dyn Future<Output = anyhow::Result<Arc<dyn Scenario>>> + Send + 'static>>;
+
+/// A scenario the tool knows by name.
+#[derive(Debug, Clone, Copy)]
+pub struct ScenarioDef {
+    /// Name on the command line and in reports, e.g. `get_customer`.
+    pub name: &'static str,
+    /// The service it calls: `echo`, `customers`, `complaints`.
+    pub service: &'static str,
+    /// One line for `csops-load list`.
+    pub about: &'static str,
+    /// Prepares data and returns the call.
+    pub build: fn(Setup) -> BuildFuture,
+}
+
+/// Every known scenario.
+pub const SCENARIOS: &[ScenarioDef] = &[
+    ScenarioDef {
+        name: "echo",
+        service: "echo",
+        about: "bare unary echo of a 300-byte payload: the gRPC limit",
+        build: |s| Box::pin(echo(s)),
+    },
+    ScenarioDef {
+        name: "create_customer",
+        service: "customers",
+        about:
+            "CreateCustomer with a fresh request_id (customer row + request row in one transaction)",
+        build: |s| Box::pin(create_customer(s)),
+    },
+    ScenarioDef {
+        name: "get_customer",
+        service: "customers",
+        about: "GetCustomer by id, among `seed` customers created before the run",
+        build: |s| Box::pin(get_customer(s)),
+    },
+    ScenarioDef {
+        name: "list_customers",
+        service: "customers",
+        about: "ListCustomers: the first page of 20 of one owner agent's customers",
+        build: |s| Box::pin(list_customers(s)),
+    },
+];
+
+/// Returns the scenario called `name`.
+pub fn find(name: &str) -> anyhow::Result<&'static ScenarioDef> {
+    SCENARIOS.iter().find(|d| d.name == name).with_context(|| {
+        let known: Vec<&str> = SCENARIOS.iter().map(|d| d.name).collect();
+        format!("unknown scenario {name:?}; known: {}", known.join(", "))
+    })
+}
+
+fn scenario<F, Fut>(f: F) -> Arc<dyn Scenario>
+where
+    F: Fn(CallCtx) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), tonic::Status>> + Send + 'static,
+{
+    Arc::new(move |ctx: CallCtx| -> CallFuture { Box::pin(f(ctx)) })
+}
+
+// ---- echo -------------------------------------------------------------------------------
+
+/// Returns an echo request with the baseline payload.
+pub fn echo_request(fail_code: i32) -> echo_pb::EchoRequest {
+    echo_pb::EchoRequest {
+        payload: vec![b'x'; crate::echo::PAYLOAD_BYTES],
+        fail_code,
+    }
+}
+
+async fn echo(setup: Setup) -> anyhow::Result<Arc<dyn Scenario>> {
+    let request = echo_request(0);
+    Ok(scenario(move |ctx: CallCtx| {
+        let mut client = EchoServiceClient::new(setup.target.get(ctx.worker));
+        let request = request.clone();
+        async move { client.echo(request).await.map(drop) }
+    }))
+}
+
+// ---- customers --------------------------------------------------------------------------
+
+/// Owner agents the seeded customers are spread over.
+const AGENTS: u64 = 20;
+
+/// Returns a customer of about 300 bytes on the wire, owned by one of [`AGENTS`] agents.
+pub fn new_customer(n: u64) -> customers_pb::Customer {
+    customers_pb::Customer {
+        display_name: format!("Load Customer {n:08}"),
+        tier: customers_pb::CustomerTier::B as i32,
+        region: customers_pb::Region::Urban as i32,
+        owner_agent_id: format!("agent-{:02}", n % AGENTS),
+        contacts: vec![
+            customers_pb::Contact {
+                kind: customers_pb::ContactKind::Phone as i32,
+                value: format!("+86 138 {:04} {:04}", n % 10_000, (n / 10_000) % 10_000),
+                label: "mobile".into(),
+                primary: true,
+            },
+            customers_pb::Contact {
+                kind: customers_pb::ContactKind::Email as i32,
+                value: format!("customer{n}@example.com"),
+                label: "work".into(),
+                primary: false,
+            },
+        ],
+        needs: vec!["weekly delivery".into(), "invoice by e-mail".into()],
+        preferences: vec!["calls after 18:00".into()],
+        notes: "Created by csops-load for the benchmarks; prefers a short call before visits."
+            .into(),
+        ..Default::default()
+    }
+}
+
+/// Returns a create request with a fresh request id.
+pub fn create_customer_request(n: u64) -> customers_pb::CreateCustomerRequest {
+    customers_pb::CreateCustomerRequest {
+        customer: Some(new_customer(n)),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        actor_id: "csops-load".into(),
+    }
+}
+
+async fn create_customer(setup: Setup) -> anyhow::Result<Arc<dyn Scenario>> {
+    Ok(scenario(move |ctx: CallCtx| {
+        let mut client = CustomersServiceClient::new(setup.target.get(ctx.worker));
+        async move {
+            client
+                .create_customer(create_customer_request(ctx.seq))
+                .await
+                .map(drop)
+        }
+    }))
+}
+
+/// Creates `count` customers through the API (32 at a time) and returns their ids.
+pub async fn seed_customers(channels: &Channels, count: usize) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(count);
+    let mut next = 0usize;
+    while next < count {
+        let batch = (count - next).min(32);
+        let mut calls = Vec::with_capacity(batch);
+        for i in 0..batch {
+            let mut client = CustomersServiceClient::new(channels.get(i));
+            let n = (next + i) as u64;
+            calls.push(tokio::spawn(async move {
+                client.create_customer(create_customer_request(n)).await
+            }));
+        }
+        for call in calls {
+            let response = call.await?.context("seeding customers")?;
+            let customer = response
+                .into_inner()
+                .customer
+                .context("CreateCustomer answered without a customer")?;
+            ids.push(customer.id);
+        }
+        next += batch;
+    }
+    Ok(ids)
+}
+
+async fn get_customer(setup: Setup) -> anyhow::Result<Arc<dyn Scenario>> {
+    let ids: Arc<Vec<String>> = Arc::new(seed_customers(&setup.target, setup.seed.max(1)).await?);
+    Ok(scenario(move |ctx: CallCtx| {
+        let mut client = CustomersServiceClient::new(setup.target.get(ctx.worker));
+        let index = usize::try_from(ctx.seq % ids.len() as u64).unwrap_or(0);
+        let customer_id = ids[index].clone();
+        async move {
+            client
+                .get_customer(customers_pb::GetCustomerRequest { customer_id })
+                .await
+                .map(drop)
+        }
+    }))
+}
+
+async fn list_customers(setup: Setup) -> anyhow::Result<Arc<dyn Scenario>> {
+    seed_customers(&setup.target, setup.seed.max(1)).await?;
+    Ok(scenario(move |ctx: CallCtx| {
+        let mut client = CustomersServiceClient::new(setup.target.get(ctx.worker));
+        let request = customers_pb::ListCustomersRequest {
+            page_size: 20,
+            owner_agent_id: format!("agent-{:02}", ctx.seq % AGENTS),
+            ..Default::default()
+        };
+        async move { client.list_customers(request).await.map(drop) }
+    }))
+}
