@@ -745,13 +745,6 @@ fn network_policies_deny_all_then_allow_each_caller_and_no_one_else() {
 
         let servers = rendered.servers();
         for (caller, caller_deployment) in &servers {
-            for callee in callees_of(caller) {
-                assert!(
-                    servers.contains_key(*callee),
-                    "{}: {caller} calls {callee}, so enable {callee} too",
-                    rendered.name
-                );
-            }
             for (callee, callee_deployment) in &servers {
                 if caller == callee {
                     continue;
