@@ -362,11 +362,17 @@ fn help_of(service: &str) -> Option<&'static str> {
         let binary = profile_dir.join(format!("csops-{service}"));
         if !binary.exists() {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-            let status = Command::new(cargo)
+            // Into the same target directory and profile this test was built with.
+            let target_dir = profile_dir.parent().unwrap();
+            let mut build = Command::new(cargo);
+            build
                 .args(["build", "-p", &format!("csops-{service}")])
-                .current_dir(repo())
-                .status()
-                .unwrap();
+                .arg("--target-dir")
+                .arg(target_dir);
+            if profile_dir.file_name().is_some_and(|p| p == "release") {
+                build.arg("--release");
+            }
+            let status = build.current_dir(repo()).status().unwrap();
             assert!(status.success(), "cargo build -p csops-{service} failed");
         }
         assert!(
