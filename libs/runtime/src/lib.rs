@@ -3,6 +3,8 @@
 
 pub mod config;
 pub mod db;
+pub mod process;
+pub mod page_token;
 pub mod server;
 pub mod shutdown;
 pub mod status;
@@ -12,4 +14,4 @@ pub use config::{DatabaseSettings, ServiceSpec, Settings};
 pub use server::{ServeError, Server};
 
 /// Exit code for a bad configuration value (`EX_USAGE` from sysexits.h).
-pub const EXIT_BAD_CONFIG: i32 = 64;
+pub const EXIT_BAD_CONFIG: u8 = 64;

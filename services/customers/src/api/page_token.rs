@@ -1,22 +1,10 @@
 //! Opaque page tokens: the keyset position after the last row of a page, bound to the filters
 //! that produced it (a token reused with other filters is rejected rather than misread).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use serde::{Deserialize, Serialize};
+use csops_runtime::page_token;
 
 use crate::domain::Customer;
 use crate::store::{ArchiveFilter, Cursor, ListFilter};
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Wire {
-    /// create_time of the last row.
-    t: i64,
-    /// id of the last row.
-    i: String,
-    /// Fingerprint of the filters.
-    f: u64,
-}
 
 /// A decoded page token.
 #[derive(Debug)]
@@ -38,28 +26,22 @@ impl PageToken {
     }
 
     pub(crate) fn encode(&self) -> String {
-        let wire = Wire {
-            t: self.cursor.create_time,
-            i: self.cursor.id.clone(),
-            f: self.fingerprint,
-        };
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wire).unwrap_or_default())
+        page_token::encode(
+            &page_token::Cursor {
+                key: self.cursor.create_time,
+                id: self.cursor.id.clone(),
+            },
+            self.fingerprint,
+        )
     }
 
     /// Decodes a token, checking it was issued for the same filters.
     pub(crate) fn decode(token: &str, fingerprint: u64) -> Result<Self, &'static str> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(token)
-            .map_err(|_| "is not a token issued by this service")?;
-        let wire: Wire =
-            serde_json::from_slice(&bytes).map_err(|_| "is not a token issued by this service")?;
-        if wire.f != fingerprint {
-            return Err("was issued for other filters; repeat the filters of the first page");
-        }
+        let page_token::Cursor { key, id } = page_token::decode(token, fingerprint)?;
         Ok(Self {
             cursor: Cursor {
-                create_time: wire.t,
-                id: wire.i,
+                create_time: key,
+                id,
             },
             fingerprint,
         })
@@ -93,7 +75,5 @@ pub(crate) fn fingerprint(filter: &ListFilter) -> u64 {
         },
         min_churn_risk.map_or(0, |level| level.rank()),
     );
-    canonical.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    page_token::fingerprint(&canonical)
 }
