@@ -3,7 +3,6 @@
 
 pub mod config;
 pub mod db;
-pub mod process;
 pub mod page_token;
 pub mod server;
 pub mod shutdown;
@@ -14,4 +13,4 @@ pub use config::{DatabaseSettings, ServiceSpec, Settings};
 pub use server::{ServeError, Server};
 
 /// Exit code for a bad configuration value (`EX_USAGE` from sysexits.h).
-pub const EXIT_BAD_CONFIG: u8 = 64;
+pub const EXIT_BAD_CONFIG: i32 = 64;
