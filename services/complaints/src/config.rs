@@ -5,30 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use csops_runtime::config::parse_duration;
 use csops_sla::Policy;
 
 use crate::domain::reply::ReplyRules;
 use crate::domain::{AuthorityLimits, Chain, Rules};
-
-fn parse_duration(value: &str) -> Result<Duration, String> {
-    humantime_like(value)
-        .ok_or_else(|| format!("{value:?}: expected e.g. \"500ms\", \"5s\" or \"1m\""))
-}
-
-/// Parses "250ms", "5s", "2m", "1h".
-fn humantime_like(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    let split = value.find(|c: char| !c.is_ascii_digit())?;
-    let (n, unit) = value.split_at(split);
-    let n: u64 = n.parse().ok()?;
-    match unit {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" => Some(Duration::from_secs(n * 60)),
-        "h" => Some(Duration::from_secs(n * 3600)),
-        _ => None,
-    }
-}
 
 /// Flags of the complaints service.
 #[derive(Debug, Clone, Args)]
@@ -159,13 +140,6 @@ impl Config {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(humantime_like("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(humantime_like("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(humantime_like("soon"), None);
-    }
 
     #[test]
     fn test_defaults_load_the_presets() {

@@ -3,7 +3,6 @@
 
 mod convert;
 mod error;
-mod page_token;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +11,7 @@ use std::time::Duration;
 use csops_proto::complaints::v1 as pb;
 use csops_proto::complaints::v1::complaints_service_server::ComplaintsService;
 use csops_runtime::db::now_micros;
+use csops_runtime::page_token::{self, Cursor};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -46,11 +46,7 @@ fn require_id(v: &mut Violations, field: &str, id: &str) {
 }
 
 fn done(v: Violations) -> Result<(), Error> {
-    if v.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::InvalidArgument(v))
-    }
+    v.into_result(()).map_err(Error::InvalidArgument)
 }
 
 fn limit_of(size: i32, default: u32, v: &mut Violations) -> u32 {
@@ -491,7 +487,13 @@ impl ComplaintsService for ComplaintsApi {
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let next_page_token = match (more, rows.last()) {
-            (true, Some(last)) => page_token::encode(last.create_time, &last.id, fingerprint),
+            (true, Some(last)) => page_token::encode(
+                &Cursor {
+                    key: last.create_time,
+                    id: last.id.clone(),
+                },
+                fingerprint,
+            ),
             _ => String::new(),
         };
         Ok(Response::new(pb::ListComplaintsResponse {
@@ -1061,7 +1063,7 @@ impl ComplaintsService for ComplaintsApi {
             0
         } else {
             match page_token::decode(&page_token, fingerprint) {
-                Ok(c) => c.time,
+                Ok(c) => c.key,
                 Err(why) => {
                     v.push("page_token", why);
                     0
@@ -1079,7 +1081,13 @@ impl ComplaintsService for ComplaintsApi {
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let next_page_token = match (more, rows.last()) {
-            (true, Some(last)) => page_token::encode(last.sequence, &last.id, fingerprint),
+            (true, Some(last)) => page_token::encode(
+                &Cursor {
+                    key: last.sequence,
+                    id: last.id.clone(),
+                },
+                fingerprint,
+            ),
             _ => String::new(),
         };
         Ok(Response::new(pb::ListTimelineResponse {
@@ -1423,7 +1431,13 @@ impl ComplaintsService for ComplaintsApi {
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let next_page_token = match (more, rows.last()) {
-            (true, Some(last)) => page_token::encode(last.check_time, &last.id, fingerprint),
+            (true, Some(last)) => page_token::encode(
+                &Cursor {
+                    key: last.check_time,
+                    id: last.id.clone(),
+                },
+                fingerprint,
+            ),
             _ => String::new(),
         };
         Ok(Response::new(pb::ListReplyViolationsResponse {

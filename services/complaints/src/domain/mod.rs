@@ -6,12 +6,11 @@ mod complaint;
 pub mod reply;
 pub mod rules;
 pub mod types;
-mod violations;
 
 pub use complaint::{Complaint, Input, Patch, Pending, ResolutionInput};
+pub use csops_runtime::violations::{FieldViolation, Violations};
 pub use rules::{AuthorityLimits, Chain, Rules};
 pub use types::*;
-pub use violations::{FieldViolation, Violations};
 
 use chrono::{DateTime, Utc};
 

@@ -4,49 +4,14 @@
 //! A complaint is saved with everything its change produced (timeline entries, SLA events,
 //! outbox events, escalation keys, the request id) in one transaction guarded by its version.
 
-use csops_runtime::db::{classify, DbErrorKind};
+pub use csops_runtime::db::StoreError;
+pub use csops_runtime::page_token::Cursor;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 use crate::domain::{
     Complaint, Entry, EntryKind, Micros, OutboxEvent, Outgoing, SlaEvent, SlaState,
 };
-
-/// A storage failure, classified for the caller.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A concurrent writer won; the caller may retry.
-    #[error("concurrent update: {0}")]
-    Conflict(#[source] sqlx::Error),
-    /// The database is unreachable.
-    #[error("database unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
-    /// A unique key already exists.
-    #[error("duplicate key: {0}")]
-    Duplicate(#[source] sqlx::Error),
-    /// A stored row could not be read back.
-    #[error("corrupt row {id}: {what}")]
-    Corrupt {
-        /// Row id.
-        id: String,
-        /// What is wrong.
-        what: String,
-    },
-    /// Any other database error.
-    #[error("database error: {0}")]
-    Other(#[source] sqlx::Error),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(error: sqlx::Error) -> Self {
-        match classify(&error) {
-            DbErrorKind::UniqueViolation => Self::Duplicate(error),
-            DbErrorKind::Conflict => Self::Conflict(error),
-            DbErrorKind::Unavailable => Self::Unavailable(error),
-            DbErrorKind::Other => Self::Other(error),
-        }
-    }
-}
 
 /// Filters of ListComplaints; they combine with AND, values inside one with OR.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,15 +36,6 @@ pub struct ListFilter {
     pub create_time_end: Micros,
     /// Escalation level.
     pub escalation_level: Option<String>,
-}
-
-/// Position after the last row of a page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    /// Time (or sequence) of the last row.
-    pub time: i64,
-    /// Id of the last row.
-    pub id: String,
 }
 
 /// Result of an idempotent insert.
@@ -361,8 +317,8 @@ impl Store {
             );
         }
         if let Some(cursor) = after {
-            param(&mut sql, " AND (create_time > $?", Bind::Int(cursor.time));
-            param(&mut sql, " OR (create_time = $?", Bind::Int(cursor.time));
+            param(&mut sql, " AND (create_time > $?", Bind::Int(cursor.key));
+            param(&mut sql, " OR (create_time = $?", Bind::Int(cursor.key));
             param(&mut sql, " AND id > $?))", Bind::Text(cursor.id.clone()));
         }
         param(
@@ -678,8 +634,8 @@ impl Store {
             param(&mut sql, " AND check_time < $?", Bind::Int(end));
         }
         if let Some(c) = before {
-            param(&mut sql, " AND (check_time < $?", Bind::Int(c.time));
-            param(&mut sql, " OR (check_time = $?", Bind::Int(c.time));
+            param(&mut sql, " AND (check_time < $?", Bind::Int(c.key));
+            param(&mut sql, " OR (check_time = $?", Bind::Int(c.key));
             param(&mut sql, " AND id < $?))", Bind::Text(c.id.clone()));
         }
         param(
