@@ -257,17 +257,19 @@ pub fn parse_or_exit<E: Args + FromArgMatches>(spec: &ServiceSpec) -> (Settings,
                 error.exit();
             }
             let _ = error.print();
-            std::process::exit(crate::EXIT_BAD_CONFIG);
+            std::process::exit(i32::from(crate::EXIT_BAD_CONFIG));
         }
         Err(error @ ConfigError::Invalid { .. }) => {
             eprintln!("error: {error}");
-            std::process::exit(crate::EXIT_BAD_CONFIG);
+            std::process::exit(i32::from(crate::EXIT_BAD_CONFIG));
         }
     }
 }
 
-/// Service-specific flags for a service that has none.
+// Service-specific flags for a service that has none. (A doc comment here would replace the
+// binary's own description in `--help`.)
 #[derive(Debug, Clone, Args)]
+#[allow(missing_docs)]
 pub struct NoExtraArgs {}
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod db;
 pub mod page_token;
+pub mod process;
 pub mod server;
 pub mod shutdown;
 pub mod status;
@@ -13,4 +14,4 @@ pub use config::{DatabaseSettings, ServiceSpec, Settings};
 pub use server::{ServeError, Server};
 
 /// Exit code for a bad configuration value (`EX_USAGE` from sysexits.h).
-pub const EXIT_BAD_CONFIG: i32 = 64;
+pub const EXIT_BAD_CONFIG: u8 = 64;

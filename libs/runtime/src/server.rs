@@ -1,8 +1,9 @@
 //! The gRPC server every service runs: its API plus health, reflection (v1 and v1alpha),
 //! tracing and RED metrics, and a graceful stop.
 //!
-//! Health follows the database (NOT_SERVING while it is unreachable) and flips to NOT_SERVING
-//! first when a stop begins; in-flight calls then get the grace period to finish.
+//! Health has two names: `""` for liveness (SERVING while the process runs) and the service's
+//! own name for readiness (NOT_SERVING while its database is unreachable). Both flip to
+//! NOT_SERVING first when a stop begins; in-flight calls then get the grace period to finish.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -106,8 +107,15 @@ impl Server {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
 
-        // NOT_SERVING until the first database probe answers.
-        set_status(&reporter, self.spec.grpc_service, ServingStatus::NotServing).await;
+        // "" answers liveness: SERVING while the process runs, until it drains. The service's
+        // own name answers readiness: NOT_SERVING until the first database probe answers and
+        // whenever the database is unreachable (a database outage must not restart pods).
+        reporter
+            .set_service_status("", ServingStatus::Serving)
+            .await;
+        reporter
+            .set_service_status(self.spec.grpc_service, ServingStatus::NotServing)
+            .await;
         let health_task = tokio::spawn(watch_database(
             reporter.clone(),
             self.spec.grpc_service,
@@ -230,7 +238,7 @@ async fn watch_database(reporter: HealthReporter, service: &'static str, pool: A
             } else {
                 ServingStatus::NotServing
             };
-            set_status(&reporter, service, status).await;
+            reporter.set_service_status(service, status).await;
             last = Some(up);
         }
         tokio::time::sleep(HEALTH_PROBE_INTERVAL).await;

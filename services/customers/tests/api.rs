@@ -821,6 +821,14 @@ async fn health_is_not_serving_while_the_postgres_database_is_unreachable() {
         .await
         .unwrap();
     wait_for(not_serving).await;
+    // Liveness ("") stays SERVING: a database outage must not make Kubernetes restart pods.
+    let liveness = health
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(liveness, serving);
     let status = app_call_fails(addr).await;
     assert!(
         matches!(status, Code::Unavailable | Code::Internal),

@@ -44,6 +44,8 @@ fn settings(args: &Args, spec: &ServiceSpec) -> Settings {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    // Registered before the services start, so an early Ctrl-C still stops them gracefully.
+    let stop_signal = csops_runtime::shutdown::signal();
     let telemetry = match csops_observability::init(TelemetryConfig {
         service_name: "csops-suite".to_owned(),
         log_format: args.log_format,
@@ -111,7 +113,7 @@ async fn main() -> ExitCode {
     }
 
     tracing::info!("suite ready; Ctrl-C stops it");
-    csops_runtime::shutdown::signal().await;
+    stop_signal.await;
     let _ = stop_tx.send(true);
     let mut code = ExitCode::SUCCESS;
     for task in tasks {
@@ -123,9 +125,13 @@ async fn main() -> ExitCode {
     code
 }
 
-/// Prints where a service listens, on stdout, for people and scripts.
-#[allow(clippy::print_stdout)]
+/// Prints where a service listens, on stdout, for people and scripts. A closed stdout is not
+/// a reason to stop serving, so write errors are ignored.
 fn announce(name: &str, grpc_service: &str, addr: SocketAddr, metrics: Option<SocketAddr>) {
     let metrics = metrics.map_or_else(|| "off".to_owned(), |m| format!("http://{m}/metrics"));
-    println!("{name:<11} grpc={addr:<16} service={grpc_service:<40} metrics={metrics}");
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stdout(),
+        "{name:<11} grpc={addr:<16} service={grpc_service:<40} metrics={metrics}"
+    );
 }

@@ -2,7 +2,7 @@
 //! where each listens, serves, and stops cleanly on SIGINT.
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -36,14 +36,21 @@ async fn the_suite_starts_on_sqlite_prints_its_addresses_and_stops_on_sigint() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Read stdout to its end in the background, so the suite never writes into a closed pipe.
     let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
     let first = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
+        let first = lines_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        (first, lines_rx)
     })
     .await
-    .unwrap();
+    .unwrap()
+    .0;
     let grpc = format!("127.0.0.1:{}", 50051 + offset);
     assert!(first.starts_with("customers"), "{first}");
     assert!(first.contains(&format!("grpc={grpc}")), "{first}");
