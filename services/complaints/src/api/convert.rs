@@ -3,6 +3,10 @@
 
 use chrono::TimeDelta;
 use csops_proto::complaints::v1 as pb;
+use csops_sla::{
+    CalendarSummary, Condition, Explanation, PauseExplanation, RuleExplanation,
+    ThresholdExplanation,
+};
 use prost_types::{Duration, Timestamp};
 
 use crate::domain::{
@@ -572,145 +576,139 @@ pub(crate) fn complaint(c: &Complaint, rules: &Rules, now: Micros) -> pb::Compla
     }
 }
 
-/// Explains one clock, from libs/sla's rule matching, calendar and status.
-pub(crate) fn explain(c: &SlaClock, rules: &Rules, now: Micros) -> pb::ClockExplanation {
-    let spec = c.clock.spec();
-    let policy = &rules.policy;
-    let calendar = rules.calendar(&c.clock);
-    let status = rules.status(&c.clock, at(now));
-    let rule = policy.rule(&spec.rule);
-    let matched = policy.matching(spec.promise, &spec.case).ok();
-    let factor = spec.adjustment.as_ref().map_or(1.0, |a| a.factor);
-    let conditions = rule
-        .map(|r| r.when.conditions(&spec.case))
-        .unwrap_or_default();
-    let summary_cal = calendar.summary(c.clock.started_at(), status.deadline);
-    let paused = c.clock.paused_working_time(calendar, at(now));
-    let thresholds: Vec<pb::ThresholdCrossing> = c
-        .clock
-        .threshold_instants(calendar, at(now))
-        .into_iter()
-        .map(|(p, t)| pb::ThresholdCrossing {
-            percent: i32::from(p),
-            cross_time: ts(micros(t)),
-            passed: status.reached.contains(&csops_sla::Milestone::Threshold(p)),
-        })
-        .collect();
+/// Converts libs/sla's explanation of a clock (`Policy::explain`) into the proto, adding what
+/// only the complaint knows: the clock as the API shows it and who paused and resumed it why.
+pub(crate) fn explanation(
+    c: &SlaClock,
+    e: Explanation,
+    rules: &Rules,
+    now: Micros,
+) -> pb::ClockExplanation {
+    let Explanation {
+        promise: _,
+        evaluated_at,
+        policy_version,
+        rule,
+        calendar,
+        started_at: _,
+        pauses,
+        working_time_used,
+        working_time_remaining,
+        working_time_paused,
+        deadline,
+        state: _,
+        thresholds,
+        summary,
+    } = e;
+    let RuleExplanation {
+        id,
+        description,
+        in_policy: _,
+        target,
+        base_target,
+        factor,
+        adjustment_rule: _,
+        conditions,
+        specificity,
+        less_specific,
+    } = rule;
+    let CalendarSummary {
+        name,
+        always,
+        time_zone,
+        weekly_hours,
+        makeup_hours: _,
+        working_day: _,
+        holidays,
+        extra_working_days,
+    } = calendar;
     let weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-    let mut summary = format!(
-        "{} within {} (rule {}{}",
-        c.kind.label(),
-        human(spec.target),
-        spec.rule,
-        spec.adjustment
-            .as_ref()
-            .map(|a| format!(
-                ": {} x{} of {}",
-                a.rule,
-                a.factor,
-                human(spec.base_target.unwrap_or(spec.target))
-            ))
-            .unwrap_or_default()
-    );
-    summary.push_str(&format!(") on calendar {calendar}"));
-    if status.paused > TimeDelta::zero() {
-        summary.push_str(&format!("; paused {}", human(status.paused)));
-    }
-    summary.push_str(&format!(
-        "; used {}, {} left; due {}.",
-        human(status.elapsed),
-        human(status.remaining.max(TimeDelta::zero())),
-        status.deadline.to_rfc3339()
-    ));
     pb::ClockExplanation {
         clock: Some(clock(c, rules, now)),
         rule: Some(pb::MatchedRule {
-            rule_id: spec.rule.clone(),
-            description: rule.map(|r| r.description.clone()).unwrap_or_default(),
-            policy_version: policy.version().to_owned(),
-            target: dur(spec.target),
-            base_target: dur(spec.base_target.unwrap_or(spec.target)),
+            rule_id: id,
+            description,
+            policy_version,
+            target: dur(target),
+            base_target: dur(base_target),
             factor,
             conditions: conditions
                 .into_iter()
-                .map(|x| pb::RuleCondition {
-                    key: x.key,
-                    expected: x.expected,
-                    actual: x.actual,
-                })
+                .map(
+                    |Condition {
+                         key,
+                         expected,
+                         actual,
+                     }| pb::RuleCondition {
+                        key,
+                        expected,
+                        actual,
+                    },
+                )
                 .collect(),
-            specificity: rule.map_or(0, |r| i32::try_from(r.when.specificity()).unwrap_or(0)),
-            less_specific_rule_ids: matched
-                .map(|m| m.less_specific.iter().map(|r| r.id.clone()).collect())
-                .unwrap_or_default(),
+            specificity: i32::try_from(specificity).unwrap_or(i32::MAX),
+            less_specific_rule_ids: less_specific,
         }),
         calendar: Some(pb::CalendarSummary {
-            calendar_id: summary_cal.name.clone(),
-            time_zone: summary_cal
-                .time_zone
-                .clone()
-                .unwrap_or_else(|| "UTC".into()),
-            always_open: summary_cal.always,
-            weekly_hours: weekdays
-                .iter()
-                .enumerate()
-                .filter_map(|(i, d)| {
-                    summary_cal
-                        .weekly_hours
-                        .get(*d)
-                        .map(|ranges| pb::WorkingHours {
-                            iso_weekday: i32::try_from(i + 1).unwrap_or(0),
-                            ranges: ranges.iter().map(ToString::to_string).collect(),
-                        })
+            calendar_id: name,
+            time_zone: time_zone.unwrap_or_else(|| "UTC".into()),
+            always_open: always,
+            weekly_hours: (1..)
+                .zip(weekdays)
+                .filter_map(|(iso_weekday, day)| {
+                    weekly_hours.get(day).map(|ranges| pb::WorkingHours {
+                        iso_weekday,
+                        ranges: ranges.iter().map(ToString::to_string).collect(),
+                    })
                 })
                 .collect(),
-            holidays: summary_cal
-                .holidays
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-            extra_working_days: summary_cal
-                .extra_working_days
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
+            holidays: holidays.iter().map(ToString::to_string).collect(),
+            extra_working_days: extra_working_days.iter().map(ToString::to_string).collect(),
         }),
-        pauses: c
-            .clock
-            .pauses()
-            .iter()
+        pauses: pauses
+            .into_iter()
             .enumerate()
             .map(|(i, p)| {
+                let PauseExplanation {
+                    from,
+                    until,
+                    reason: _,
+                    working_time,
+                } = p;
+                // The complaint's note carries the API's reason (libs/sla knows only its own
+                // coarser one), the free-text note and who paused and resumed.
                 let note = c.pauses.get(i);
                 pb::ClockPause {
                     reason: note.map_or(0, |n| n.reason.number()),
                     note: note.map(|n| n.note.clone()).unwrap_or_default(),
-                    start_time: ts(micros(p.from)),
-                    end_time: p.until.and_then(|u| ts(micros(u))),
-                    working_time: paused.get(i).copied().and_then(dur),
+                    start_time: ts(micros(from)),
+                    end_time: until.and_then(|u| ts(micros(u))),
+                    working_time: dur(working_time),
                     paused_by: note.and_then(|n| actor_pb(&n.paused_by)),
                     resumed_by: note.and_then(|n| n.resumed_by.as_ref()).and_then(actor_pb),
                 }
             })
             .collect(),
-        working_time_used: dur(status.elapsed),
-        working_time_remaining: dur(status.remaining),
-        working_time_paused: dur(status.paused),
-        deadline: ts(micros(status.deadline)),
-        thresholds,
-        evaluate_time: ts(now),
+        working_time_used: dur(working_time_used),
+        working_time_remaining: dur(working_time_remaining),
+        working_time_paused: dur(working_time_paused),
+        deadline: ts(micros(deadline)),
+        thresholds: thresholds
+            .into_iter()
+            .map(
+                |ThresholdExplanation {
+                     percent,
+                     at,
+                     reached,
+                 }| pb::ThresholdCrossing {
+                    percent: i32::from(percent),
+                    cross_time: ts(micros(at)),
+                    passed: reached,
+                },
+            )
+            .collect(),
+        evaluate_time: ts(micros(evaluated_at)),
         summary,
-    }
-}
-
-fn human(d: TimeDelta) -> String {
-    let s = d.num_seconds().max(0);
-    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
-    match (h, m, sec) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, 0) => format!("{m}m"),
-        (h, 0, 0) => format!("{h}h"),
-        (h, m, _) => format!("{h}h{m:02}m"),
     }
 }
 

@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 
 use crate::clients::Lookup;
 use crate::domain::{
-    new_id, Actor, CallbackOutcome, ClockKind, CompensationKind, Complaint, EntryKind,
+    at, new_id, Actor, CallbackOutcome, ClockKind, CompensationKind, Complaint, EntryKind,
     EscalationReason, Level, Micros, Nature, PauseReason, ReopenReason, ResolutionInput, RuleError,
     Rules, Severity, SlaEvent, SlaEventKind, Snapshot, State, Violations,
 };
@@ -965,8 +965,18 @@ impl ComplaintsService for ComplaintsApi {
         let clock = c.clock(&clock_id).ok_or_else(|| {
             Error::NotFound(format!("complaint {complaint_id} has no clock {clock_id}"))
         })?;
+        let now = now_micros();
+        let explained = self
+            .rules()
+            .policy
+            .explain(&clock.clock, at(now))
+            .map_err(|e| {
+                Error::FailedPrecondition(format!(
+                    "clock {clock_id} cannot be explained under the current SLA policy: {e}"
+                ))
+            })?;
         Ok(Response::new(pb::ExplainClockResponse {
-            explanation: Some(convert::explain(clock, self.rules(), now_micros())),
+            explanation: Some(convert::explanation(clock, explained, self.rules(), now)),
         }))
     }
 
