@@ -1,6 +1,7 @@
 //! Server bootstrap shared by csops services: settings, storage, health, reflection, shutdown.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod page_token;
