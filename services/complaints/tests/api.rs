@@ -710,13 +710,55 @@ async fn a_customers_outage_loses_nothing_and_clocks_are_corrected(backend: Back
     let running = app.customers_srv.take().unwrap();
     let addr = running.addr;
     running.stop().await;
-    let created = create(&mut app, complaint(&rural)).await;
+    let request = pb::CreateComplaintRequest {
+        complaint: Some(complaint(&rural)),
+        request_id: "during-outage".into(),
+        actor: agent(),
+    };
+    let created = app
+        .client
+        .create_complaint(request.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap();
     let snap = created.customer.unwrap();
     assert!(
         snap.defaulted && snap.key_account,
         "most demanding defaults while customers is down"
     );
     let defaulted_deadline = deadline(&created, "resolution-1");
+    // Work goes on during the outage: a retried create, a first contact and a note.
+    let retried = app
+        .client
+        .create_complaint(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap();
+    assert_eq!(
+        retried.id, created.id,
+        "a retry during the outage is no duplicate"
+    );
+    app.client
+        .acknowledge_complaint(pb::AcknowledgeComplaintRequest {
+            complaint_id: created.id.clone(),
+            actor: agent(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    app.client
+        .add_note(pb::AddNoteRequest {
+            complaint_id: created.id.clone(),
+            text: "customer will send photos".into(),
+            request_id: "note-during-outage".into(),
+            actor: agent(),
+        })
+        .await
+        .unwrap();
     app.customers_srv = Some(start_customers(&app.customers_db, Some(addr)).await);
     let id = created.id.clone();
     let mut client = app.client.clone();
@@ -754,6 +796,39 @@ async fn a_customers_outage_loses_nothing_and_clocks_are_corrected(backend: Back
     assert!(
         deadline(&corrected, "resolution-1") > defaulted_deadline,
         "rural C-tier gets the longer limit"
+    );
+    // Nothing was lost: the one complaint, still acknowledged, with everything done meanwhile.
+    assert_eq!(corrected.state, pb::ComplaintState::Acknowledged as i32);
+    let listed = client
+        .list_complaints(pb::ListComplaintsRequest {
+            customer_id: rural.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.complaints.len(), 1);
+    let timeline = client
+        .list_timeline(pb::ListTimelineRequest {
+            complaint_id: corrected.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let kinds: Vec<i32> = timeline.entries.iter().map(|e| e.kind).collect();
+    for kind in [
+        pb::TimelineEntryKind::StateChange,
+        pb::TimelineEntryKind::Note,
+    ] {
+        assert!(kinds.contains(&(kind as i32)), "{kind:?} kept: {kinds:?}");
+    }
+    assert!(
+        timeline.entries.iter().any(|e| matches!(
+            &e.details,
+            Some(pb::timeline_entry::Details::Note(n)) if n.text == "customer will send photos"
+        )),
+        "the note written during the outage is kept"
     );
     let _ = &app.complaints_db;
 }
