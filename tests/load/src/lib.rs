@@ -6,6 +6,7 @@ pub mod harness;
 pub mod report;
 pub mod scenarios;
 pub mod serve;
+pub mod summary;
 
 pub use harness::{run, CallCtx, CallFuture, Mode, RunConfig, Scenario, Weighted};
 pub use report::{Latency, Report, ScenarioReport};

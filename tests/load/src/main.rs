@@ -30,6 +30,12 @@ enum Command {
     WaitServing(WaitArgs),
     /// Writes a raw gRPC request body for h2load (creates one customer to get).
     H2loadBody(BodyArgs),
+    /// Reads a bench run's JSON files, writes summary.json beside them and prints Markdown.
+    Summarize {
+        /// The run's directory, e.g. target-release/bench.
+        #[arg(long)]
+        dir: PathBuf,
+    },
     /// Lists the known scenarios.
     List,
 }
@@ -154,6 +160,7 @@ async fn main() -> std::process::ExitCode {
         Command::EchoServer(args) => echo_server(args).await,
         Command::WaitServing(args) => wait_serving(args).await,
         Command::H2loadBody(args) => h2load_body(args).await,
+        Command::Summarize { dir } => summarize(&dir),
         Command::List => list(),
     };
     match result {
@@ -351,6 +358,15 @@ async fn h2load_body(args: BodyArgs) -> anyhow::Result<()> {
     body.extend_from_slice(&message);
     std::fs::write(&args.out, body).with_context(|| format!("writing {}", args.out.display()))?;
     stdout_line("/csops.customers.v1.CustomersService/GetCustomer")
+}
+
+fn summarize(dir: &std::path::Path) -> anyhow::Result<()> {
+    let summary = csops_load::summary::load(dir)?;
+    std::fs::write(
+        dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?,
+    )?;
+    stdout_line(csops_load::summary::markdown(&summary).trim_end())
 }
 
 fn list() -> anyhow::Result<()> {

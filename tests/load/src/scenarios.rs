@@ -6,6 +6,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use csops_proto::complaints::v1 as complaints_pb;
+use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
 use csops_proto::customers::v1 as customers_pb;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use tonic::transport::{Channel, Endpoint};
@@ -107,6 +109,30 @@ pub const SCENARIOS: &[ScenarioDef] = &[
         service: "customers",
         about: "ListCustomers: the first page of 20 of one owner agent's customers",
         build: |s| Box::pin(list_customers(s)),
+    },
+    ScenarioDef {
+        name: "create_complaint",
+        service: "complaints",
+        about: "CreateComplaint: customers lookup, SLA evaluation, complaint + outbox rows in one transaction",
+        build: |s| Box::pin(create_complaint(s)),
+    },
+    ScenarioDef {
+        name: "get_complaint",
+        service: "complaints",
+        about: "GetComplaint by id, among `seed` complaints created before the run",
+        build: |s| Box::pin(get_complaint(s)),
+    },
+    ScenarioDef {
+        name: "list_open_complaints",
+        service: "complaints",
+        about: "ListComplaints: the first page of 20 open complaints assigned to one agent",
+        build: |s| Box::pin(list_open_complaints(s)),
+    },
+    ScenarioDef {
+        name: "complaint_lifecycle",
+        service: "complaints",
+        about: "one call = create, acknowledge, investigate, propose, accept, resolve (6 RPCs)",
+        build: |s| Box::pin(complaint_lifecycle(s)),
     },
 ];
 
@@ -252,5 +278,206 @@ async fn list_customers(setup: Setup) -> anyhow::Result<Arc<dyn Scenario>> {
             ..Default::default()
         };
         async move { client.list_customers(request).await.map(drop) }
+    }))
+}
+
+// ---- complaints -------------------------------------------------------------------------
+
+/// Customers the complaints scenarios spread their complaints over.
+const COMPLAINT_CUSTOMERS: usize = 200;
+
+fn agent(n: u64) -> Option<complaints_pb::Actor> {
+    Some(complaints_pb::Actor {
+        id: format!("agent-{:02}", n % AGENTS),
+        role: complaints_pb::ActorRole::Agent as i32,
+    })
+}
+
+/// Returns a create request of about 300 bytes for one of `customers`.
+pub fn create_complaint_request(
+    customers: &[String],
+    n: u64,
+) -> complaints_pb::CreateComplaintRequest {
+    let index = usize::try_from(n % customers.len().max(1) as u64).unwrap_or(0);
+    complaints_pb::CreateComplaintRequest {
+        complaint: Some(complaints_pb::Complaint {
+            customer_id: customers.get(index).cloned().unwrap_or_default(),
+            title: format!("Router drops every evening ({n})"),
+            description: "The connection drops every evening between 19:00 and 22:00; \
+                          restarting the router helps for an hour. Third call this week."
+                .into(),
+            customer_demand: "A working connection or a replacement router".into(),
+            nature: complaints_pb::ComplaintNature::ProductQuality as i32,
+            severity: complaints_pb::Severity::Medium as i32,
+            channel: complaints_pb::Channel::Hotline as i32,
+            ..Default::default()
+        }),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        actor: agent(n),
+    }
+}
+
+async fn complaint_customers(setup: &Setup) -> anyhow::Result<Arc<Vec<String>>> {
+    let customers = setup
+        .customers
+        .as_ref()
+        .context("complaints scenarios need --customers-url")?;
+    Ok(Arc::new(
+        seed_customers(customers, COMPLAINT_CUSTOMERS).await?,
+    ))
+}
+
+/// Creates `count` complaints (32 at a time), each assigned to agent `n % 20`; returns ids.
+async fn seed_complaints(
+    channels: &Channels,
+    customers: &[String],
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let customers = Arc::new(customers.to_vec());
+    let mut ids = Vec::with_capacity(count);
+    let mut next = 0usize;
+    while next < count {
+        let batch = (count - next).min(32);
+        let mut calls = Vec::with_capacity(batch);
+        for i in 0..batch {
+            let mut client = ComplaintsServiceClient::new(channels.get(i));
+            let n = (next + i) as u64;
+            let customers = Arc::clone(&customers);
+            calls.push(tokio::spawn(async move {
+                let created = client
+                    .create_complaint(create_complaint_request(&customers, n))
+                    .await?
+                    .into_inner()
+                    .complaint
+                    .unwrap_or_default();
+                client
+                    .assign_complaint(complaints_pb::AssignComplaintRequest {
+                        complaint_id: created.id.clone(),
+                        agent_id: format!("agent-{:02}", n % AGENTS),
+                        reason: "load test".into(),
+                        actor: agent(n),
+                        etag: String::new(),
+                    })
+                    .await?;
+                Ok::<_, tonic::Status>(created.id)
+            }));
+        }
+        for call in calls {
+            ids.push(call.await?.context("seeding complaints")?);
+        }
+        next += batch;
+    }
+    Ok(ids)
+}
+
+async fn create_complaint(setup: Setup) -> anyhow::Result<Arc<dyn Scenario>> {
+    let customers = complaint_customers(&setup).await?;
+    Ok(scenario(move |ctx: CallCtx| {
+        let mut client = ComplaintsServiceClient::new(setup.target.get(ctx.worker));
+        let request = create_complaint_request(&customers, ctx.seq);
+        async move { client.create_complaint(request).await.map(drop) }
+    }))
+}
+
+async fn get_complaint(setup: Setup) -> anyhow::Result<Arc<dyn Scenario>> {
+    let customers = complaint_customers(&setup).await?;
+    let ids = Arc::new(seed_complaints(&setup.target, &customers, setup.seed.max(1)).await?);
+    Ok(scenario(move |ctx: CallCtx| {
+        let mut client = ComplaintsServiceClient::new(setup.target.get(ctx.worker));
+        let index = usize::try_from(ctx.seq % ids.len() as u64).unwrap_or(0);
+        let complaint_id = ids[index].clone();
+        async move {
+            client
+                .get_complaint(complaints_pb::GetComplaintRequest { complaint_id })
+                .await
+                .map(drop)
+        }
+    }))
+}
+
+async fn list_open_complaints(setup: Setup) -> anyhow::Result<Arc<dyn Scenario>> {
+    use complaints_pb::ComplaintState as S;
+    let customers = complaint_customers(&setup).await?;
+    seed_complaints(&setup.target, &customers, setup.seed.max(1)).await?;
+    let open = vec![
+        S::Received as i32,
+        S::Acknowledged as i32,
+        S::Investigating as i32,
+        S::SolutionProposed as i32,
+        S::SolutionAccepted as i32,
+    ];
+    Ok(scenario(move |ctx: CallCtx| {
+        let mut client = ComplaintsServiceClient::new(setup.target.get(ctx.worker));
+        let request = complaints_pb::ListComplaintsRequest {
+            page_size: 20,
+            states: open.clone(),
+            assigned_agent_id: format!("agent-{:02}", ctx.seq % AGENTS),
+            ..Default::default()
+        };
+        async move { client.list_complaints(request).await.map(drop) }
+    }))
+}
+
+async fn complaint_lifecycle(setup: Setup) -> anyhow::Result<Arc<dyn Scenario>> {
+    let customers = complaint_customers(&setup).await?;
+    Ok(scenario(move |ctx: CallCtx| {
+        let mut c = ComplaintsServiceClient::new(setup.target.get(ctx.worker));
+        let create = create_complaint_request(&customers, ctx.seq);
+        let a = move || agent(ctx.seq);
+        async move {
+            let id = c
+                .create_complaint(create)
+                .await?
+                .into_inner()
+                .complaint
+                .unwrap_or_default()
+                .id;
+            c.acknowledge_complaint(complaints_pb::AcknowledgeComplaintRequest {
+                complaint_id: id.clone(),
+                actor: a(),
+                ..Default::default()
+            })
+            .await?;
+            c.start_investigation(complaints_pb::StartInvestigationRequest {
+                complaint_id: id.clone(),
+                actor: a(),
+                ..Default::default()
+            })
+            .await?;
+            c.propose_solution(complaints_pb::ProposeSolutionRequest {
+                complaint_id: id.clone(),
+                measures: vec!["replace the router".into()],
+                plan: vec![complaints_pb::PlanStep {
+                    description: "engineer visit".into(),
+                    owner_id: "eng-1".into(),
+                    due_time: Some(prost_types::Timestamp {
+                        seconds: 4_000_000_000,
+                        nanos: 0,
+                    }),
+                }],
+                actor: a(),
+                etag: String::new(),
+            })
+            .await?;
+            c.accept_solution(complaints_pb::AcceptSolutionRequest {
+                complaint_id: id.clone(),
+                actor: a(),
+                ..Default::default()
+            })
+            .await?;
+            c.resolve_complaint(complaints_pb::ResolveComplaintRequest {
+                complaint_id: id,
+                resolution: Some(complaints_pb::Resolution {
+                    summary: "replaced the router".into(),
+                    root_cause: "faulty batch".into(),
+                    corrective_action: "batch check".into(),
+                    ..Default::default()
+                }),
+                actor: a(),
+                etag: String::new(),
+            })
+            .await
+            .map(drop)
+        }
     }))
 }

@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Re-runs every csops service benchmark in one go and writes JSON to target-release/bench/:
+#   release build → PostgreSQL 15 with DEFAULT durability (fsync, synchronous_commit on) on a
+#   free 127.0.0.1 port → the limits: pgbench doing the service's own statements at 1 and 32
+#   clients, the bare tonic echo server (csops-load and h2load) → every scenario at 32 callers
+#   on PostgreSQL, the single-call ones on SQLite too, against the real service binaries run as
+#   separate processes (start-up time to SERVING with an empty database, idle RSS, peak RSS
+#   under load) → one scenario cross-checked with h2load, its grpc-status checked through the
+#   service's own grpc_server_requests_total counter → summary.json and summary.md.
+# Everything listens on 127.0.0.1 only and is stopped on exit. About 5 minutes after the build.
+#   BENCH_DURATION=10s BENCH_WARMUP=2s BENCH_CONCURRENCY=32 scripts/bench.sh
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+duration="${BENCH_DURATION:-10s}"
+warmup="${BENCH_WARMUP:-2s}"
+conc="${BENCH_CONCURRENCY:-32}"
+secs="${duration%s}"
+out="$repo/target-release/bench"
+bin="$repo/target-release/release"
+load="$bin/csops-load"
+pgbin="${CSOPS_PG_BINDIR:-/usr/lib/postgresql/15/bin}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "release build"
+packages=(-p csops-load -p csops-customers)
+have_complaints=false
+if [[ -f services/complaints/src/main.rs && -f scripts/bench-complaints.sh ]]; then
+    packages+=(-p csops-complaints)
+    have_complaints=true
+fi
+cargo build --release --locked --target-dir target-release "${packages[@]}"
+command -v h2load >/dev/null || apt-get install -y nghttp2-client >/dev/null
+
+rm -rf "$out" && mkdir -p "$out"
+work="$(mktemp -d /tmp/csops-bench.XXXXXX)"
+chmod 755 "$work"
+pids=()
+pg_started=false
+
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    if $pg_started; then
+        setpriv --reuid=postgres --regid=postgres --init-groups \
+            "$pgbin/pg_ctl" -D "$work/pg" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
+
+# ---- machine -------------------------------------------------------------------------------
+jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
+    --argjson cores "$(nproc)" \
+    --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    --arg rustc "$(rustc --version)" \
+    --arg postgres "$("$pgbin/postgres" --version)" \
+    --arg commit "$(git rev-parse --short HEAD)" \
+    --arg duration "$duration" --arg warmup "$warmup" --argjson concurrency "$conc" \
+    '{date:$date, cpu:$cpu, cores:$cores, loadavg_at_start:$load, rustc:$rustc,
+      postgres:$postgres, commit:$commit, duration:$duration, warmup:$warmup,
+      concurrency:$concurrency}' >"$out/machine.json"
+
+# ---- PostgreSQL 15, default durability -------------------------------------------------------
+step "PostgreSQL (fsync and synchronous_commit at their defaults)"
+mkdir -p "$work/pg" && chown -R postgres:postgres "$work"
+as_pg "$pgbin/initdb" -A trust -U postgres -E UTF8 --locale=C -D "$work/pg" >/dev/null
+pgport="$(free_port)"
+as_pg "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w -t 30 \
+    -o "-p $pgport -c listen_addresses=127.0.0.1 -c unix_socket_directories=$work" start >/dev/null
+pg_started=true
+psql() { "$pgbin/psql" -h 127.0.0.1 -p "$pgport" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+psql -d postgres -c "SHOW fsync; SHOW synchronous_commit; SHOW full_page_writes" | paste -sd' ' \
+    | sed 's/^/fsync, synchronous_commit, full_page_writes: /'
+pg_url() { echo "postgres://postgres@127.0.0.1:$pgport/$1"; }
+
+# pgbench: runs SCRIPT in DB with C clients after a 2 s unmeasured run; writes tps and p99.
+pgbench_run() { # name db script clients
+    local name="$1" db="$2" script="$3" clients="$4" threads=1
+    ((clients > 1)) && threads=2
+    "$pgbin/pgbench" -h 127.0.0.1 -p "$pgport" -U postgres -n -M prepared -c "$clients" \
+        -j "$threads" -T 2 -f "$script" "$db" >/dev/null
+    rm -rf "$work/pgblog" && mkdir -p "$work/pgblog"
+    (cd "$work/pgblog" && "$pgbin/pgbench" -h 127.0.0.1 -p "$pgport" -U postgres -n -M prepared \
+        -c "$clients" -j "$threads" -T "$secs" -l -f "$script" "$db" >"$out/pgbench_$name.txt")
+    local tps p50 p99
+    tps="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out/pgbench_$name.txt")"
+    read -r p50 p99 < <(cat "$work"/pgblog/pgbench_log.* | awk '{print $3}' | sort -n \
+        | awk '{v[NR]=$1} END {printf "%.3f %.3f\n", v[int(NR*0.5)]/1000, v[int(NR*0.99)]/1000}')
+    jq -n --arg name "$name" --argjson clients "$clients" --argjson tps "$tps" \
+        --argjson p50 "$p50" --argjson p99 "$p99" \
+        '{name:$name, clients:$clients, tps:$tps, p50_ms:$p50, p99_ms:$p99}' >"$out/pgbench_$name.json"
+    printf '%-28s %3s clients  %9.0f tx/s  p50 %6.2f ms  p99 %6.2f ms\n' "$name" "$clients" "$tps" "$p50" "$p99"
+}
+
+step "limits: pgbench with the customers service's statements"
+psql -d postgres -c "CREATE DATABASE pgb_customers"
+for migration in services/customers/migrations/*.sql; do psql -d pgb_customers -f "$migration"; done
+# The create: the request row and the customer row in one transaction, as Store::insert does,
+# with a row of the size the load tool's create_customer writes (a space after each JSON colon
+# keeps pgbench from reading `:null` as a variable).
+cat >"$work/create_customer.sql" <<'SQL'
+\set r random(1, 9000000000000000000)
+BEGIN;
+INSERT INTO customer_requests (request_id, customer_id, create_time) VALUES ('req_' || :client_id || '_' || :r, 'cus_' || :client_id || '_' || :r, 1795459836242969);
+INSERT INTO customers (id, display_name, search_name, search_phones, tier, key_account, region, owner_agent_id, state, profile, tier_history, lifetime_value_minor, version, create_time, update_time, delete_time, churn_risk, churn_signals) VALUES ('cus_' || :client_id || '_' || :r, 'Load Customer 00000017', 'load customer 00000017', '|8613800170000|', 'B', 0, 'urban', 'agent-17', 'active', '{"contacts": [{"kind": "Phone","value": "+86 138 0017 0000","label": "mobile","primary": true},{"kind": "Email","value": "customer17@example.com","label": "work","primary": false}],"important_dates": [],"needs": ["weekly delivery","invoice by e-mail"],"preferences": ["calls after 18:00"],"notes": "Created by csops-load for the benchmarks; prefers a short call before visits.","consents": [],"lifetime_value_inputs": null}', '[{"from": null,"to": "B","changed_by": "csops-load","reason": "created","time": 1795459836242969}]', 0, 1, 1795459836242969, 1795459836242969, 0, 0, '[]');
+COMMIT;
+SQL
+# The point read: Store::get's SELECT by primary key among 10,000 rows.
+cat >"$work/get_customer.sql" <<'SQL'
+\set n random(1, 10000)
+SELECT id, display_name, tier, key_account, region, owner_agent_id, state, profile, tier_history, churn_signals, version, create_time, update_time, delete_time FROM customers WHERE id = 'cus_seed_' || :n;
+SQL
+# Seeded below from a row the create runs wrote.
+pgbench_run create_customer_c1 pgb_customers "$work/create_customer.sql" 1
+pgbench_run create_customer_c$conc pgb_customers "$work/create_customer.sql" "$conc"
+psql -d pgb_customers -c "INSERT INTO customers (id, display_name, search_name, search_phones, tier, key_account, region, owner_agent_id, state, profile, tier_history, lifetime_value_minor, version, create_time, update_time, delete_time, churn_risk, churn_signals) SELECT 'cus_seed_' || n, t.display_name, t.search_name, t.search_phones, t.tier, t.key_account, t.region, t.owner_agent_id, t.state, t.profile, t.tier_history, t.lifetime_value_minor, t.version, t.create_time + n, t.update_time, t.delete_time, t.churn_risk, t.churn_signals FROM generate_series(1, 10000) AS n, (SELECT * FROM customers LIMIT 1) AS t; ANALYZE customers"
+pgbench_run get_customer_c$conc pgb_customers "$work/get_customer.sql" "$conc"
+
+if $have_complaints; then
+    # shellcheck source=scripts/bench-complaints.sh
+    source scripts/bench-complaints.sh
+    complaints_limits
+fi
+
+# ---- the gRPC limit: bare tonic echo -----------------------------------------------------------
+step "limits: bare tonic echo server (300-byte payload)"
+"$load" echo-server --addr-file "$work/echo.addr" --max-lifetime 15m &
+pids+=($!)
+for _ in $(seq 1 100); do [[ -s "$work/echo.addr" ]] && break; sleep 0.05; done
+echo_url="http://$(cat "$work/echo.addr")"
+"$load" run --target "$echo_url" -s echo -c "$conc" --duration "$duration" --warmup "$warmup" \
+    --label "echo" --out "$out/echo_c$conc.json"
+# The same baseline from a load generator we did not write.
+"$load" run --target "$echo_url" -s echo -c 1 --duration 1s --warmup 0s >/dev/null # warm
+printf '\x00\x00\x00\x01\x2f\x0a\xac\x02%s' "$(head -c 300 /dev/zero | tr '\0' x)" >"$work/echo.body"
+timeout 120 h2load -c "$conc" -m 1 -D "$secs" --warm-up-time "${warmup%s}" -d "$work/echo.body" \
+    -H 'content-type: application/grpc' -H 'te: trailers' \
+    "$echo_url/csops.load.echo.v1.EchoService/Echo" >"$out/h2load_echo.txt"
+jq -n --arg rps "$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' "$out/h2load_echo.txt")" \
+    --arg ok "$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' "$out/h2load_echo.txt")" \
+    '{scenario:"echo", tool:"h2load", connections:'"$conc"', throughput:($rps|tonumber), http_succeeded:($ok|tonumber)}' \
+    >"$out/h2load_echo.json"
+jq -c . "$out/h2load_echo.json"
+
+# ---- a service as a separate process -----------------------------------------------------------
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+# start_service NAME BINARY DATABASE_URL [extra env...]: starts it, waits for SERVING and
+# records the start-up time; sets svc_pid, svc_url, svc_metrics.
+start_service() {
+    local name="$1" binary="$2" url="$3"
+    shift 3
+    local port mport t0
+    port="$(free_port)"
+    mport="$(free_port)"
+    t0="$(date +%s%N)"
+    env "$@" DATABASE_URL="$url" CSOPS_LOG_FORMAT=json RUST_LOG=info \
+        "$bin/$binary" --listen-addr "127.0.0.1:$port" --metrics-addr "127.0.0.1:$mport" \
+        --database-url "$url" >"$work/$name.log" 2>&1 &
+    svc_pid=$!
+    pids+=("$svc_pid")
+    svc_url="http://127.0.0.1:$port"
+    svc_metrics="http://127.0.0.1:$mport/metrics"
+    "$load" wait-serving --target "$svc_url" --service "$svc_grpc_service" --since-unix-ns "$t0" \
+        --timeout 30s >"$out/startup_$name.json"
+    printf '%-28s start-up to SERVING %s ms\n' "$name" "$(jq '.startup_ms*10|round/10' "$out/startup_$name.json")"
+}
+
+# scenarios NAME SCENARIO...: runs each scenario against the started service while sampling
+# its RSS; writes one report per scenario and the memory figures.
+scenarios() {
+    local name="$1"
+    shift
+    sleep 1
+    local idle
+    idle="$(rss_kib "$svc_pid")"
+    : >"$work/rss_$name"
+    (for _ in $(seq 1 3000); do
+        kill -0 "$svc_pid" 2>/dev/null || break
+        rss_kib "$svc_pid" >>"$work/rss_$name" 2>/dev/null || break
+        sleep 0.2
+    done) &
+    local sampler=$!
+    local scenario
+    for scenario in "$@"; do
+        "$load" run --target "$svc_url" ${customers_url:+--customers-url "$customers_url"} \
+            -s "$scenario" -c "$conc" --duration "$duration" --warmup "$warmup" \
+            --label "$name" --out "$out/${name}_$scenario.json"
+    done
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+    local peak hwm
+    peak="$(sort -n "$work/rss_$name" | tail -1)"
+    hwm="$(hwm_kib "$svc_pid")"
+    jq -n --arg name "$name" --argjson idle "$idle" --argjson peak "${peak:-0}" --argjson hwm "$hwm" \
+        '{name:$name, idle_rss_mib:($idle/1024), load_rss_mib:($peak/1024), vmhwm_mib:($hwm/1024)}' \
+        >"$out/memory_$name.json"
+    printf '%-28s RSS idle %.1f MiB, under load %.1f MiB (VmHWM %.1f MiB)\n' "$name" \
+        "$(jq .idle_rss_mib "$out/memory_$name.json")" "$(jq .load_rss_mib "$out/memory_$name.json")" \
+        "$(jq .vmhwm_mib "$out/memory_$name.json")"
+}
+
+stop_service() {
+    kill -TERM "$svc_pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$svc_pid" 2>/dev/null || break; sleep 0.1; done
+}
+
+metric_sum() { # URL METHOD CODE-REGEX: sums grpc_server_requests_total of METHOD with matching codes
+    curl -sf "$1" | grep "^grpc_server_requests_total{" | grep "method=\"$2\"" \
+        | grep -E "code=\"$3\"" | awk '{s += $2} END {print s + 0}'
+}
+
+step "customers on PostgreSQL (separate process, empty database)"
+svc_grpc_service=csops.customers.v1.CustomersService
+psql -d postgres -c "CREATE DATABASE customers"
+customers_url=""
+start_service customers_postgres csops-customers "$(pg_url customers)"
+scenarios customers_postgres create_customer get_customer list_customers
+
+step "cross-check: h2load on GetCustomer, grpc-status from the service's own counter"
+path="$("$load" h2load-body --target "$svc_url" --out "$work/get.body")"
+ok_before="$(metric_sum "$svc_metrics" GetCustomer OK)"
+all_before="$(metric_sum "$svc_metrics" GetCustomer '[A-Z_]+')"
+requests=$((secs * 6000))
+timeout 120 h2load -c "$conc" -m 1 -n "$requests" -d "$work/get.body" \
+    -H 'content-type: application/grpc' -H 'te: trailers' "$svc_url$path" >"$out/h2load_get_customer.txt"
+ok_after="$(metric_sum "$svc_metrics" GetCustomer OK)"
+all_after="$(metric_sum "$svc_metrics" GetCustomer '[A-Z_]+')"
+h2_rps="$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' "$out/h2load_get_customer.txt")"
+h2_ok="$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' "$out/h2load_get_customer.txt")"
+read -r h2_max h2_mean < <(awk '/^time for request:/ {print $5, $6}' "$out/h2load_get_customer.txt")
+jq -n --argjson requests "$requests" --argjson rps "${h2_rps:-0}" --argjson h2ok "${h2_ok:-0}" \
+    --argjson grpcok "$((ok_after - ok_before))" --argjson grpcall "$((all_after - all_before))" \
+    --arg max "$h2_max" --arg mean "$h2_mean" \
+    '{scenario:"get_customer", tool:"h2load", requests:$requests, throughput:$rps,
+      http_succeeded:$h2ok, grpc_ok:$grpcok, grpc_not_ok:($grpcall-$grpcok),
+      request_time_mean:$mean, request_time_max:$max}' >"$out/h2load_get_customer.json"
+jq -c . "$out/h2load_get_customer.json"
+stop_service
+
+if $have_complaints; then
+    complaints_scenarios
+fi
+
+step "customers on SQLite (separate process, empty database)"
+mkdir -p "$work/sqlite"
+start_service customers_sqlite csops-customers "sqlite://$work/sqlite/customers.db?mode=rwc"
+scenarios customers_sqlite create_customer get_customer list_customers
+stop_service
+
+step "summary"
+"$load" summarize --dir "$out" >"$out/summary.md"
+cat "$out/summary.md"
+printf '\nJSON in %s\n' "$out"
