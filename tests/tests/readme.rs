@@ -8,14 +8,14 @@ use csops_observability::Metrics;
 use csops_runtime::Settings;
 use csops_testkit::tools::{grpcurl, repo_root};
 
-/// Returns the shell block between the README's grpcurl-example markers.
-fn readme_examples() -> String {
+/// Returns the shell block between the README's `<!-- NAME:start -->` and `<!-- NAME:end -->`.
+fn readme_block(name: &str) -> String {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     let start = readme
-        .find("<!-- grpcurl-examples:start -->")
+        .find(&format!("<!-- {name}:start -->"))
         .expect("start marker");
     let end = readme
-        .find("<!-- grpcurl-examples:end -->")
+        .find(&format!("<!-- {name}:end -->"))
         .expect("end marker");
     let block = &readme[start..end];
     let body_start = block.find("```sh\n").expect("a ```sh block") + "```sh\n".len();
@@ -23,20 +23,9 @@ fn readme_examples() -> String {
     block[body_start..body_end].to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_readme_grpcurl_examples_work_as_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings::for_tests(&Settings::sqlite_url(dir.path(), "customers"));
-    let customers = csops_customers::App::build(&settings, Metrics::new())
-        .await
-        .unwrap();
-    let port = customers.port();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(customers.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
-
-    let script = readme_examples().replace("localhost:50051", &format!("127.0.0.1:{port}"));
+/// Runs a script with `bash -euo pipefail` and grpcurl on the PATH; returns its stdout after
+/// asserting it succeeded.
+async fn run_script(script: String) -> String {
     assert!(script.contains("grpcurl"), "no grpcurl examples found");
     let grpcurl = grpcurl();
     let path = format!(
@@ -53,12 +42,31 @@ async fn the_readme_grpcurl_examples_work_as_written() {
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
         "README examples failed:\n{stdout}\n{stderr}"
     );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_grpcurl_examples_work_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings::for_tests(&Settings::sqlite_url(dir.path(), "customers"));
+    let customers = csops_customers::App::build(&settings, Metrics::new())
+        .await
+        .unwrap();
+    let port = customers.port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(customers.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+
+    let script =
+        readme_block("grpcurl-examples").replace("localhost:50051", &format!("127.0.0.1:{port}"));
+    let stdout = run_script(script).await;
 
     // list + describe
     assert!(
@@ -86,4 +94,80 @@ async fn the_readme_grpcurl_examples_work_as_written() {
 
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_complaints_examples_work_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings::for_tests(&Settings::sqlite_url(dir.path(), "customers"));
+    let customers = csops_customers::App::build(&settings, Metrics::new())
+        .await
+        .unwrap();
+    let customers_port = customers.port();
+    let (stop_customers, customers_stopped) = tokio::sync::oneshot::channel::<()>();
+    let customers = tokio::spawn(customers.run_until_stopped(async move {
+        let _ = customers_stopped.await;
+    }));
+    let settings = Settings::for_tests(&Settings::sqlite_url(dir.path(), "complaints"));
+    let config = csops_complaints::Config::for_tests(&format!("http://127.0.0.1:{customers_port}"));
+    let complaints = csops_complaints::App::build(&settings, config, Metrics::new())
+        .await
+        .unwrap();
+    let complaints_port = complaints.port();
+    let (stop_complaints, complaints_stopped) = tokio::sync::oneshot::channel::<()>();
+    let complaints = tokio::spawn(complaints.run_until_stopped(async move {
+        let _ = complaints_stopped.await;
+    }));
+
+    let script = readme_block("grpcurl-complaints")
+        .replace("localhost:50051", &format!("127.0.0.1:{customers_port}"))
+        .replace("localhost:50052", &format!("127.0.0.1:{complaints_port}"));
+    let stdout = run_script(script).await;
+
+    // list + describe
+    assert!(
+        stdout.contains("csops.complaints.v1.ComplaintsService\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rpc ExplainClock"), "{stdout}");
+    // the complaint took the customer's tier and region from the customers service
+    assert!(stdout.contains("\"tier\": \"CUSTOMER_TIER_C\""), "{stdout}");
+    assert!(stdout.contains("\"region\": \"REGION_RURAL\""), "{stdout}");
+    // every step answered with the new state
+    for state in [
+        "ACKNOWLEDGED",
+        "INVESTIGATING",
+        "SOLUTION_PROPOSED",
+        "SOLUTION_ACCEPTED",
+        "RESOLVED",
+        "REOPENED",
+    ] {
+        assert!(
+            stdout.contains(&format!("\"state\": \"COMPLAINT_STATE_{state}\"")),
+            "{state}: {stdout}"
+        );
+    }
+    // pause, explanation, reply check, the callback-fix clock, the SLA stream
+    assert!(
+        stdout.contains("\"reason\": \"PAUSE_REASON_WAITING_ON_CUSTOMER\""),
+        "the explanation lists the pause: {stdout}"
+    );
+    assert!(
+        stdout.contains("\"ruleId\": \"resolution."),
+        "explanation: {stdout}"
+    );
+    assert!(
+        stdout.contains("\"ruleId\": \"company-rule-en\""),
+        "reply check: {stdout}"
+    );
+    assert!(stdout.contains("SLA_CLOCK_KIND_CALLBACK_FIX"), "{stdout}");
+    assert!(
+        stdout.contains("\"kind\": \"SLA_EVENT_KIND_PAUSED\""),
+        "stream: {stdout}"
+    );
+
+    let _ = stop_complaints.send(());
+    complaints.await.unwrap().unwrap();
+    let _ = stop_customers.send(());
+    customers.await.unwrap().unwrap();
 }
