@@ -529,7 +529,7 @@ impl Clock {
         let mut cursor = ts(self.started_at);
         for p in &self.pauses {
             let from = ts(p.from);
-            if from >= e {
+            if from > e {
                 break;
             }
             closed.push((cursor, from));
@@ -780,6 +780,16 @@ mod tests {
 
     fn spec(hours: i64) -> ClockSpec {
         ClockSpec::new(Promise::FirstContact, TimeDelta::hours(hours), "always")
+    }
+
+    #[test]
+    fn a_clock_paused_this_very_second_reads_paused() {
+        let cal = Calendar::always("always");
+        let mut c = Clock::start(spec(4), t(8, 0)).unwrap();
+        c.pause(t(9, 0), PauseReason::WaitingOnCustomer).unwrap();
+        let s = c.status(&cal, t(9, 0));
+        assert_eq!(s.state, State::Paused);
+        assert_eq!(s.elapsed, TimeDelta::hours(1));
     }
 
     #[test]
