@@ -9,7 +9,7 @@ use csops_observability::TracingInterceptor;
 use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use tonic::codegen::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::domain::{Micros, Region, Snapshot, Tier};
 
@@ -35,18 +35,15 @@ pub struct CustomersClient {
     cache: Mutex<HashMap<String, (Snapshot, Instant)>>,
 }
 
-/// Builds a lazily connecting channel with a deadline per call.
+/// Builds a lazily connecting channel with a deadline per call, balanced per request across
+/// the pods behind the neighbour's (headless) Service name; `None` for an empty URL (the
+/// neighbour is not deployed) or a malformed one (logged).
 pub fn channel(url: &str, timeout: Duration) -> Option<Channel> {
     if url.trim().is_empty() {
         return None;
     }
-    match Endpoint::from_shared(url.trim().to_owned()) {
-        Ok(endpoint) => Some(
-            endpoint
-                .connect_timeout(timeout)
-                .timeout(timeout)
-                .connect_lazy(),
-        ),
+    match csops_runtime::client::balanced_channel(url, timeout) {
+        Ok(channel) => Some(channel),
         Err(error) => {
             tracing::warn!(%error, "bad neighbour url; calls will be treated as unreachable");
             None
