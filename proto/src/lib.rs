@@ -1,6 +1,10 @@
 //! Protobuf contracts of the csops services: generated messages, clients and servers.
 #![forbid(unsafe_code)]
-#![allow(unreachable_pub, missing_debug_implementations, clippy::large_enum_variant)]
+#![allow(
+    unreachable_pub,
+    missing_debug_implementations,
+    clippy::large_enum_variant
+)]
 
 /// File descriptor set of every csops proto (with comments), served through gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -91,6 +91,14 @@ async fn the_readme_grpcurl_examples_work_as_written() {
         "{stdout}"
     );
     assert!(stdout.contains("\"tier\": \"CUSTOMER_TIER_A\""));
+    // the churn signal raised the risk, and the at-risk listing finds the customer
+    assert!(
+        stdout
+            .matches("\"level\": \"CHURN_RISK_LEVEL_HIGH\"")
+            .count()
+            >= 2,
+        "{stdout}"
+    );
 
     let _ = stop.send(());
     server.await.unwrap().unwrap();
