@@ -24,7 +24,9 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
-cargo test --workspace --locked
+test_log="$(mktemp)"
+trap 'rm -f "$test_log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$test_log"
 
 step "kubernetes manifests"
 bash scripts/check-k8s.sh
@@ -33,3 +35,5 @@ step "container images"
 bash scripts/build-images.sh
 
 printf '\nall checks passed\n'
+# One closing line with the Rust test totals (cargo's own last line is a doc-test summary).
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$test_log"
