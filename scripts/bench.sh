@@ -27,7 +27,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "release build"
 packages=(-p csops-load -p csops-customers)
 have_complaints=false
-if [[ -f services/complaints/src/main.rs && -f scripts/bench-complaints.sh ]]; then
+if [[ -f services/complaints/src/main.rs ]]; then
     packages+=(-p csops-complaints)
     have_complaints=true
 fi
@@ -132,11 +132,6 @@ pgbench_run create_customer_c$conc pgb_customers "$work/create_customer.sql" "$c
 psql -d pgb_customers -c "INSERT INTO customers (id, display_name, search_name, search_phones, tier, key_account, region, owner_agent_id, state, profile, tier_history, lifetime_value_minor, version, create_time, update_time, delete_time, churn_risk, churn_signals) SELECT 'cus_seed_' || n, t.display_name, t.search_name, t.search_phones, t.tier, t.key_account, t.region, t.owner_agent_id, t.state, t.profile, t.tier_history, t.lifetime_value_minor, t.version, t.create_time + n, t.update_time, t.delete_time, t.churn_risk, t.churn_signals FROM generate_series(1, 10000) AS n, (SELECT * FROM customers LIMIT 1) AS t; ANALYZE customers"
 pgbench_run get_customer_c$conc pgb_customers "$work/get_customer.sql" "$conc"
 
-if $have_complaints; then
-    # shellcheck source=scripts/bench-complaints.sh
-    source scripts/bench-complaints.sh
-    complaints_limits
-fi
 
 # ---- the gRPC limit: bare tonic echo -----------------------------------------------------------
 step "limits: bare tonic echo server (300-byte payload)"
@@ -256,11 +251,53 @@ jq -c . "$out/h2load_get_customer.json"
 stop_service
 
 if $have_complaints; then
-    complaints_scenarios
+    step "complaints on PostgreSQL (separate process, empty database; customers beside it)"
+    psql -d postgres -c "CREATE DATABASE customers_for_complaints" -c "CREATE DATABASE complaints"
+    svc_grpc_service=csops.customers.v1.CustomersService
+    start_service customers_for_complaints csops-customers "$(pg_url customers_for_complaints)"
+    customers_url="$svc_url"
+    customers_pid="$svc_pid"
+    svc_grpc_service=csops.complaints.v1.ComplaintsService
+    start_service complaints_postgres csops-complaints "$(pg_url complaints)" \
+        CSOPS_CUSTOMERS_URL="$customers_url"
+    scenarios complaints_postgres create_complaint get_complaint list_open_complaints complaint_lifecycle
+    stop_service
+    svc_pid="$customers_pid" stop_service
+    customers_url=""
+
+    step "limits: pgbench with the complaints service's create (its rows copied from the run)"
+    # The same writes as Store::insert: the request lookup, then in one transaction the request
+    # row, the complaint row, its timeline entries, SLA events and outbox rows. The rows are
+    # those of one complaint the create_complaint scenario wrote, so sizes match exactly.
+    psql -d postgres -c "CREATE DATABASE pgb_complaints"
+    for migration in services/complaints/migrations/*.sql; do psql -d pgb_complaints -f "$migration"; done
+    one="$(psql -d complaints -c "SELECT id FROM complaints WHERE state = 'received' ORDER BY create_time DESC LIMIT 1")"
+    for table in complaints timeline_entries sla_events outbox; do
+        psql -d pgb_complaints -c "CREATE TABLE tpl_$table (LIKE $table)"
+        key=complaint_id
+        [[ $table == complaints ]] && key=id
+        psql -d complaints -c "COPY (SELECT * FROM $table WHERE $key = '$one') TO STDOUT" \
+            | psql -d pgb_complaints -c "COPY tpl_$table FROM STDIN"
+    done
+    psql -d pgb_complaints -c "SELECT 'template rows: timeline ' || (SELECT count(*) FROM tpl_timeline_entries) || ', sla events ' || (SELECT count(*) FROM tpl_sla_events) || ', outbox ' || (SELECT count(*) FROM tpl_outbox) || ', body bytes ' || (SELECT length(body) FROM tpl_complaints)"
+    cat >"$work/create_complaint.sql" <<'SQL'
+\set r random(1, 9000000000000000000)
+SELECT complaint_id, ref_id FROM complaint_requests WHERE scope = 'create' AND request_id = 'req_' || :client_id || '_' || :r;
+BEGIN;
+INSERT INTO complaint_requests (scope, request_id, complaint_id, ref_id, create_time) VALUES ('create', 'req_' || :client_id || '_' || :r, 'cmp_' || :client_id || '_' || :r, 'cmp_' || :client_id || '_' || :r, 1795459836242969);
+INSERT INTO complaints (id, customer_id, state, nature, severity, assigned_agent_id, escalation_level, sla_state, defaulted, next_check_time, lease_owner, lease_until, body, version, create_time, update_time) SELECT 'cmp_' || :client_id || '_' || :r, customer_id, state, nature, severity, assigned_agent_id, escalation_level, sla_state, defaulted, next_check_time, lease_owner, lease_until, body, version, create_time, update_time FROM tpl_complaints;
+INSERT INTO timeline_entries (complaint_id, sequence, id, kind, create_time, body) SELECT 'cmp_' || :client_id || '_' || :r, sequence, id || '_' || :client_id || '_' || :r, kind, create_time, body FROM tpl_timeline_entries;
+INSERT INTO sla_events (id, complaint_id, event_time, body) SELECT id || '_' || :client_id || '_' || :r, 'cmp_' || :client_id || '_' || :r, event_time, body FROM tpl_sla_events;
+INSERT INTO outbox (id, destination, kind, complaint_id, payload, attempts, next_attempt_time, delivered_time, last_error, lease_owner, lease_until, create_time) SELECT id || '_' || :client_id || '_' || :r, destination, kind, 'cmp_' || :client_id || '_' || :r, payload, attempts, next_attempt_time, delivered_time, last_error, lease_owner, lease_until, create_time FROM tpl_outbox;
+COMMIT;
+SQL
+    pgbench_run create_complaint_c1 pgb_complaints "$work/create_complaint.sql" 1
+    pgbench_run create_complaint_c$conc pgb_complaints "$work/create_complaint.sql" "$conc"
 fi
 
 step "customers on SQLite (separate process, empty database)"
 mkdir -p "$work/sqlite"
+svc_grpc_service=csops.customers.v1.CustomersService
 start_service customers_sqlite csops-customers "sqlite://$work/sqlite/customers.db?mode=rwc"
 scenarios customers_sqlite create_customer get_customer list_customers
 stop_service
