@@ -3,4 +3,5 @@
 
 pub mod otlp;
 pub mod postgres;
+pub mod server;
 pub mod tools;

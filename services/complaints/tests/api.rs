@@ -8,8 +8,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use csops_complaints::{App, Config};
-use csops_observability::Metrics;
+mod common;
+
+use common::{fast_policy, start_complaints, start_customers, Running};
+use csops_complaints::Config;
 use csops_proto::complaints::v1 as pb;
 use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
 use csops_proto::customers::v1 as cpb;
@@ -28,79 +30,10 @@ enum Backend {
     Postgres,
 }
 
-struct Running {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    done: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Running {
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(done) = self.done.take() {
-            let _ = done.await;
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
 async fn url(backend: Backend, dir: &tempfile::TempDir, name: &str) -> String {
     match backend {
         Backend::Sqlite => Settings::sqlite_url(dir.path(), name),
         Backend::Postgres => csops_testkit::postgres::fresh_database().await,
-    }
-}
-
-async fn start_customers(db: &str, addr: Option<SocketAddr>) -> Running {
-    let mut settings = Settings::for_tests(db);
-    if let Some(addr) = addr {
-        settings.listen_addr = addr;
-    }
-    let app = csops_customers::App::build(&settings, Metrics::new())
-        .await
-        .unwrap();
-    let addr = app.local_addr();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let done = tokio::spawn(async move {
-        let _ = app
-            .run_until_stopped(async move {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    Running {
-        addr,
-        stop: Some(stop),
-        done: Some(done),
-    }
-}
-
-async fn start_complaints(db: &str, config: Config) -> Running {
-    let app = App::build(&Settings::for_tests(db), config, Metrics::new())
-        .await
-        .unwrap();
-    let addr = app.local_addr();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let done = tokio::spawn(async move {
-        let _ = app
-            .run_until_stopped(async move {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    Running {
-        addr,
-        stop: Some(stop),
-        done: Some(done),
     }
 }
 
@@ -139,10 +72,6 @@ async fn spawn_app_with(backend: Backend, tune: impl FnOnce(&mut Config)) -> Tes
 
 async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
-}
-
-fn fast_policy() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fast-policy.toml")
 }
 
 async fn customer(

@@ -5,91 +5,20 @@
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use csops_complaints::{App, Config};
-use csops_observability::Metrics;
-use csops_runtime::Settings;
+mod common;
+
+use common::{fast_policy, start_complaints, start_customers};
+use csops_complaints::Config;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
 const COMPLAINTS: &str = "csops.complaints.v1.ComplaintsService";
 const CUSTOMERS: &str = "csops.customers.v1.CustomersService";
 /// grpcurl exits with 64 + the gRPC status code when the call fails; -max-time ends a stream
 /// with DEADLINE_EXCEEDED (4).
 const GRPCURL_DEADLINE_EXCEEDED: i32 = 64 + 4;
-
-/// A server running in this process until stopped.
-struct Running {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    fn spawn<F>(addr: SocketAddr, run: impl FnOnce(oneshot::Receiver<()>) -> F) -> Self
-    where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
-        let (stop, stopped) = oneshot::channel();
-        Self {
-            addr,
-            stop: Some(stop),
-            done: tokio::spawn(run(stopped)),
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.done).await.unwrap();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-async fn start_customers(db: &str, addr: Option<SocketAddr>) -> Running {
-    let mut settings = Settings::for_tests(db);
-    if let Some(addr) = addr {
-        settings.listen_addr = addr;
-    }
-    let app = csops_customers::App::build(&settings, Metrics::new())
-        .await
-        .unwrap();
-    Running::spawn(app.local_addr(), |stopped| async move {
-        app.run_until_stopped(async move {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    })
-}
-
-async fn start_complaints(db: &str, config: Config) -> Running {
-    let app = App::build(&Settings::for_tests(db), config, Metrics::new())
-        .await
-        .unwrap();
-    Running::spawn(app.local_addr(), |stopped| async move {
-        app.run_until_stopped(async move {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    })
-}
-
-fn fast_policy() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fast-policy.toml")
-}
 
 /// Runs `grpcurl -plaintext -emit-defaults -d BODY [extra] ADDR METHOD`, asserts its exit code
 /// and returns every JSON message it printed.

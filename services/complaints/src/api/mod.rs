@@ -213,6 +213,31 @@ impl ComplaintsApi {
         tracing::info!(complaint_id = %c.id, state = c.state.code(), "complaint changed");
         Ok(self.to_pb(&c))
     }
+
+    /// Approves or rejects a proposed compensation; returns the complaint and the decision.
+    async fn decide_compensation(
+        &self,
+        complaint_id: &str,
+        compensation_id: &str,
+        approve: bool,
+        note: &str,
+        actor: Option<pb::Actor>,
+        etag: &str,
+    ) -> Result<(pb::Complaint, Option<pb::Compensation>), Status> {
+        let mut v = Violations::default();
+        require_id(&mut v, "compensation_id", compensation_id);
+        let c = self
+            .transition(complaint_id, actor, etag, v, |c, a, r, now| {
+                c.decide_compensation(compensation_id, approve, note, a, r, now)
+            })
+            .await?;
+        let compensation = c
+            .compensations
+            .iter()
+            .find(|x| x.id == compensation_id)
+            .cloned();
+        Ok((c, compensation))
+    }
 }
 
 type SlaStream = ReceiverStream<Result<pb::WatchSlaEventsResponse, Status>>;
@@ -1304,20 +1329,11 @@ impl ComplaintsService for ComplaintsApi {
             actor,
             etag,
         } = request.into_inner();
-        let mut v = Violations::default();
-        require_id(&mut v, "compensation_id", &compensation_id);
-        let c = self
-            .transition(&complaint_id, actor, &etag, v, |c, a, r, now| {
-                c.decide_compensation(&compensation_id, true, &note, a, r, now)
-            })
+        let (complaint, compensation) = self
+            .decide_compensation(&complaint_id, &compensation_id, true, &note, actor, &etag)
             .await?;
-        let compensation = c
-            .compensations
-            .iter()
-            .find(|x| x.id == compensation_id)
-            .cloned();
         Ok(Response::new(pb::ApproveCompensationResponse {
-            complaint: Some(c),
+            complaint: Some(complaint),
             compensation,
         }))
     }
@@ -1333,20 +1349,11 @@ impl ComplaintsService for ComplaintsApi {
             actor,
             etag,
         } = request.into_inner();
-        let mut v = Violations::default();
-        require_id(&mut v, "compensation_id", &compensation_id);
-        let c = self
-            .transition(&complaint_id, actor, &etag, v, |c, a, r, now| {
-                c.decide_compensation(&compensation_id, false, &note, a, r, now)
-            })
+        let (complaint, compensation) = self
+            .decide_compensation(&complaint_id, &compensation_id, false, &note, actor, &etag)
             .await?;
-        let compensation = c
-            .compensations
-            .iter()
-            .find(|x| x.id == compensation_id)
-            .cloned();
         Ok(Response::new(pb::RejectCompensationResponse {
-            complaint: Some(c),
+            complaint: Some(complaint),
             compensation,
         }))
     }
