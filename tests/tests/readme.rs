@@ -6,6 +6,7 @@ use std::process::Command;
 
 use csops_observability::Metrics;
 use csops_runtime::Settings;
+use csops_testkit::server::Running;
 use csops_testkit::tools::{grpcurl, repo_root};
 
 /// Returns the shell block between the README's `<!-- NAME:start -->` and `<!-- NAME:end -->`.
@@ -51,18 +52,34 @@ async fn run_script(script: String) -> String {
     stdout
 }
 
+/// Starts the customers service on SQLite under `dir`.
+async fn start_customers(dir: &std::path::Path) -> Running {
+    let settings = Settings::for_tests(&Settings::sqlite_url(dir, "customers"));
+    let app = csops_customers::App::build(&settings, Metrics::new())
+        .await
+        .unwrap();
+    Running::spawn(app.local_addr(), |stop| async move {
+        app.run_until_stopped(stop).await.unwrap();
+    })
+}
+
+/// Starts the complaints service on SQLite under `dir`, calling customers at `customers`.
+async fn start_complaints(dir: &std::path::Path, customers: std::net::SocketAddr) -> Running {
+    let settings = Settings::for_tests(&Settings::sqlite_url(dir, "complaints"));
+    let config = csops_complaints::Config::for_tests(&format!("http://{customers}"));
+    let app = csops_complaints::App::build(&settings, config, Metrics::new())
+        .await
+        .unwrap();
+    Running::spawn(app.local_addr(), |stop| async move {
+        app.run_until_stopped(stop).await.unwrap();
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_grpcurl_examples_work_as_written() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = Settings::for_tests(&Settings::sqlite_url(dir.path(), "customers"));
-    let customers = csops_customers::App::build(&settings, Metrics::new())
-        .await
-        .unwrap();
-    let port = customers.port();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(customers.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
+    let customers = start_customers(dir.path()).await;
+    let port = customers.addr.port();
 
     let script =
         readme_block("grpcurl-examples").replace("localhost:50051", &format!("127.0.0.1:{port}"));
@@ -100,32 +117,16 @@ async fn the_readme_grpcurl_examples_work_as_written() {
         "{stdout}"
     );
 
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    customers.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_complaints_examples_work_as_written() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = Settings::for_tests(&Settings::sqlite_url(dir.path(), "customers"));
-    let customers = csops_customers::App::build(&settings, Metrics::new())
-        .await
-        .unwrap();
-    let customers_port = customers.port();
-    let (stop_customers, customers_stopped) = tokio::sync::oneshot::channel::<()>();
-    let customers = tokio::spawn(customers.run_until_stopped(async move {
-        let _ = customers_stopped.await;
-    }));
-    let settings = Settings::for_tests(&Settings::sqlite_url(dir.path(), "complaints"));
-    let config = csops_complaints::Config::for_tests(&format!("http://127.0.0.1:{customers_port}"));
-    let complaints = csops_complaints::App::build(&settings, config, Metrics::new())
-        .await
-        .unwrap();
-    let complaints_port = complaints.port();
-    let (stop_complaints, complaints_stopped) = tokio::sync::oneshot::channel::<()>();
-    let complaints = tokio::spawn(complaints.run_until_stopped(async move {
-        let _ = complaints_stopped.await;
-    }));
+    let customers = start_customers(dir.path()).await;
+    let customers_port = customers.addr.port();
+    let complaints = start_complaints(dir.path(), customers.addr).await;
+    let complaints_port = complaints.addr.port();
 
     let script = readme_block("grpcurl-complaints")
         .replace("localhost:50051", &format!("127.0.0.1:{customers_port}"))
@@ -174,8 +175,6 @@ async fn the_readme_complaints_examples_work_as_written() {
         "stream: {stdout}"
     );
 
-    let _ = stop_complaints.send(());
-    complaints.await.unwrap().unwrap();
-    let _ = stop_customers.send(());
-    customers.await.unwrap().unwrap();
+    complaints.stop().await;
+    customers.stop().await;
 }
