@@ -19,6 +19,8 @@ use crate::Core;
 
 const LEASE: i64 = 30_000_000;
 const BATCH: u32 = 100;
+/// Batches per sweep at most, so a stop request is seen in time even with a large backlog.
+const MAX_BATCHES: usize = 200;
 /// A complaint checked without change is looked at again no sooner than this.
 const MIN_RECHECK: i64 = 1_000_000;
 
@@ -89,11 +91,29 @@ impl SlaGauges {
     }
 }
 
-/// One sweep of the breach watcher; returns how many complaints changed.
+/// One sweep of the breach watcher: checks due complaints a batch at a time until none is
+/// due (or [`MAX_BATCHES`] batches were done, so a stop request is seen in time); returns
+/// how many complaints changed. A backlog (a morning when thousands of clocks cross a
+/// threshold together) is worked off at once instead of a batch per interval.
 pub async fn sweep(core: &Core) -> Result<usize, StoreError> {
+    let mut changed = 0;
+    for _ in 0..MAX_BATCHES {
+        let (batch_changed, fetched) = sweep_batch(core).await?;
+        changed += batch_changed;
+        if fetched < BATCH as usize {
+            break;
+        }
+    }
+    Ok(changed)
+}
+
+/// Checks one batch of due complaints; returns how many changed and how many were due.
+async fn sweep_batch(core: &Core) -> Result<(usize, usize), StoreError> {
     let now = now_micros();
     let mut changed = 0;
-    for id in core.store.due_for_check(now, BATCH).await? {
+    let due = core.store.due_for_check(now, BATCH).await?;
+    let fetched = due.len();
+    for id in due {
         if !core
             .store
             .claim(&id, &core.instance, now + LEASE, now)
@@ -136,7 +156,7 @@ pub async fn sweep(core: &Core) -> Result<usize, StoreError> {
             core.store.postpone(&id, expected, next).await?;
         }
     }
-    Ok(changed)
+    Ok((changed, fetched))
 }
 
 /// Re-reads customer facts for complaints accepted while the customers service was away.

@@ -785,3 +785,95 @@ on_both_backends!(
 async fn two_breach_watchers_on_one_postgres_escalate_each_breach_exactly_once() {
     two_watchers_escalate_each_breach_exactly_once().await;
 }
+
+/// A backlog larger than one batch (many clocks crossing at once) is worked off by one sweep,
+/// not one batch per watch interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_sweep_works_off_a_backlog_larger_than_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = url(Backend::Sqlite, &dir, "complaints").await;
+    let customers_db = url(Backend::Sqlite, &dir, "customers").await;
+    let customers = start_customers(&customers_db, None).await;
+    let config = || {
+        let mut c = Config::for_tests(&format!("http://{}", customers.addr));
+        c.sla_policy_file = Some(fast_policy());
+        // Only the sweep at start-up runs within this test.
+        c.sla_watch_interval = Duration::from_secs(3600);
+        c
+    };
+    let first = start_complaints(&db, config()).await;
+    let mut client = ComplaintsServiceClient::connect(format!("http://{}", first.addr))
+        .await
+        .unwrap();
+    let mut customers_client =
+        CustomersServiceClient::connect(format!("http://{}", customers.addr))
+            .await
+            .unwrap();
+    let cus = customers_client
+        .create_customer(cpb::CreateCustomerRequest {
+            customer: Some(cpb::Customer {
+                display_name: "Backlog".into(),
+                tier: cpb::CustomerTier::B as i32,
+                region: cpb::Region::Urban as i32,
+                ..Default::default()
+            }),
+            request_id: "backlog".into(),
+            actor_id: "a".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap()
+        .id;
+    const COMPLAINTS: usize = 250;
+    for i in 0..COMPLAINTS {
+        client
+            .create_complaint(pb::CreateComplaintRequest {
+                complaint: Some(complaint(&cus)),
+                request_id: format!("b{i}"),
+                actor: agent(),
+            })
+            .await
+            .unwrap();
+    }
+    first.stop().await;
+    // Let every one-second first-contact clock breach, then start a watcher: its first sweep
+    // must find all of them.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second = start_complaints(&db, config()).await;
+    let mut client = ComplaintsServiceClient::connect(format!("http://{}", second.addr))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut breached = 0;
+        let mut token = String::new();
+        loop {
+            let page = client
+                .list_complaints(pb::ListComplaintsRequest {
+                    sla_state: pb::SlaStateFilter::Breached as i32,
+                    page_size: 200,
+                    page_token: token,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            breached += page.complaints.len();
+            token = page.next_page_token;
+            if token.is_empty() {
+                break;
+            }
+        }
+        if breached == COMPLAINTS {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {breached} of {COMPLAINTS} breaches seen: the backlog was not worked off"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    second.stop().await;
+}
