@@ -32,7 +32,8 @@ if [[ -f services/complaints/src/main.rs ]]; then
     have_complaints=true
 fi
 cargo build --release --locked --target-dir target-release "${packages[@]}"
-command -v h2load >/dev/null || apt-get install -y nghttp2-client >/dev/null
+command -v h2load >/dev/null || { apt-get update -qq && apt-get install -y -qq nghttp2-client >/dev/null; }
+command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
 
 rm -rf "$out" && mkdir -p "$out"
 work="$(mktemp -d /tmp/csops-bench.XXXXXX)"

@@ -135,7 +135,7 @@ pub fn load(dir: &Path) -> anyhow::Result<Summary> {
             startup.insert(key.to_owned(), value);
         } else if let Some(key) = stem.strip_prefix("h2load_") {
             cross_checks.insert(key.to_owned(), value);
-        } else if stem == "machine" || stem == "summary" {
+        } else if stem == "machine" || stem == "summary" || stem == "watcher_sweep" {
         } else {
             let report: Report = serde_json::from_value(value)
                 .with_context(|| format!("{} is not a load report", path.display()))?;
