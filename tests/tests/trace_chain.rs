@@ -146,4 +146,14 @@ async fn a_complaint_and_the_customer_lookup_it_makes_are_one_trace() {
         descends_from(&spans, lookup, &create.span_id),
         "the lookup does not nest inside CreateComplaint: {spans:#?}"
     );
+    // The customer's name and the complaint's words are personal: no span carries them.
+    for secret in ["Trace Me", "No signal at home"] {
+        for span in &spans {
+            assert!(
+                !span.mentions(secret),
+                "span {} carries {secret:?}",
+                span.name
+            );
+        }
+    }
 }
