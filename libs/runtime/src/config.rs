@@ -170,7 +170,6 @@ pub fn command<E: Args>(spec: &ServiceSpec) -> Command {
     let metrics = leak(format!("127.0.0.1:{}", spec.default_metrics_port));
     let database_env = leak(spec.database_env());
     let command = Command::new(spec.binary)
-        .about(spec.about)
         .version(env!("CARGO_PKG_VERSION"))
         .after_help(
             "OpenTelemetry: traces are exported over OTLP/gRPC when OTEL_EXPORTER_OTLP_ENDPOINT is set; \
@@ -181,7 +180,10 @@ pub fn command<E: Args>(spec: &ServiceSpec) -> Command {
         .mut_arg("listen_addr", |a| a.default_value(listen).required(false))
         .mut_arg("metrics_addr", |a| a.default_value(metrics).required(false))
         .mut_arg("database_url", |a| a.env(database_env));
+    // Set last: deriving `Args` copies the flag structs' doc comments into the description.
     E::augment_args(command)
+        .about(spec.about)
+        .long_about(None::<&str>)
 }
 
 /// Why settings could not be read.
@@ -266,10 +268,8 @@ pub fn parse_or_exit<E: Args + FromArgMatches>(spec: &ServiceSpec) -> (Settings,
     }
 }
 
-// Service-specific flags for a service that has none. (A doc comment here would replace the
-// binary's own description in `--help`.)
+/// Service-specific flags for a service that has none.
 #[derive(Debug, Clone, Args)]
-#[allow(missing_docs)]
 pub struct NoExtraArgs {}
 
 #[cfg(test)]
@@ -339,6 +339,10 @@ mod tests {
     #[test]
     fn help_names_every_environment_variable() {
         let help = command::<NoExtraArgs>(&SPEC).render_long_help().to_string();
+        assert!(
+            help.starts_with("test\n"),
+            "--help opens with the service's description:\n{help}"
+        );
         for name in [
             "CSOPS_LISTEN_ADDR",
             "CSOPS_METRICS_ADDR",

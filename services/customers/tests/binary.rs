@@ -37,6 +37,7 @@ fn help_lists_every_setting_with_its_environment_variable() {
     let out = command().arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.starts_with("csops customers service"), "{help}");
     for needle in [
         "--listen-addr",
         "CSOPS_LISTEN_ADDR",
