@@ -877,3 +877,36 @@ async fn one_sweep_works_off_a_backlog_larger_than_a_batch() {
     }
     second.stop().await;
 }
+
+/// The SLA gauges the Grafana dashboard reads are exported with the service's metrics.
+#[tokio::test]
+async fn sla_gauges_are_exported_for_the_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = url(Backend::Sqlite, &dir, "complaints").await;
+    let metrics = csops_observability::Metrics::new();
+    let app = csops_complaints::App::build(
+        &Settings::for_tests(&db),
+        Config::for_tests("http://127.0.0.1:1"),
+        metrics.clone(),
+    )
+    .await
+    .unwrap();
+    let running = Running::spawn(app.local_addr(), |stop| async move {
+        app.run_until_stopped(stop).await.unwrap();
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = metrics.encode();
+        if text.contains("csops_sla_clocks{state=\"breached\"} 0")
+            && text.contains("csops_sla_on_time_ratio 1")
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no SLA gauges in:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    running.stop().await;
+}
