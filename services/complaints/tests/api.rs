@@ -497,7 +497,8 @@ async fn wait_until<F: std::future::Future<Output = bool>>(
     mut check: impl FnMut() -> F,
     what: &str,
 ) {
-    for _ in 0..100 {
+    // Generous: a loaded CI machine is slow; the check returns as soon as it holds.
+    for _ in 0..600 {
         if check().await {
             return;
         }
@@ -591,7 +592,31 @@ async fn two_watchers_escalate_each_breach_exactly_once() {
             .unwrap();
         ids.push(c.id);
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_until(
+        || {
+            let mut client = client.clone();
+            let ids = ids.clone();
+            async move {
+                for id in ids {
+                    let c = client
+                        .get_complaint(pb::GetComplaintRequest { complaint_id: id })
+                        .await
+                        .unwrap()
+                        .into_inner()
+                        .complaint
+                        .unwrap();
+                    if c.escalations.is_empty() {
+                        return false;
+                    }
+                }
+                true
+            }
+        },
+        "every breach escalated",
+    )
+    .await;
+    // Both watchers keep sweeping meanwhile: give a second escalation the chance to happen.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     for id in &ids {
         let c = client
             .get_complaint(pb::GetComplaintRequest {
