@@ -107,56 +107,75 @@ pub async fn sweep(core: &Core) -> Result<usize, StoreError> {
     Ok(changed)
 }
 
-/// Checks one batch of due complaints; returns how many changed and how many were due.
+/// Checks one batch of due complaints; returns how many changed and how many were due. A
+/// complaint whose check fails (a lost race, a busy database) is logged and left for a later
+/// sweep; only an unreachable database ends the sweep.
 async fn sweep_batch(core: &Core) -> Result<(usize, usize), StoreError> {
     let now = now_micros();
     let mut changed = 0;
     let due = core.store.due_for_check(now, BATCH).await?;
     let fetched = due.len();
     for id in due {
-        if !core
-            .store
-            .claim(&id, &core.instance, now + LEASE, now)
-            .await?
-        {
-            continue;
-        }
-        let Some(mut complaint) = core.store.get(&id).await? else {
-            continue;
-        };
-        let expected = complaint.version;
-        let now = now_micros();
-        if complaint.tick(&core.rules, now) {
-            let sla_state = complaint.sla_state(&core.rules, now);
-            let next = complaint.next_check(&core.rules, now);
-            match core
-                .store
-                .save(&mut complaint, expected, None, sla_state, next)
-                .await
-            {
-                Ok(true) => {
-                    changed += 1;
-                    core.published(&complaint);
-                }
-                Ok(false) => {
-                    tracing::info!(complaint_id = %id, "complaint changed during the check; next sweep retries");
-                }
-                Err(StoreError::Duplicate(_)) => {
-                    tracing::info!(complaint_id = %id, "escalation already recorded by another watcher");
-                }
-                Err(e) => return Err(e),
-            }
-        } else {
-            let next = complaint.next_check(&core.rules, now);
-            let next = if next == 0 {
-                0
-            } else {
-                next.max(now + MIN_RECHECK)
-            };
-            core.store.postpone(&id, expected, next).await?;
+        match check(core, &id, now).await {
+            Ok(true) => changed += 1,
+            Ok(false) => {}
+            Err(error @ StoreError::Unavailable(_)) => return Err(error),
+            Err(error) => tracing::warn!(
+                complaint_id = %id,
+                error = &error as &dyn std::error::Error,
+                "complaint check failed; a later sweep retries"
+            ),
         }
     }
     Ok((changed, fetched))
+}
+
+/// Claims one due complaint, moves its clocks on and saves it; returns true when it changed.
+async fn check(core: &Core, id: &str, now: i64) -> Result<bool, StoreError> {
+    if !core
+        .store
+        .claim(id, &core.instance, now + LEASE, now)
+        .await?
+    {
+        return Ok(false);
+    }
+    let Some(mut complaint) = core.store.get(id).await? else {
+        return Ok(false);
+    };
+    let expected = complaint.version;
+    let now = now_micros();
+    if complaint.tick(&core.rules, now) {
+        let sla_state = complaint.sla_state(&core.rules, now);
+        let next = complaint.next_check(&core.rules, now);
+        match core
+            .store
+            .save(&mut complaint, expected, None, sla_state, next)
+            .await
+        {
+            Ok(true) => {
+                core.published(&complaint);
+                Ok(true)
+            }
+            Ok(false) => {
+                tracing::info!(complaint_id = %id, "complaint changed during the check; next sweep retries");
+                Ok(false)
+            }
+            Err(StoreError::Duplicate(_)) => {
+                tracing::info!(complaint_id = %id, "escalation already recorded by another watcher");
+                Ok(false)
+            }
+            Err(error) => Err(error),
+        }
+    } else {
+        let next = complaint.next_check(&core.rules, now);
+        let next = if next == 0 {
+            0
+        } else {
+            next.max(now + MIN_RECHECK)
+        };
+        core.store.postpone(id, expected, next).await?;
+        Ok(false)
+    }
 }
 
 /// Re-reads customer facts for complaints accepted while the customers service was away.
