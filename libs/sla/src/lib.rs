@@ -32,7 +32,12 @@
 //! ```
 //!
 //! A breach watcher evaluates [`Clock::status`] at `now` and sleeps until
-//! [`Status::next_change`]. The visits service starts a [`Promise::VisitCadence`] clock at each
+//! [`Status::next_change`].
+//!
+//! Clocks count whole seconds: instants are truncated to the second, a deadline is a whole
+//! second, and a clock is breached once `now` is past that second. A 1 s target started at
+//! 10.002 s is due at 11 s and reads as breached from 12 s; targets in minutes, hours and days
+//! (every real promise) are unaffected. The visits service starts a [`Promise::VisitCadence`] clock at each
 //! visit (tier A weekly, B monthly, C every two months) and reads the deadline.
 //!
 //! # Policy file format (TOML)

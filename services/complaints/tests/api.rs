@@ -867,8 +867,9 @@ async fn one_sweep_works_off_a_backlog_larger_than_a_batch() {
     }
     first.stop().await;
     // Let every one-second first-contact clock breach, then start a watcher: its first sweep
-    // must find all of them.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // must find all of them. Clocks count whole seconds: one started at 10.002 s is due at
+    // 11 s and reads as breached from 12 s, so a breach shows up to 2 s after the create.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let second = start_complaints(&db, config()).await;
     let mut client = ComplaintsServiceClient::connect(format!("http://{}", second.addr))
         .await
