@@ -784,6 +784,17 @@ impl Calendar {
             Kind::Business(b) => b.extra.iter().copied().collect(),
         }
     }
+
+    /// The last year whose public holidays this business calendar lists, `None` for a 24x7
+    /// calendar or one without any holiday. Holidays are published a year at a time (the State
+    /// Council's notice each autumn); past that year the calendar counts holidays as working
+    /// days, so deadlines come too early.
+    pub fn holidays_listed_until(&self) -> Option<i32> {
+        match &self.kind {
+            Kind::Always => None,
+            Kind::Business(b) => b.holidays.last().map(Datelike::year),
+        }
+    }
 }
 
 /// A serializable description of a calendar, as shown in an explanation.

@@ -5,7 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::path::Path;
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 use serde::de::{self, IntoDeserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use toml::Spanned;
@@ -385,6 +385,21 @@ impl Policy {
     /// Returns every calendar, by name.
     pub fn calendars(&self) -> &BTreeMap<String, Calendar> {
         &self.calendars
+    }
+
+    /// Business calendars whose holiday lists stop before the year of `date`, with the last
+    /// year each lists: deadlines there would count that year's public holidays as working
+    /// time. Services check a month ahead at start and export the year as a gauge, so the
+    /// next year's dates are added before they are needed. Calendars without any holiday (a
+    /// deliberate choice) are not reported.
+    pub fn calendars_missing_holidays(&self, date: NaiveDate) -> Vec<(&str, i32)> {
+        self.calendars
+            .iter()
+            .filter_map(|(name, cal)| {
+                let last = cal.holidays_listed_until()?;
+                (last < date.year()).then_some((name.as_str(), last))
+            })
+            .collect()
     }
 
     /// Returns every rule, in file order.

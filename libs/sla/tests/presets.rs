@@ -222,3 +222,27 @@ fn a_clock_stored_as_json_comes_back_and_evaluates_the_same() {
     );
     assert!(json.contains("\"target\":\"8h\""), "{json}");
 }
+
+#[test]
+fn a_calendar_whose_holidays_stop_before_the_year_is_reported() {
+    let presets = Policy::default_presets();
+    let date = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    // The shipped service calendar lists the 2026 holidays: fine this year, not next.
+    assert!(presets
+        .calendars_missing_holidays(date("2026-12-31"))
+        .is_empty());
+    assert_eq!(
+        presets.calendars_missing_holidays(date("2027-01-01")),
+        vec![("cn_service", 2026)],
+        "the 24x7 calendar has no holidays to miss"
+    );
+    // A business calendar without any holiday is a deliberate choice, not a gap.
+    let no_holidays = Policy::from_toml_str(
+        "[calendars.office]\ntime_zone = \"Europe/Paris\"\nmon = [\"09:00-17:00\"]\n",
+        "office.toml",
+    )
+    .unwrap();
+    assert!(no_holidays
+        .calendars_missing_holidays(date("2030-06-01"))
+        .is_empty());
+}

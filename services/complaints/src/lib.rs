@@ -121,6 +121,7 @@ impl App {
             );
         }
         let gauges = watcher::SlaGauges::register(&metrics);
+        watcher::check_calendars(&metrics, &core.rules.policy);
         let server = Server::bind(SPEC, settings, pool, metrics).await?;
         Ok(Self {
             server,

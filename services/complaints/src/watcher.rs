@@ -91,6 +91,35 @@ impl SlaGauges {
     }
 }
 
+/// Checks that every business calendar lists the public holidays of the coming month: warns
+/// for each that does not (its deadlines would count holidays as working time) and exports
+/// `csops_sla_calendar_holidays_until{calendar}`, the last year listed, for an alert.
+pub fn check_calendars(metrics: &csops_observability::Metrics, policy: &csops_sla::Policy) {
+    let years: Family<Vec<(String, String)>, Gauge> = Family::default();
+    metrics.register(
+        "csops_sla_calendar_holidays_until",
+        "Last year whose public holidays a business calendar of the SLA policy lists",
+        years.clone(),
+    );
+    for (name, calendar) in policy.calendars() {
+        if let Some(year) = calendar.holidays_listed_until() {
+            years
+                .get_or_create(&vec![("calendar".to_owned(), name.clone())])
+                .set(i64::from(year));
+        }
+    }
+    let soon = at(now_micros()).date_naive() + chrono::Days::new(31);
+    for (calendar, last) in policy.calendars_missing_holidays(soon) {
+        tracing::warn!(
+            calendar,
+            holidays_listed_until = last,
+            "SLA calendar lists no public holidays for {}: its deadlines count them as working \
+             time; add the year's holidays and make-up days to the SLA policy file",
+            soon.format("%Y")
+        );
+    }
+}
+
 /// One sweep of the breach watcher: checks due complaints a batch at a time until none is
 /// due (or [`MAX_BATCHES`] batches were done, so a stop request is seen in time); returns
 /// how many complaints changed. A backlog (a morning when thousands of clocks cross a

@@ -928,6 +928,7 @@ async fn sla_gauges_are_exported_for_the_dashboard() {
         let text = metrics.encode();
         if text.contains("csops_sla_clocks{state=\"breached\"} 0")
             && text.contains("csops_sla_on_time_ratio 1")
+            && text.contains("csops_sla_calendar_holidays_until{calendar=\"cn_service\"} 2026")
         {
             break;
         }
