@@ -3,7 +3,8 @@
 //! containers with probes and limits, a termination grace that outlasts the server's drain,
 //! env names and ports the binaries really read (asked through their `--help`), a
 //! NetworkPolicy path for every caller and none for anyone else, the SLA policy ConfigMap that
-//! csops-sla loads, and the fields of the custom resources (CloudNativePG, ServiceMonitor).
+//! csops-sla loads, and the fields of the custom resources (CloudNativePG, ServiceMonitor,
+//! PrometheusRule).
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -983,6 +984,34 @@ fn prod_custom_resources_have_the_fields_we_rely_on() {
                 &role["passwordSecret"]["name"], url_secret,
                 "{at}: the role's password and the service's URL share a Secret"
             );
+        }
+        let alerts = rendered
+            .of_kind("PrometheusRule")
+            .next()
+            .unwrap_or_else(|| panic!("{}: no PrometheusRule", rendered.name));
+        assert_eq!(alerts["apiVersion"], "monitoring.coreos.com/v1");
+        let groups = alerts["spec"]["groups"].as_array().unwrap();
+        assert!(!groups.is_empty(), "{}: no alert groups", rendered.name);
+        for group in groups {
+            assert!(
+                !str_of(&group["name"]).is_empty(),
+                "an alert group without a name"
+            );
+            for rule in group["rules"].as_array().unwrap() {
+                let at = format!("{}: alert {}", rendered.name, str_of(&rule["alert"]));
+                assert!(!str_of(&rule["alert"]).is_empty(), "{at}: no name");
+                assert!(!str_of(&rule["expr"]).trim().is_empty(), "{at}: no expr");
+                humantime::parse_duration(str_of(&rule["for"]))
+                    .unwrap_or_else(|e| panic!("{at}: for: {e}"));
+                assert!(
+                    ["warning", "critical"].contains(&str_of(&rule["labels"]["severity"])),
+                    "{at}: severity is warning or critical"
+                );
+                assert!(
+                    !str_of(&rule["annotations"]["summary"]).is_empty(),
+                    "{at}: no summary"
+                );
+            }
         }
         let monitor = rendered
             .of_kind("ServiceMonitor")

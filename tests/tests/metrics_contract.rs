@@ -1,0 +1,173 @@
+//! The Grafana dashboard and the Prometheus alerts query metrics the services really export:
+//! both services run in-process, and every metric name (and every `state` label value) the
+//! dashboard's and the alerts' expressions use must appear in what their metrics port serves.
+//! A renamed metric or label fails here instead of leaving an empty panel or a silent alert.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use csops_observability::Metrics;
+use csops_proto::complaints::v1 as pb;
+use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
+use csops_proto::customers::v1 as cpb;
+use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use csops_runtime::Settings;
+use csops_testkit::server::Running;
+use csops_testkit::tools::repo_root;
+use serde_json::Value;
+
+const DASHBOARD: &str = "k8s/components/monitoring/grafana/csops-dashboard.json";
+const ALERTS: &str = "k8s/components/monitoring/prometheusrule.yaml";
+
+/// Every `expr` string anywhere in a JSON value.
+fn exprs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                match v {
+                    Value::String(s) if key == "expr" => out.push(s.clone()),
+                    _ => exprs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| exprs(v, out)),
+        _ => {}
+    }
+}
+
+/// The csops and gRPC metric names a PromQL expression uses.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|t| t.starts_with("csops_") || t.starts_with("grpc_"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The values a PromQL expression matches the `state` label against.
+fn state_values(expr: &str) -> BTreeSet<String> {
+    expr.match_indices("state=\"")
+        .filter_map(|(i, m)| {
+            let rest = &expr[i + m.len()..];
+            rest.find('"').map(|end| rest[..end].to_owned())
+        })
+        .collect()
+}
+
+/// Metric families in Prometheus text, by the names a query may use (a histogram's
+/// `_bucket`, `_sum` and `_count` series included).
+fn exported(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() == Some("#") && words.next() == Some("TYPE") {
+            let (Some(name), Some(kind)) = (words.next(), words.next()) else {
+                continue;
+            };
+            names.insert(name.to_owned());
+            match kind {
+                "histogram" => {
+                    for suffix in ["_bucket", "_sum", "_count"] {
+                        names.insert(format!("{name}{suffix}"));
+                    }
+                }
+                // OpenMetrics names a counter family without its `_total` sample suffix.
+                "counter" => {
+                    names.insert(format!("{name}_total"));
+                }
+                _ => {}
+            }
+        }
+    }
+    names
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_and_alerts_query_what_the_services_export() {
+    let mut queries = Vec::new();
+    exprs(
+        &serde_json::from_str(&read(DASHBOARD)).unwrap(),
+        &mut queries,
+    );
+    let dashboard_queries = queries.len();
+    let rule: Value = serde_yaml_ng::from_str(&read(ALERTS)).unwrap();
+    exprs(&rule, &mut queries);
+    assert!(dashboard_queries > 0, "{DASHBOARD} has no queries");
+    assert!(queries.len() > dashboard_queries, "{ALERTS} has no rules");
+
+    let dir = tempfile::tempdir().unwrap();
+    let customers_metrics = Metrics::new();
+    let settings = Settings::for_tests(&Settings::sqlite_url(dir.path(), "customers"));
+    let app = csops_customers::App::build(&settings, customers_metrics.clone())
+        .await
+        .unwrap();
+    let customers = Running::spawn(app.local_addr(), |stop| async move {
+        app.run_until_stopped(stop).await.unwrap();
+    });
+    let complaints_metrics = Metrics::new();
+    let settings = Settings::for_tests(&Settings::sqlite_url(dir.path(), "complaints"));
+    let config = csops_complaints::Config::for_tests(&format!("http://{}", customers.addr));
+    let app = csops_complaints::App::build(&settings, config, complaints_metrics.clone())
+        .await
+        .unwrap();
+    let complaints = Running::spawn(app.local_addr(), |stop| async move {
+        app.run_until_stopped(stop).await.unwrap();
+    });
+    // One call each, so the per-RPC families have samples.
+    let mut customers_client =
+        CustomersServiceClient::connect(format!("http://{}", customers.addr))
+            .await
+            .unwrap();
+    customers_client
+        .list_customers(cpb::ListCustomersRequest::default())
+        .await
+        .unwrap();
+    let mut complaints_client =
+        ComplaintsServiceClient::connect(format!("http://{}", complaints.addr))
+            .await
+            .unwrap();
+    complaints_client
+        .list_complaints(pb::ListComplaintsRequest::default())
+        .await
+        .unwrap();
+    // The SLA gauges are set by the watcher's first round.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !complaints_metrics.encode().contains("csops_sla_clocks{") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the SLA gauges never appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = format!(
+        "{}\n{}",
+        customers_metrics.encode(),
+        complaints_metrics.encode()
+    );
+    customers.stop().await;
+    complaints.stop().await;
+
+    let names = exported(&text);
+    let mut missing = Vec::new();
+    for query in &queries {
+        for name in metric_names(query) {
+            if !names.contains(&name) {
+                missing.push(format!("{name} (in `{query}`)"));
+            }
+        }
+        for state in state_values(query) {
+            if !text.contains(&format!("state=\"{state}\"")) {
+                missing.push(format!("state=\"{state}\" (in `{query}`)"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "queried but not exported:\n  {}\nexported: {names:?}",
+        missing.join("\n  ")
+    );
+}
