@@ -117,21 +117,48 @@ async fn dashboard_and_alerts_query_what_the_services_export() {
     let complaints = Running::spawn(app.local_addr(), |stop| async move {
         app.run_until_stopped(stop).await.unwrap();
     });
-    // One call each, so the per-RPC families have samples.
+    // A complaint for a new customer: calls to both services, and complaints' own call to
+    // customers, so the server and client families have samples (empty ones are not shown).
     let mut customers_client =
         CustomersServiceClient::connect(format!("http://{}", customers.addr))
             .await
             .unwrap();
-    customers_client
-        .list_customers(cpb::ListCustomersRequest::default())
+    let customer = customers_client
+        .create_customer(cpb::CreateCustomerRequest {
+            customer: Some(cpb::Customer {
+                display_name: "Metrics".into(),
+                tier: cpb::CustomerTier::B as i32,
+                region: cpb::Region::Urban as i32,
+                ..Default::default()
+            }),
+            request_id: "metrics-contract".into(),
+            actor_id: "agent-1".into(),
+        })
         .await
+        .unwrap()
+        .into_inner()
+        .customer
         .unwrap();
     let mut complaints_client =
         ComplaintsServiceClient::connect(format!("http://{}", complaints.addr))
             .await
             .unwrap();
     complaints_client
-        .list_complaints(pb::ListComplaintsRequest::default())
+        .create_complaint(pb::CreateComplaintRequest {
+            complaint: Some(pb::Complaint {
+                customer_id: customer.id,
+                title: "Router drops every evening".into(),
+                nature: pb::ComplaintNature::ProductQuality as i32,
+                severity: pb::Severity::Medium as i32,
+                channel: pb::Channel::Hotline as i32,
+                ..Default::default()
+            }),
+            request_id: "metrics-contract".into(),
+            actor: Some(pb::Actor {
+                id: "agent-1".into(),
+                role: pb::ActorRole::Agent as i32,
+            }),
+        })
         .await
         .unwrap();
     // The SLA gauges are set by the watcher's first round.

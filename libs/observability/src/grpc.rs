@@ -128,7 +128,10 @@ impl CallGuard {
             (self.rpc.service.as_str(), self.rpc.method.as_str())
         };
         if let Some(metrics) = &self.metrics {
-            metrics.record_grpc_request(service, method, code, elapsed);
+            match self.side {
+                Side::Server => metrics.record_grpc_request(service, method, code, elapsed),
+                Side::Client => metrics.record_grpc_client_request(service, method, code, elapsed),
+            }
         }
         self.span.record("rpc.grpc.status_code", code as i64);
         let failed = match self.side {
@@ -266,7 +269,12 @@ where
         Poll::Ready(match result {
             Err(error) => {
                 if let Some(guard) = &mut guard {
-                    guard.finish(Code::Unknown);
+                    // A client that could not reach its peer sees UNAVAILABLE (as tonic
+                    // reports a transport error).
+                    guard.finish(match guard.side {
+                        Side::Client => Code::Unavailable,
+                        Side::Server => Code::Unknown,
+                    });
                 }
                 Err(error)
             }
@@ -372,17 +380,28 @@ where
     }
 }
 
-/// A tower layer for a client `Channel` that opens an `otel.kind = "client"` span per call
-/// and sends its context as W3C `traceparent`/`tracestate` headers.
+/// A tower layer for a client `Channel` that opens an `otel.kind = "client"` span per call,
+/// sends its context as W3C `traceparent`/`tracestate` headers and, built
+/// [`with_metrics`](Self::with_metrics), counts the call in `grpc_client_requests_total` and
+/// times it in `grpc_client_request_duration_seconds`.
 ///
-/// `CustomersServiceClient::new(ServiceBuilder::new().layer(GrpcClientLayer).service(channel))`
-#[derive(Clone, Copy, Debug, Default)]
-pub struct GrpcClientLayer;
+/// `CustomersServiceClient::new(ServiceBuilder::new().layer(GrpcClientLayer::new()).service(channel))`
+#[derive(Clone, Debug, Default)]
+pub struct GrpcClientLayer {
+    metrics: Option<Metrics>,
+}
 
 impl GrpcClientLayer {
-    /// Creates the layer.
+    /// Creates the layer (spans and propagation only).
     pub fn new() -> Self {
-        Self
+        Self::default()
+    }
+
+    /// Creates the layer, also recording client RED metrics into `metrics`.
+    pub fn with_metrics(metrics: Metrics) -> Self {
+        Self {
+            metrics: Some(metrics),
+        }
     }
 }
 
@@ -390,7 +409,10 @@ impl<S> Layer<S> for GrpcClientLayer {
     type Service = GrpcClientService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        GrpcClientService { inner }
+        GrpcClientService {
+            inner,
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
@@ -398,6 +420,7 @@ impl<S> Layer<S> for GrpcClientLayer {
 #[derive(Clone, Debug)]
 pub struct GrpcClientService<S> {
     inner: S,
+    metrics: Option<Metrics>,
 }
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for GrpcClientService<S>
@@ -436,7 +459,7 @@ where
                 rpc,
                 side: Side::Client,
                 start: Instant::now(),
-                metrics: None,
+                metrics: self.metrics.clone(),
                 finished: false,
             }),
         }
@@ -574,6 +597,39 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
+    }
+
+    #[tokio::test]
+    async fn client_layer_counts_calls_by_status_and_an_unreachable_peer_as_unavailable() {
+        let metrics = Metrics::new();
+        let layer = GrpcClientLayer::with_metrics(metrics.clone());
+
+        let not_found = layer.layer(tower::service_fn(|_: http::Request<()>| async {
+            Ok::<_, Infallible>(trailers_only(Code::NotFound))
+        }));
+        let response = not_found.oneshot(request("/a.v1.Peer/Get")).await;
+        drain(response.expect("infallible").into_body()).await;
+
+        // The transport failed: no response at all.
+        let refused = layer.layer(tower::service_fn(|_: http::Request<()>| async {
+            Err::<http::Response<String>, _>(std::io::Error::from(
+                std::io::ErrorKind::ConnectionRefused,
+            ))
+        }));
+        assert!(refused.oneshot(request("/a.v1.Peer/Get")).await.is_err());
+
+        let text = metrics.encode();
+        for line in [
+            r#"grpc_client_requests_total{service="a.v1.Peer",method="Get",code="NOT_FOUND"} 1"#,
+            r#"grpc_client_requests_total{service="a.v1.Peer",method="Get",code="UNAVAILABLE"} 1"#,
+            r#"grpc_client_request_duration_seconds_count{service="a.v1.Peer",method="Get"} 2"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        assert!(
+            !text.contains("grpc_server_requests_total{"),
+            "client calls are not counted as served:\n{text}"
+        );
     }
 
     #[tokio::test]

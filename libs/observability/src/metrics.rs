@@ -42,10 +42,50 @@ struct MethodLabels {
 
 type DurationFamily = Family<MethodLabels, Histogram, fn() -> Histogram>;
 
-struct Inner {
-    registry: Mutex<Registry>,
+/// One side's RED families: calls by final status, and their durations.
+struct Red {
     requests: Family<RequestLabels, Counter>,
     durations: DurationFamily,
+}
+
+impl Red {
+    fn register(registry: &mut Registry, side: &str, counted: &str, timed: &str) -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let durations: DurationFamily =
+            Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
+        registry.register(format!("grpc_{side}_requests"), counted, requests.clone());
+        registry.register(
+            format!("grpc_{side}_request_duration_seconds"),
+            timed,
+            durations.clone(),
+        );
+        Self {
+            requests,
+            durations,
+        }
+    }
+
+    fn record(&self, service: &str, method: &str, code: tonic::Code, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                service: service.to_owned(),
+                method: method.to_owned(),
+                code: code_name(code),
+            })
+            .inc();
+        self.durations
+            .get_or_create(&MethodLabels {
+                service: service.to_owned(),
+                method: method.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+struct Inner {
+    registry: Mutex<Registry>,
+    server: Red,
+    client: Red,
 }
 
 /// The process's metrics: RED metrics per RPC plus whatever services register.
@@ -69,27 +109,27 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Creates a registry holding the gRPC server RED metrics.
+    /// Creates a registry holding the gRPC RED metrics: calls this process served
+    /// (`grpc_server_*`) and calls it made to its neighbours (`grpc_client_*`).
     pub fn new() -> Self {
-        let requests = Family::<RequestLabels, Counter>::default();
-        let durations: DurationFamily =
-            Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
         let mut registry = Registry::default();
-        registry.register(
-            "grpc_server_requests",
+        let server = Red::register(
+            &mut registry,
+            "server",
             "gRPC requests handled, by service, method and final status code",
-            requests.clone(),
-        );
-        registry.register(
-            "grpc_server_request_duration_seconds",
             "Time from receiving a gRPC request to sending its final status, in seconds",
-            durations.clone(),
+        );
+        let client = Red::register(
+            &mut registry,
+            "client",
+            "gRPC calls made to other services, by service, method and final status code",
+            "Time from sending a gRPC call to receiving its final status, in seconds",
         );
         Self {
             inner: Arc::new(Inner {
                 registry: Mutex::new(registry),
-                requests,
-                durations,
+                server,
+                client,
             }),
         }
     }
@@ -109,7 +149,7 @@ impl Metrics {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records one finished RPC.
+    /// Records one finished RPC this process served.
     pub fn record_grpc_request(
         &self,
         service: &str,
@@ -117,21 +157,18 @@ impl Metrics {
         code: tonic::Code,
         elapsed: Duration,
     ) {
-        self.inner
-            .requests
-            .get_or_create(&RequestLabels {
-                service: service.to_owned(),
-                method: method.to_owned(),
-                code: code_name(code),
-            })
-            .inc();
-        self.inner
-            .durations
-            .get_or_create(&MethodLabels {
-                service: service.to_owned(),
-                method: method.to_owned(),
-            })
-            .observe(elapsed.as_secs_f64());
+        self.inner.server.record(service, method, code, elapsed);
+    }
+
+    /// Records one finished call this process made to another service.
+    pub fn record_grpc_client_request(
+        &self,
+        service: &str,
+        method: &str,
+        code: tonic::Code,
+        elapsed: Duration,
+    ) {
+        self.inner.client.record(service, method, code, elapsed);
     }
 
     /// Renders every metric in the Prometheus text exposition format.

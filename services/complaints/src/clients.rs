@@ -5,15 +5,19 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use csops_observability::TracingInterceptor;
+use csops_observability::{GrpcClientLayer, GrpcClientService, Metrics};
 use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
-use tonic::codegen::InterceptedService;
 use tonic::transport::Channel;
+use tower::Layer as _;
 
 use crate::domain::{Micros, Region, Snapshot, Tier};
 
-type Client = CustomersServiceClient<InterceptedService<Channel, TracingInterceptor>>;
+/// A channel to a neighbour whose calls are traced (a client span, W3C propagation) and
+/// counted (`grpc_client_requests_total`, `grpc_client_request_duration_seconds`).
+pub type Observed = GrpcClientService<Channel>;
+
+type Client = CustomersServiceClient<Observed>;
 
 /// What the customers service said about a customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,15 +39,15 @@ pub struct CustomersClient {
     cache: Mutex<HashMap<String, (Snapshot, Instant)>>,
 }
 
-/// Builds a lazily connecting channel with a deadline per call, balanced per request across
-/// the pods behind the neighbour's (headless) Service name; `None` for an empty URL (the
-/// neighbour is not deployed) or a malformed one (logged).
-pub fn channel(url: &str, timeout: Duration) -> Option<Channel> {
+/// Builds a lazily connecting, observed channel with a deadline per call, balanced per
+/// request across the pods behind the neighbour's (headless) Service name; `None` for an empty
+/// URL (the neighbour is not deployed) or a malformed one (logged).
+pub fn channel(url: &str, timeout: Duration, metrics: &Metrics) -> Option<Observed> {
     if url.trim().is_empty() {
         return None;
     }
     match csops_runtime::client::balanced_channel(url, timeout) {
-        Ok(channel) => Some(channel),
+        Ok(channel) => Some(GrpcClientLayer::with_metrics(metrics.clone()).layer(channel)),
         Err(error) => {
             tracing::warn!(%error, "bad neighbour url; calls will be treated as unreachable");
             None
@@ -52,11 +56,11 @@ pub fn channel(url: &str, timeout: Duration) -> Option<Channel> {
 }
 
 impl CustomersClient {
-    /// A client of the customers service at `url` (empty: never reachable).
-    pub fn new(url: &str, timeout: Duration, ttl: Duration) -> Self {
+    /// A client of the customers service at `url` (empty: never reachable), counting its
+    /// calls in `metrics`.
+    pub fn new(url: &str, timeout: Duration, ttl: Duration, metrics: &Metrics) -> Self {
         Self {
-            client: channel(url, timeout)
-                .map(|ch| CustomersServiceClient::with_interceptor(ch, TracingInterceptor)),
+            client: channel(url, timeout, metrics).map(CustomersServiceClient::new),
             timeout,
             ttl,
             cache: Mutex::new(HashMap::new()),

@@ -89,6 +89,7 @@ pub struct App {
     core: Arc<Core>,
     config: Config,
     gauges: watcher::SlaGauges,
+    metrics: Metrics,
     stop: watch::Sender<bool>,
 }
 
@@ -110,6 +111,7 @@ impl App {
                 &config.customers_url,
                 config.customers_timeout,
                 config.customers_cache_ttl,
+                &metrics,
             ),
             sla_recorded: Notify::new(),
             stop: stopped,
@@ -122,7 +124,7 @@ impl App {
         }
         let gauges = watcher::SlaGauges::register(&metrics);
         watcher::check_calendars(&metrics, &core.rules.policy);
-        let server = Server::bind(SPEC, settings, pool, metrics).await?;
+        let server = Server::bind(SPEC, settings, pool, metrics.clone()).await?;
         Ok(Self {
             server,
             routes: Routes::new(ComplaintsServiceServer::new(api::ComplaintsApi::new(
@@ -131,6 +133,7 @@ impl App {
             core,
             config,
             gauges,
+            metrics,
             stop,
         })
     }
@@ -173,6 +176,7 @@ impl App {
             self.core.store.clone(),
             &self.config.feedback_url,
             &self.config.visits_url,
+            &self.metrics,
         );
         let relay = tokio::spawn(relay.run(self.config.outbox_interval, stopped));
         let sender = self.stop;

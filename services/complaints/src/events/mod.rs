@@ -4,27 +4,24 @@
 
 use std::time::Duration;
 
-use csops_observability::TracingInterceptor;
+use crate::clients::{channel, Observed};
+use crate::domain::{new_id, Micros, Outgoing};
+use crate::store::{OutboxRow, Store, StoreError};
+use csops_observability::Metrics;
 use csops_proto::feedback::v1 as fb;
 use csops_proto::feedback::v1::feedback_service_client::FeedbackServiceClient;
 use csops_proto::visits::v1 as vs;
 use csops_proto::visits::v1::visits_service_client::VisitsServiceClient;
 use csops_runtime::db::now_micros;
 use tokio::sync::watch;
-use tonic::codegen::InterceptedService;
-use tonic::transport::Channel;
-
-use crate::clients::channel;
-use crate::domain::{new_id, Micros, Outgoing};
-use crate::store::{OutboxRow, Store, StoreError};
 
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(2);
 const LEASE: i64 = 30_000_000;
 const MAX_BACKOFF: i64 = 60_000_000;
 const BATCH: u32 = 50;
 
-type Feedback = FeedbackServiceClient<InterceptedService<Channel, TracingInterceptor>>;
-type Visits = VisitsServiceClient<InterceptedService<Channel, TracingInterceptor>>;
+type Feedback = FeedbackServiceClient<Observed>;
+type Visits = VisitsServiceClient<Observed>;
 
 /// Delivers outbox events to the feedback and visits services.
 #[derive(Debug, Clone)]
@@ -43,14 +40,14 @@ fn ts(micros: Micros) -> prost_types::Timestamp {
 }
 
 impl Relay {
-    /// A relay for the configured receivers (an empty URL: not deployed yet).
-    pub fn new(store: Store, feedback_url: &str, visits_url: &str) -> Self {
+    /// A relay for the configured receivers (an empty URL: not deployed yet), counting its
+    /// deliveries in `metrics`.
+    pub fn new(store: Store, feedback_url: &str, visits_url: &str, metrics: &Metrics) -> Self {
         Self {
             store,
-            feedback: channel(feedback_url, DELIVERY_TIMEOUT)
-                .map(|c| FeedbackServiceClient::with_interceptor(c, TracingInterceptor)),
-            visits: channel(visits_url, DELIVERY_TIMEOUT)
-                .map(|c| VisitsServiceClient::with_interceptor(c, TracingInterceptor)),
+            feedback: channel(feedback_url, DELIVERY_TIMEOUT, metrics)
+                .map(FeedbackServiceClient::new),
+            visits: channel(visits_url, DELIVERY_TIMEOUT, metrics).map(VisitsServiceClient::new),
             owner: new_id("relay"),
         }
     }
