@@ -8,14 +8,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use csops_observability::Metrics;
-use csops_proto::complaints::v1 as pb;
 use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
-use csops_proto::customers::v1 as cpb;
-use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
-use csops_runtime::Settings;
-use csops_testkit::server::Running;
 use csops_testkit::tools::repo_root;
 use serde_json::Value;
+
+mod common;
+use common::{complaint_request, Suite};
 
 const DASHBOARD: &str = "k8s/components/monitoring/grafana/csops-dashboard.json";
 const ALERTS: &str = "k8s/components/monitoring/prometheusrule.yaml";
@@ -101,64 +99,24 @@ async fn dashboard_and_alerts_query_what_the_services_export() {
 
     let dir = tempfile::tempdir().unwrap();
     let customers_metrics = Metrics::new();
-    let settings = Settings::for_tests(&Settings::sqlite_url(dir.path(), "customers"));
-    let app = csops_customers::App::build(&settings, customers_metrics.clone())
-        .await
-        .unwrap();
-    let customers = Running::spawn(app.local_addr(), |stop| async move {
-        app.run_until_stopped(stop).await.unwrap();
-    });
     let complaints_metrics = Metrics::new();
-    let settings = Settings::for_tests(&Settings::sqlite_url(dir.path(), "complaints"));
-    let config = csops_complaints::Config::for_tests(&format!("http://{}", customers.addr));
-    let app = csops_complaints::App::build(&settings, config, complaints_metrics.clone())
-        .await
-        .unwrap();
-    let complaints = Running::spawn(app.local_addr(), |stop| async move {
-        app.run_until_stopped(stop).await.unwrap();
-    });
+    let suite = Suite::start(
+        dir.path(),
+        customers_metrics.clone(),
+        complaints_metrics.clone(),
+    )
+    .await;
     // A complaint for a new customer: calls to both services, and complaints' own call to
     // customers, so the server and client families have samples (empty ones are not shown).
-    let mut customers_client =
-        CustomersServiceClient::connect(format!("http://{}", customers.addr))
-            .await
-            .unwrap();
-    let customer = customers_client
-        .create_customer(cpb::CreateCustomerRequest {
-            customer: Some(cpb::Customer {
-                display_name: "Metrics".into(),
-                tier: cpb::CustomerTier::B as i32,
-                region: cpb::Region::Urban as i32,
-                ..Default::default()
-            }),
-            request_id: "metrics-contract".into(),
-            actor_id: "agent-1".into(),
-        })
+    let customer_id = suite.create_customer("Metrics", "metrics-contract").await;
+    ComplaintsServiceClient::connect(format!("http://{}", suite.complaints.addr))
         .await
         .unwrap()
-        .into_inner()
-        .customer
-        .unwrap();
-    let mut complaints_client =
-        ComplaintsServiceClient::connect(format!("http://{}", complaints.addr))
-            .await
-            .unwrap();
-    complaints_client
-        .create_complaint(pb::CreateComplaintRequest {
-            complaint: Some(pb::Complaint {
-                customer_id: customer.id,
-                title: "Router drops every evening".into(),
-                nature: pb::ComplaintNature::ProductQuality as i32,
-                severity: pb::Severity::Medium as i32,
-                channel: pb::Channel::Hotline as i32,
-                ..Default::default()
-            }),
-            request_id: "metrics-contract".into(),
-            actor: Some(pb::Actor {
-                id: "agent-1".into(),
-                role: pb::ActorRole::Agent as i32,
-            }),
-        })
+        .create_complaint(complaint_request(
+            &customer_id,
+            "Router drops every evening",
+            "metrics-contract",
+        ))
         .await
         .unwrap();
     // The SLA gauges are set by the watcher's first round.
@@ -175,8 +133,7 @@ async fn dashboard_and_alerts_query_what_the_services_export() {
         customers_metrics.encode(),
         complaints_metrics.encode()
     );
-    customers.stop().await;
-    complaints.stop().await;
+    suite.stop().await;
 
     let names = exported(&text);
     let mut missing = Vec::new();

@@ -7,14 +7,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use csops_observability::{LogFormat, TelemetryConfig, TracingInterceptor};
-use csops_proto::complaints::v1 as pb;
 use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
-use csops_proto::customers::v1 as cpb;
-use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
-use csops_runtime::Settings;
 use csops_testkit::otlp::{OtlpReceiver, ReceivedSpan};
-use csops_testkit::server::Running;
 use tracing::Instrument as _;
+
+mod common;
+use common::{complaint_request, Suite};
 
 const CREATE: &str = "csops.complaints.v1.ComplaintsService/CreateComplaint";
 const LOOKUP: &str = "csops.customers.v1.CustomersService/GetCustomer";
@@ -48,66 +46,22 @@ async fn a_complaint_and_the_customer_lookup_it_makes_are_one_trace() {
     .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let settings = Settings::for_tests(&Settings::sqlite_url(dir.path(), "customers"));
-    let app = csops_customers::App::build(&settings, telemetry.metrics())
-        .await
-        .unwrap();
-    let customers = Running::spawn(app.local_addr(), |stop| async move {
-        app.run_until_stopped(stop).await.unwrap();
-    });
-    let settings = Settings::for_tests(&Settings::sqlite_url(dir.path(), "complaints"));
-    let config = csops_complaints::Config::for_tests(&format!("http://{}", customers.addr));
-    let app = csops_complaints::App::build(&settings, config, telemetry.metrics())
-        .await
-        .unwrap();
-    let complaints = Running::spawn(app.local_addr(), |stop| async move {
-        app.run_until_stopped(stop).await.unwrap();
-    });
+    let suite = Suite::start(dir.path(), telemetry.metrics(), telemetry.metrics()).await;
+    let customer_id = suite.create_customer("Trace Me", "trace-chain").await;
 
-    let mut customers_client =
-        CustomersServiceClient::connect(format!("http://{}", customers.addr))
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", suite.complaints.addr))
+            .unwrap()
+            .connect()
             .await
             .unwrap();
-    let customer_id = customers_client
-        .create_customer(cpb::CreateCustomerRequest {
-            customer: Some(cpb::Customer {
-                display_name: "Trace Me".into(),
-                tier: cpb::CustomerTier::B as i32,
-                region: cpb::Region::Urban as i32,
-                ..Default::default()
-            }),
-            request_id: "trace-chain".into(),
-            actor_id: "agent-1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .customer
-        .unwrap()
-        .id;
-
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", complaints.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
     let mut client = ComplaintsServiceClient::with_interceptor(channel, TracingInterceptor);
     client
-        .create_complaint(pb::CreateComplaintRequest {
-            complaint: Some(pb::Complaint {
-                customer_id,
-                title: "No signal at home".into(),
-                nature: pb::ComplaintNature::ProductQuality as i32,
-                severity: pb::Severity::Medium as i32,
-                channel: pb::Channel::Hotline as i32,
-                ..Default::default()
-            }),
-            request_id: "trace-chain-1".into(),
-            actor: Some(pb::Actor {
-                id: "agent-1".into(),
-                role: pb::ActorRole::Agent as i32,
-            }),
-        })
+        .create_complaint(complaint_request(
+            &customer_id,
+            "No signal at home",
+            "trace-chain-1",
+        ))
         .instrument(tracing::info_span!(
             "agent desk: log complaint",
             otel.kind = "client"
@@ -115,8 +69,7 @@ async fn a_complaint_and_the_customer_lookup_it_makes_are_one_trace() {
         .await
         .unwrap();
 
-    complaints.stop().await;
-    customers.stop().await;
+    suite.stop().await;
     telemetry.shutdown();
 
     let spans = receiver
