@@ -213,9 +213,11 @@ scenarios() {
         "$(jq .vmhwm_mib "$out/memory_$name.json")"
 }
 
-stop_service() {
+stop_service() { # SIGTERM, then wait for the exit (a figure taken beside a live service lies)
     kill -TERM "$svc_pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$svc_pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 300); do kill -0 "$svc_pid" 2>/dev/null || return 0; sleep 0.1; done
+    echo "bench: pid $svc_pid did not stop within 30 s of SIGTERM" >&2
+    return 1
 }
 
 metric_sum() { # URL METHOD CODE-REGEX: sums grpc_server_requests_total of METHOD with matching codes

@@ -119,12 +119,15 @@ async fn dashboard_and_alerts_query_what_the_services_export() {
         ))
         .await
         .unwrap();
-    // The SLA gauges are set by the watcher's first round.
+    // The SLA and outbox gauges are set by the watcher's and the relay's first rounds.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !complaints_metrics.encode().contains("csops_sla_clocks{") {
+    while !["csops_sla_clocks{", "csops_outbox_pending{"]
+        .iter()
+        .all(|g| complaints_metrics.encode().contains(g))
+    {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the SLA gauges never appeared"
+            "the gauges never appeared"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -121,19 +121,24 @@ pub fn check_calendars(metrics: &csops_observability::Metrics, policy: &csops_sl
 }
 
 /// One sweep of the breach watcher: checks due complaints a batch at a time until none is
-/// due (or [`MAX_BATCHES`] batches were done, so a stop request is seen in time); returns
-/// how many complaints changed. A backlog (a morning when thousands of clocks cross a
-/// threshold together) is worked off at once instead of a batch per interval.
+/// due (or [`MAX_BATCHES`] batches were done, so the other background work gets its turn);
+/// returns how many complaints changed. A backlog (a morning when thousands of clocks cross a
+/// threshold together) is worked off at once instead of a batch per interval. A stop request
+/// ends the sweep after the complaint being checked, so shutdown never waits for a backlog.
 pub async fn sweep(core: &Core) -> Result<usize, StoreError> {
     let mut changed = 0;
     for _ in 0..MAX_BATCHES {
         let (batch_changed, fetched) = sweep_batch(core).await?;
         changed += batch_changed;
-        if fetched < BATCH as usize {
+        if fetched < BATCH as usize || stopping(core) {
             break;
         }
     }
     Ok(changed)
+}
+
+fn stopping(core: &Core) -> bool {
+    *core.stop.borrow()
 }
 
 /// Checks one batch of due complaints; returns how many changed and how many were due. A
@@ -145,6 +150,9 @@ async fn sweep_batch(core: &Core) -> Result<(usize, usize), StoreError> {
     let due = core.store.due_for_check(now, BATCH).await?;
     let fetched = due.len();
     for id in due {
+        if stopping(core) {
+            break;
+        }
         match check(core, &id, now).await {
             Ok(true) => changed += 1,
             Ok(false) => {}

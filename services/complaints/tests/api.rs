@@ -10,7 +10,9 @@ use std::time::Duration;
 
 mod common;
 
-use common::{fast_policy, start_complaints, start_customers, Running};
+use common::{
+    fast_policy, start_complaints, start_complaints_with_metrics, start_customers, Running,
+};
 use csops_complaints::Config;
 use csops_proto::complaints::v1 as pb;
 use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
@@ -44,6 +46,7 @@ struct TestApp {
     complaints_db: String,
     customers_srv: Option<Running>,
     _complaints_srv: Running,
+    complaints_metrics: csops_observability::Metrics,
     _dir: tempfile::TempDir,
 }
 
@@ -54,7 +57,9 @@ async fn spawn_app_with(backend: Backend, tune: impl FnOnce(&mut Config)) -> Tes
     let customers_srv = start_customers(&customers_db, None).await;
     let mut config = Config::for_tests(&format!("http://{}", customers_srv.addr));
     tune(&mut config);
-    let complaints_srv = start_complaints(&complaints_db, config).await;
+    let complaints_metrics = csops_observability::Metrics::new();
+    let complaints_srv =
+        start_complaints_with_metrics(&complaints_db, config, complaints_metrics.clone()).await;
     TestApp {
         client: ComplaintsServiceClient::connect(format!("http://{}", complaints_srv.addr))
             .await
@@ -66,6 +71,7 @@ async fn spawn_app_with(backend: Backend, tune: impl FnOnce(&mut Config)) -> Tes
         complaints_db,
         customers_srv: Some(customers_srv),
         _complaints_srv: complaints_srv,
+        complaints_metrics,
         _dir: dir,
     }
 }
@@ -518,8 +524,33 @@ async fn the_outbox_delivers_to_a_late_receiver_once_per_event(backend: Backend)
     let cus = customer(&mut app, cpb::CustomerTier::C, false, cpb::Region::Rural).await;
     let created = create(&mut app, complaint(&cus)).await;
     drive_to_resolved(&mut app, &created.id).await;
-    // The receiver is down: the event waits.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The receiver is down: the event waits, and the outbox gauges say so.
+    let metrics = app.complaints_metrics.clone();
+    let gauges = move |want: &'static [&'static str]| {
+        let metrics = metrics.clone();
+        move || {
+            let text = metrics.encode();
+            async move { want.iter().all(|line| text.contains(line)) }
+        }
+    };
+    wait_until(
+        gauges(&[
+            r#"csops_outbox_pending{destination="feedback",configured="true"} 1"#,
+            r#"csops_outbox_pending{destination="visits",configured="false"} 0"#,
+        ]),
+        "the waiting event counted",
+    )
+    .await;
+    let text = app.complaints_metrics.encode();
+    let age = text
+        .lines()
+        .find(|l| {
+            l.starts_with(r#"csops_outbox_oldest_pending_age_seconds{destination="feedback""#)
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no age of the waiting event in:\n{text}"));
+    assert!(age > 0.0, "the waiting event has an age: {age}");
     let standin = FeedbackStandIn::default();
     let _stop = start_feedback(feedback_addr, standin.clone()).await;
     let deliveries = standin.deliveries.clone();
@@ -529,6 +560,14 @@ async fn the_outbox_delivers_to_a_late_receiver_once_per_event(backend: Backend)
             async move { d.lock().unwrap().len() == 1 }
         },
         "callback event delivered",
+    )
+    .await;
+    wait_until(
+        gauges(&[
+            r#"csops_outbox_pending{destination="feedback",configured="true"} 0"#,
+            r#"csops_outbox_oldest_pending_age_seconds{destination="feedback",configured="true"} 0"#,
+        ]),
+        "nothing waits once delivered",
     )
     .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -905,6 +944,87 @@ async fn one_sweep_works_off_a_backlog_larger_than_a_batch() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     second.stop().await;
+}
+
+/// A stop request is not held up by a backlog: the watcher ends its sweep after the complaint
+/// it is checking, so the server stops well within a Kubernetes grace period even when tens of
+/// thousands of clocks are due at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_a_large_sweep_is_not_held_up_by_the_backlog() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = url(Backend::Sqlite, &dir, "complaints").await;
+    let customers_db = url(Backend::Sqlite, &dir, "customers").await;
+    let customers = start_customers(&customers_db, None).await;
+    let config = || {
+        let mut c = Config::for_tests(&format!("http://{}", customers.addr));
+        c.sla_policy_file = Some(fast_policy());
+        c.sla_watch_interval = Duration::from_secs(3600);
+        c
+    };
+    let first = start_complaints(&db, config()).await;
+    let cus = {
+        let mut client = CustomersServiceClient::connect(format!("http://{}", customers.addr))
+            .await
+            .unwrap();
+        client
+            .create_customer(cpb::CreateCustomerRequest {
+                customer: Some(cpb::Customer {
+                    display_name: "Backlog".into(),
+                    tier: cpb::CustomerTier::B as i32,
+                    region: cpb::Region::Urban as i32,
+                    ..Default::default()
+                }),
+                request_id: "stop-backlog".into(),
+                actor_id: "a".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .customer
+            .unwrap()
+            .id
+    };
+    let template = ComplaintsServiceClient::connect(format!("http://{}", first.addr))
+        .await
+        .unwrap()
+        .create_complaint(pb::CreateComplaintRequest {
+            complaint: Some(complaint(&cus)),
+            request_id: "stop-backlog".into(),
+            actor: agent(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap()
+        .id;
+    first.stop().await;
+    // 20,000 copies of it, all due now: a sweep of them takes far longer than the stop may.
+    let pool = csops_runtime::db::connect(&Settings::for_tests(&db).database)
+        .await
+        .unwrap();
+    sqlx::query(
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) \
+         INSERT INTO complaints (id, customer_id, state, nature, severity, assigned_agent_id, \
+         escalation_level, sla_state, defaulted, next_check_time, lease_owner, lease_until, \
+         body, version, create_time, update_time) \
+         SELECT 'w' || n, customer_id, state, nature, severity, assigned_agent_id, \
+         escalation_level, sla_state, defaulted, 1, '', 0, replace(body, id, 'w' || n), \
+         version, create_time, update_time FROM complaints, g WHERE id = $1",
+    )
+    .bind(&template)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second = start_complaints(&db, config()).await;
+    // Let the start-up sweep get going, then stop.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let asked = tokio::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(15), second.stop())
+        .await
+        .unwrap_or_else(|_| panic!("the stop waited {:?} for the backlog", asked.elapsed()));
 }
 
 /// The SLA gauges the Grafana dashboard reads are exported with the service's metrics.

@@ -2,6 +2,7 @@
 //! once, with backoff; the receivers apply each `source_event_id` once. Events for a receiver
 //! that is down, or not deployed yet (no URL), wait in the outbox until it answers.
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use crate::clients::{channel, Observed};
@@ -13,12 +14,30 @@ use csops_proto::feedback::v1::feedback_service_client::FeedbackServiceClient;
 use csops_proto::visits::v1 as vs;
 use csops_proto::visits::v1::visits_service_client::VisitsServiceClient;
 use csops_runtime::db::now_micros;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::watch;
 
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(2);
 const LEASE: i64 = 30_000_000;
 const MAX_BACKOFF: i64 = 60_000_000;
 const BATCH: u32 = 50;
+/// Every destination an event can have.
+const DESTINATIONS: [&str; 2] = ["feedback", "visits"];
+/// How often the outbox gauges are refreshed.
+const GAUGE_EVERY: Duration = Duration::from_secs(10);
+
+type Labels = Vec<(String, String)>;
+
+/// `csops_outbox_pending{destination,configured}` and
+/// `csops_outbox_oldest_pending_age_seconds{destination,configured}`: what waits for each
+/// receiver, and for how long. `configured="false"` marks a receiver not deployed yet (its
+/// events wait by design).
+#[derive(Debug, Clone, Default)]
+struct OutboxGauges {
+    pending: Family<Labels, Gauge>,
+    oldest_age: Family<Labels, Gauge<f64, AtomicU64>>,
+}
 
 type Feedback = FeedbackServiceClient<Observed>;
 type Visits = VisitsServiceClient<Observed>;
@@ -30,6 +49,7 @@ pub struct Relay {
     feedback: Option<Feedback>,
     visits: Option<Visits>,
     owner: String,
+    gauges: OutboxGauges,
 }
 
 fn ts(micros: Micros) -> prost_types::Timestamp {
@@ -41,9 +61,21 @@ fn ts(micros: Micros) -> prost_types::Timestamp {
 
 impl Relay {
     /// A relay for the configured receivers (an empty URL: not deployed yet), counting its
-    /// deliveries in `metrics`.
+    /// deliveries and what waits in the outbox in `metrics`.
     pub fn new(store: Store, feedback_url: &str, visits_url: &str, metrics: &Metrics) -> Self {
+        let gauges = OutboxGauges::default();
+        metrics.register(
+            "csops_outbox_pending",
+            "Outbox events not yet delivered, by destination service",
+            gauges.pending.clone(),
+        );
+        metrics.register(
+            "csops_outbox_oldest_pending_age_seconds",
+            "Age of the oldest undelivered outbox event, by destination service (0: none)",
+            gauges.oldest_age.clone(),
+        );
         Self {
+            gauges,
             store,
             feedback: channel(feedback_url, DELIVERY_TIMEOUT, metrics)
                 .map(FeedbackServiceClient::new),
@@ -153,14 +185,57 @@ impl Relay {
         }
     }
 
+    fn configured(&self, destination: &str) -> bool {
+        match destination {
+            "feedback" => self.feedback.is_some(),
+            "visits" => self.visits.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Refreshes the outbox gauges from the table (every replica reports the same figures).
+    pub async fn update_gauges(&self) -> Result<(), StoreError> {
+        let pending = self.store.pending_outbox().await?;
+        let now = now_micros();
+        for destination in DESTINATIONS {
+            let waiting = pending.iter().find(|p| p.destination == destination);
+            let labels = vec![
+                ("destination".to_owned(), destination.to_owned()),
+                (
+                    "configured".to_owned(),
+                    self.configured(destination).to_string(),
+                ),
+            ];
+            self.gauges
+                .pending
+                .get_or_create(&labels)
+                .set(waiting.map_or(0, |p| p.events));
+            self.gauges
+                .oldest_age
+                .get_or_create(&labels)
+                .set(waiting.map_or(0.0, |p| (now - p.oldest_create_time).max(0) as f64 / 1e6));
+        }
+        Ok(())
+    }
+
     /// Runs until `stop` turns true.
     pub async fn run(self, interval: Duration, mut stop: watch::Receiver<bool>) {
+        let mut last_gauges: Option<tokio::time::Instant> = None;
         loop {
             if let Err(error) = self.run_once().await {
                 tracing::warn!(
                     error = &error as &dyn std::error::Error,
                     "outbox relay pass failed"
                 );
+            }
+            if last_gauges.is_none_or(|t| t.elapsed() >= GAUGE_EVERY.min(interval * 5)) {
+                last_gauges = Some(tokio::time::Instant::now());
+                if let Err(error) = self.update_gauges().await {
+                    tracing::warn!(
+                        error = &error as &dyn std::error::Error,
+                        "outbox gauges not updated"
+                    );
+                }
             }
             tokio::select! {
                 _ = stop.wait_for(|s| *s) => return,

@@ -89,6 +89,17 @@ enum Bind {
     Int(i64),
 }
 
+/// Undelivered outbox events for one destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingOutbox {
+    /// `feedback` or `visits`.
+    pub destination: String,
+    /// How many wait.
+    pub events: i64,
+    /// When the oldest of them was written.
+    pub oldest_create_time: Micros,
+}
+
 /// Complaint storage over a shared pool.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -567,12 +578,23 @@ impl Store {
         Ok(())
     }
 
-    /// Counts undelivered outbox events (for tests and metrics).
-    pub async fn undelivered(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) FROM outbox WHERE delivered_time = 0")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get(0)?)
+    /// Undelivered outbox events per destination: how many, and when the oldest was written.
+    pub async fn pending_outbox(&self) -> Result<Vec<PendingOutbox>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT destination, COUNT(*), MIN(create_time) FROM outbox WHERE delivered_time = 0 \
+             GROUP BY destination",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PendingOutbox {
+                    destination: r.try_get(0)?,
+                    events: r.try_get(1)?,
+                    oldest_create_time: r.try_get(2)?,
+                })
+            })
+            .collect()
     }
 
     /// Records reply violations.

@@ -25,7 +25,12 @@ pub async fn start_customers(db: &str, addr: Option<SocketAddr>) -> Running {
 
 /// Starts the complaints service on `db` with `config`.
 pub async fn start_complaints(db: &str, config: Config) -> Running {
-    let app = App::build(&Settings::for_tests(db), config, Metrics::new())
+    start_complaints_with_metrics(db, config, Metrics::new()).await
+}
+
+/// Starts the complaints service on `db` with `config`, recording into `metrics`.
+pub async fn start_complaints_with_metrics(db: &str, config: Config, metrics: Metrics) -> Running {
+    let app = App::build(&Settings::for_tests(db), config, metrics)
         .await
         .unwrap();
     Running::spawn(app.local_addr(), |stop| async move {
