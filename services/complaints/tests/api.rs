@@ -86,7 +86,24 @@ async fn customer(
     key_account: bool,
     region: cpb::Region,
 ) -> String {
-    app.customers
+    open_customer(&mut app.customers, tier, key_account, region).await
+}
+
+/// Opens a B-tier urban customer on the customers service at `addr`; returns its id.
+async fn b_urban_customer(addr: SocketAddr) -> String {
+    let mut client = CustomersServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    open_customer(&mut client, cpb::CustomerTier::B, false, cpb::Region::Urban).await
+}
+
+async fn open_customer(
+    client: &mut CustomersServiceClient<Channel>,
+    tier: cpb::CustomerTier,
+    key_account: bool,
+    region: cpb::Region,
+) -> String {
+    client
         .create_customer(cpb::CreateCustomerRequest {
             customer: Some(cpb::Customer {
                 display_name: "Test Customer".into(),
@@ -595,27 +612,7 @@ async fn two_watchers_escalate_each_breach_exactly_once() {
     let mut client = ComplaintsServiceClient::connect(format!("http://{}", a.addr))
         .await
         .unwrap();
-    let mut customers_client =
-        CustomersServiceClient::connect(format!("http://{}", customers.addr))
-            .await
-            .unwrap();
-    let cus = customers_client
-        .create_customer(cpb::CreateCustomerRequest {
-            customer: Some(cpb::Customer {
-                display_name: "X".into(),
-                tier: cpb::CustomerTier::B as i32,
-                region: cpb::Region::Urban as i32,
-                ..Default::default()
-            }),
-            request_id: "c1".into(),
-            actor_id: "a".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .customer
-        .unwrap()
-        .id;
+    let cus = b_urban_customer(customers.addr).await;
     let mut ids = Vec::new();
     for i in 0..5 {
         let c = client
@@ -869,27 +866,7 @@ async fn one_sweep_works_off_a_backlog_larger_than_a_batch() {
     let mut client = ComplaintsServiceClient::connect(format!("http://{}", first.addr))
         .await
         .unwrap();
-    let mut customers_client =
-        CustomersServiceClient::connect(format!("http://{}", customers.addr))
-            .await
-            .unwrap();
-    let cus = customers_client
-        .create_customer(cpb::CreateCustomerRequest {
-            customer: Some(cpb::Customer {
-                display_name: "Backlog".into(),
-                tier: cpb::CustomerTier::B as i32,
-                region: cpb::Region::Urban as i32,
-                ..Default::default()
-            }),
-            request_id: "backlog".into(),
-            actor_id: "a".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .customer
-        .unwrap()
-        .id;
+    let cus = b_urban_customer(customers.addr).await;
     // More than one batch of 100. With only the start-up sweep running, the old watcher
     // stopped at exactly 100; how fast the rest arrive depends on the machine, hence the
     // generous deadline.
@@ -962,28 +939,7 @@ async fn a_stop_during_a_large_sweep_is_not_held_up_by_the_backlog() {
         c
     };
     let first = start_complaints(&db, config()).await;
-    let cus = {
-        let mut client = CustomersServiceClient::connect(format!("http://{}", customers.addr))
-            .await
-            .unwrap();
-        client
-            .create_customer(cpb::CreateCustomerRequest {
-                customer: Some(cpb::Customer {
-                    display_name: "Backlog".into(),
-                    tier: cpb::CustomerTier::B as i32,
-                    region: cpb::Region::Urban as i32,
-                    ..Default::default()
-                }),
-                request_id: "stop-backlog".into(),
-                actor_id: "a".into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .customer
-            .unwrap()
-            .id
-    };
+    let cus = b_urban_customer(customers.addr).await;
     let template = ComplaintsServiceClient::connect(format!("http://{}", first.addr))
         .await
         .unwrap()
