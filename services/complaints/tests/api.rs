@@ -847,21 +847,29 @@ async fn two_breach_watchers_on_one_postgres_escalate_each_breach_exactly_once()
     two_watchers_escalate_each_breach_exactly_once().await;
 }
 
-/// A backlog larger than one batch (many clocks crossing at once) is worked off by one sweep,
-/// not one batch per watch interval.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_sweep_works_off_a_backlog_larger_than_a_batch() {
+/// SQLite databases for complaints (returned) and customers (whose service runs).
+async fn sqlite_pair() -> (tempfile::TempDir, String, Running) {
     let dir = tempfile::tempdir().unwrap();
     let db = url(Backend::Sqlite, &dir, "complaints").await;
     let customers_db = url(Backend::Sqlite, &dir, "customers").await;
     let customers = start_customers(&customers_db, None).await;
-    let config = || {
-        let mut c = Config::for_tests(&format!("http://{}", customers.addr));
-        c.sla_policy_file = Some(fast_policy());
-        // Only the sweep at start-up runs within this test.
-        c.sla_watch_interval = Duration::from_secs(3600);
-        c
-    };
+    (dir, db, customers)
+}
+
+/// One-second first contact, and a watcher that runs only its sweep at start-up within a test.
+fn start_up_sweep_only(customers: SocketAddr) -> Config {
+    let mut c = Config::for_tests(&format!("http://{customers}"));
+    c.sla_policy_file = Some(fast_policy());
+    c.sla_watch_interval = Duration::from_secs(3600);
+    c
+}
+
+/// A backlog larger than one batch (many clocks crossing at once) is worked off by one sweep,
+/// not one batch per watch interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_sweep_works_off_a_backlog_larger_than_a_batch() {
+    let (_dir, db, customers) = sqlite_pair().await;
+    let config = || start_up_sweep_only(customers.addr);
     let first = start_complaints(&db, config()).await;
     let mut client = ComplaintsServiceClient::connect(format!("http://{}", first.addr))
         .await
@@ -928,16 +936,8 @@ async fn one_sweep_works_off_a_backlog_larger_than_a_batch() {
 /// thousands of clocks are due at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_during_a_large_sweep_is_not_held_up_by_the_backlog() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = url(Backend::Sqlite, &dir, "complaints").await;
-    let customers_db = url(Backend::Sqlite, &dir, "customers").await;
-    let customers = start_customers(&customers_db, None).await;
-    let config = || {
-        let mut c = Config::for_tests(&format!("http://{}", customers.addr));
-        c.sla_policy_file = Some(fast_policy());
-        c.sla_watch_interval = Duration::from_secs(3600);
-        c
-    };
+    let (_dir, db, customers) = sqlite_pair().await;
+    let config = || start_up_sweep_only(customers.addr);
     let first = start_complaints(&db, config()).await;
     let cus = b_urban_customer(customers.addr).await;
     let template = ComplaintsServiceClient::connect(format!("http://{}", first.addr))
