@@ -5,9 +5,6 @@
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use crate::clients::{channel, Observed};
-use crate::domain::{new_id, Micros, Outgoing};
-use crate::store::{OutboxRow, Store, StoreError};
 use csops_observability::Metrics;
 use csops_proto::feedback::v1 as fb;
 use csops_proto::feedback::v1::feedback_service_client::FeedbackServiceClient;
@@ -17,6 +14,10 @@ use csops_runtime::db::now_micros;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::watch;
+
+use crate::clients::{channel, Observed};
+use crate::domain::{new_id, Micros, Outgoing};
+use crate::store::{OutboxRow, Store, StoreError};
 
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(2);
 const LEASE: i64 = 30_000_000;
