@@ -8,37 +8,11 @@ pub mod rules;
 pub mod types;
 
 pub use complaint::{Complaint, Input, Patch, Pending, ResolutionInput};
-pub use csops_runtime::violations::{FieldViolation, Violations};
+pub use csops_runtime::violations::{FieldViolation, RuleError, Violations};
 pub use rules::{AuthorityLimits, Chain, Rules};
 pub use types::*;
 
 use chrono::{DateTime, Utc};
-
-/// Why a rule refused a change.
-#[derive(Debug, thiserror::Error)]
-pub enum RuleError {
-    /// Input values are invalid.
-    #[error("invalid input: {0}")]
-    Invalid(Violations),
-    /// The change is not possible in the complaint's current state.
-    #[error("{0}")]
-    Precondition(String),
-    /// The actor's role does not allow it.
-    #[error("{0}")]
-    PermissionDenied(String),
-    /// Something named inside the complaint does not exist.
-    #[error("{0}")]
-    NotFound(String),
-}
-
-impl RuleError {
-    /// One invalid field.
-    pub fn invalid(field: &str, description: impl Into<String>) -> Self {
-        let mut v = Violations::default();
-        v.push(field, description);
-        Self::Invalid(v)
-    }
-}
 
 /// Converts stored microseconds to an instant.
 pub fn at(micros: Micros) -> DateTime<Utc> {

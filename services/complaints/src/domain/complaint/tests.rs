@@ -1,8 +1,10 @@
+//! Unit tests of the complaint aggregate: the moves, clocks, promises and compensation rules.
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
 
 use super::*;
+use crate::domain::at;
 use crate::domain::rules::Rules;
 
 const T0: Micros = 1_772_000_000_000_000; // 2026-02-25, a working Wednesday in Shanghai

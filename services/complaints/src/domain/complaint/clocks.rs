@@ -1,0 +1,464 @@
+//! SLA clocks: starting, stopping, pausing and retargeting them, and the breach watcher's tick.
+
+use csops_sla::Milestone;
+
+use super::{policy_error, text, Complaint, MAX_SHORT_NOTE};
+use crate::domain::rules::Rules;
+use crate::domain::types::*;
+use crate::domain::{at, micros, new_id, RuleError, Violations};
+
+impl Complaint {
+    /// Records an SLA event on the timeline and for watchers.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn sla_event(
+        &mut self,
+        actor: &Actor,
+        now: Micros,
+        clock: Option<usize>,
+        kind: SlaEventKind,
+        threshold_percent: i32,
+        deadline: Micros,
+        escalation_level: Option<Level>,
+        promise_id: &str,
+    ) {
+        let (clock_id, clock_kind) = clock
+            .and_then(|i| self.clocks.get(i))
+            .map_or((String::new(), None), |c| (c.id.clone(), Some(c.kind)));
+        let event = SlaEvent {
+            id: new_id("sle"),
+            complaint_id: self.id.clone(),
+            clock_id: clock_id.clone(),
+            clock_kind,
+            kind,
+            threshold_percent,
+            deadline,
+            escalation_level,
+            promise_id: promise_id.to_owned(),
+            assigned_agent_id: self.assigned_agent_id.clone(),
+            severity: self.severity,
+            customer_id: self.customer_id.clone(),
+            time: now,
+        };
+        let subject = if clock_id.is_empty() {
+            format!("promise {promise_id}")
+        } else {
+            format!("clock {clock_id}")
+        };
+        let mut summary = format!("sla {} {subject}", kind.label());
+        if threshold_percent > 0 {
+            summary.push_str(&format!(" ({threshold_percent} %)"));
+        }
+        self.pending_sla.push(event.clone());
+        self.entry(actor, now, summary, Details::Sla(event));
+    }
+
+    fn deadline(&self, i: usize, rules: &Rules, now: Micros) -> Micros {
+        micros(rules.status(&self.clocks[i].clock, at(now)).deadline)
+    }
+
+    pub(super) fn start_clock(
+        &mut self,
+        kind: ClockKind,
+        start: Micros,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        let clock = rules
+            .policy
+            .start(kind.promise(), &self.case(), at(start))
+            .map_err(policy_error)?;
+        let n = self.clocks.iter().filter(|c| c.kind == kind).count() + 1;
+        self.clocks.push(SlaClock {
+            id: format!("{}-{n}", kind.code()),
+            kind,
+            clock,
+            reported: Vec::new(),
+            pauses: Vec::new(),
+        });
+        let i = self.clocks.len() - 1;
+        let deadline = self.deadline(i, rules, now);
+        self.sla_event(
+            actor,
+            now,
+            Some(i),
+            SlaEventKind::Started,
+            0,
+            deadline,
+            None,
+            "",
+        );
+        Ok(())
+    }
+
+    pub(super) fn open_clock(&self, kind: ClockKind) -> Option<usize> {
+        self.clocks
+            .iter()
+            .rposition(|c| c.kind == kind && c.is_open())
+    }
+
+    /// Stops a clock at `when` (not before its latest event) and reports met or met late.
+    pub(super) fn stop_clock(
+        &mut self,
+        i: usize,
+        when: Micros,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) {
+        let clock = &mut self.clocks[i].clock;
+        let when = at(when.max(micros(clock.started_at())));
+        if clock.stop(when).is_err() {
+            let _ = clock.stop(at(now));
+        }
+        let status = rules.status(&self.clocks[i].clock, at(now));
+        let kind = if status.state == csops_sla::State::MetLate {
+            SlaEventKind::MetLate
+        } else {
+            SlaEventKind::Met
+        };
+        if let Some(p) = self.clocks[i].pauses.last_mut() {
+            if p.resumed_by.is_none() {
+                p.resumed_by = Some(actor.clone());
+            }
+        }
+        self.sla_event(
+            actor,
+            now,
+            Some(i),
+            kind,
+            0,
+            micros(status.deadline),
+            None,
+            "",
+        );
+    }
+
+    pub(super) fn cancel_clock(&mut self, i: usize, actor: &Actor, rules: &Rules, now: Micros) {
+        if self.clocks[i].clock.cancel(at(now)).is_ok() {
+            let deadline = self.deadline(i, rules, now);
+            self.sla_event(
+                actor,
+                now,
+                Some(i),
+                SlaEventKind::Cancelled,
+                0,
+                deadline,
+                None,
+                "",
+            );
+        }
+    }
+
+    /// Pauses the running pausable clocks (resolution, callback fix).
+    pub fn pause(
+        &mut self,
+        reason: Option<PauseReason>,
+        note: &str,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        let mut v = Violations::default();
+        if reason.is_none() {
+            v.push(
+                "reason",
+                "is required: only delays the company did not cause pause a clock",
+            );
+        }
+        text(&mut v, "note", note, MAX_SHORT_NOTE, true);
+        let Some(reason) = reason.filter(|_| v.is_empty()) else {
+            return Err(RuleError::Invalid(v));
+        };
+        let targets: Vec<usize> = (0..self.clocks.len())
+            .filter(|&i| {
+                let c = &self.clocks[i];
+                c.kind.pausable() && c.is_open() && !c.clock.is_paused()
+            })
+            .collect();
+        if targets.is_empty() {
+            return Err(RuleError::Precondition(format!(
+                "complaint {} has no running resolution or callback-fix clock to pause (state {})",
+                self.id,
+                self.state.label()
+            )));
+        }
+        self.touch(now);
+        for i in targets {
+            let sla_reason = match reason {
+                PauseReason::WaitingOnCustomer => csops_sla::PauseReason::WaitingOnCustomer,
+                PauseReason::ExternalDelay => csops_sla::PauseReason::ExternalDelay,
+            };
+            if self.clocks[i].clock.pause(at(now), sla_reason).is_ok() {
+                self.clocks[i].pauses.push(PauseNote {
+                    reason,
+                    note: note.to_owned(),
+                    paused_by: actor.clone(),
+                    resumed_by: None,
+                });
+                let deadline = self.deadline(i, rules, now);
+                self.sla_event(
+                    actor,
+                    now,
+                    Some(i),
+                    SlaEventKind::Paused,
+                    0,
+                    deadline,
+                    None,
+                    "",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Resumes paused clocks; their deadlines move out by the paused working time.
+    pub fn resume(
+        &mut self,
+        note: &str,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        let mut v = Violations::default();
+        text(&mut v, "note", note, MAX_SHORT_NOTE, false);
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        let targets: Vec<usize> = (0..self.clocks.len())
+            .filter(|&i| self.clocks[i].is_open() && self.clocks[i].clock.is_paused())
+            .collect();
+        if targets.is_empty() {
+            return Err(RuleError::Precondition(format!(
+                "complaint {} has no paused clock to resume",
+                self.id
+            )));
+        }
+        self.touch(now);
+        for i in targets {
+            if self.clocks[i].clock.resume(at(now)).is_ok() {
+                if let Some(p) = self.clocks[i].pauses.last_mut() {
+                    p.resumed_by = Some(actor.clone());
+                }
+                let deadline = self.deadline(i, rules, now);
+                self.sla_event(
+                    actor,
+                    now,
+                    Some(i),
+                    SlaEventKind::Resumed,
+                    0,
+                    deadline,
+                    None,
+                    "",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-selects the target of every open clock for the current facts; reports changes.
+    pub(super) fn retarget_clocks(
+        &mut self,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        let case = self.case();
+        for i in 0..self.clocks.len() {
+            if !self.clocks[i].is_open() {
+                continue;
+            }
+            let spec = rules
+                .policy
+                .resolve(self.clocks[i].kind.promise(), &case)
+                .map_err(policy_error)?;
+            if &spec == self.clocks[i].clock.spec() {
+                continue;
+            }
+            let before = self.deadline(i, rules, now);
+            if self.clocks[i].clock.retarget(spec).is_ok() {
+                let after = self.deadline(i, rules, now);
+                // Milestones of the old target no longer say anything about the new one.
+                let status = rules.status(&self.clocks[i].clock, at(now));
+                self.clocks[i]
+                    .reported
+                    .retain(|m| status.reached.contains(m));
+                if after != before {
+                    self.sla_event(
+                        actor,
+                        now,
+                        Some(i),
+                        SlaEventKind::DeadlineChanged,
+                        0,
+                        after,
+                        None,
+                        "",
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the customer facts read from the customers service (after a defaulted create,
+    /// or when they changed) and corrects the open clocks.
+    pub fn reevaluate(
+        &mut self,
+        snapshot: Snapshot,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        let actor = Actor::system("customer-reevaluation");
+        self.touch(now);
+        self.customer = snapshot;
+        self.entry(
+            &actor,
+            now,
+            "customer facts re-read from the customers service".into(),
+            Details::Update {
+                changed_fields: vec!["customer".into()],
+            },
+        );
+        self.retarget_clocks(&actor, rules, now)?;
+        self.request_visit_if_due(now);
+        Ok(())
+    }
+
+    /// The breach watcher's step: announces new warning thresholds and breaches once, breaks
+    /// overdue promises, and escalates each breach or broken promise one level up the chain.
+    /// Returns true when something changed (the caller then saves).
+    pub fn tick(&mut self, rules: &Rules, now: Micros) -> bool {
+        let actor = Actor::system("sla-watcher");
+        let mut changed = false;
+        for i in 0..self.clocks.len() {
+            if !self.clocks[i].is_open() {
+                continue;
+            }
+            let status = rules.status(&self.clocks[i].clock, at(now));
+            for m in status.unreported(&self.clocks[i].reported) {
+                if !changed {
+                    self.touch(now);
+                    changed = true;
+                }
+                self.clocks[i].reported.push(m);
+                let deadline = micros(status.deadline);
+                match m {
+                    Milestone::Threshold(p) => {
+                        self.sla_event(
+                            &actor,
+                            now,
+                            Some(i),
+                            SlaEventKind::AtRisk,
+                            i32::from(p),
+                            deadline,
+                            None,
+                            "",
+                        );
+                    }
+                    Milestone::Breach => {
+                        self.sla_event(
+                            &actor,
+                            now,
+                            Some(i),
+                            SlaEventKind::Breached,
+                            0,
+                            deadline,
+                            None,
+                            "",
+                        );
+                        let id = self.clocks[i].id.clone();
+                        self.escalate_for(
+                            &id,
+                            "",
+                            EscalationReason::SlaBreached,
+                            deadline,
+                            &actor,
+                            rules,
+                            now,
+                        );
+                    }
+                }
+            }
+        }
+        for i in 0..self.promises.len() {
+            let p = &self.promises[i];
+            if p.state != PromiseState::Open || p.due_time >= now {
+                continue;
+            }
+            if !changed {
+                self.touch(now);
+                changed = true;
+            }
+            self.promises[i].state = PromiseState::Broken;
+            let p = self.promises[i].clone();
+            self.entry(
+                &actor,
+                now,
+                format!("promise {} BROKEN", p.id),
+                Details::Promise(p.clone()),
+            );
+            self.sla_event(
+                &actor,
+                now,
+                None,
+                SlaEventKind::PromiseBroken,
+                0,
+                p.due_time,
+                None,
+                &p.id,
+            );
+            self.escalate_for(
+                "",
+                &p.id,
+                EscalationReason::PromiseBroken,
+                p.due_time,
+                &actor,
+                rules,
+                now,
+            );
+        }
+        changed
+    }
+
+    /// When the watcher must look at this complaint again (0: never, until something changes).
+    pub fn next_check(&self, rules: &Rules, now: Micros) -> Micros {
+        let clocks = self
+            .clocks
+            .iter()
+            .filter(|c| c.is_open())
+            .filter_map(|c| rules.status(&c.clock, at(now)).next_change.map(micros));
+        let promises = self
+            .promises
+            .iter()
+            .filter(|p| p.state == PromiseState::Open)
+            .map(|p| p.due_time + 1);
+        clocks.chain(promises).min().unwrap_or(0)
+    }
+
+    /// The SLA state of the open clocks at `now`.
+    pub fn sla_state(&self, rules: &Rules, now: Micros) -> SlaState {
+        let mut state = SlaState::OnTrack;
+        for c in self.clocks.iter().filter(|c| c.is_open()) {
+            let status = rules.status(&c.clock, at(now));
+            if status.state == csops_sla::State::Breached {
+                return SlaState::Breached;
+            }
+            if status.at_risk.is_some() {
+                state = SlaState::AtRisk;
+            }
+        }
+        if self
+            .promises
+            .iter()
+            .any(|p| p.state == PromiseState::Broken)
+        {
+            return SlaState::Breached;
+        }
+        state
+    }
+
+    /// Finds a clock by id.
+    pub fn clock(&self, id: &str) -> Option<&SlaClock> {
+        self.clocks.iter().find(|c| c.id == id)
+    }
+}

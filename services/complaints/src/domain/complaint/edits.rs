@@ -1,0 +1,188 @@
+//! Field edits, notes and calls, and the version and timeline bookkeeping of every change.
+
+use super::{
+    references, text, Complaint, Patch, Pending, MAX_DEMAND, MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE,
+};
+use crate::domain::rules::Rules;
+use crate::domain::types::*;
+use crate::domain::{new_id, RuleError, Violations};
+
+impl Complaint {
+    /// Marks the start of a change: a new version at `now`.
+    pub fn touch(&mut self, now: Micros) {
+        self.version += 1;
+        self.update_time = now;
+    }
+
+    pub(super) fn entry(&mut self, actor: &Actor, now: Micros, summary: String, details: Details) {
+        self.timeline_seq += 1;
+        self.pending_entries.push(Entry {
+            id: new_id("tle"),
+            complaint_id: self.id.clone(),
+            sequence: self.timeline_seq,
+            actor: actor.clone(),
+            time: now,
+            summary,
+            details,
+        });
+    }
+
+    /// Applies the masked fields; severity, channel or traits re-evaluate the clocks.
+    pub fn update(
+        &mut self,
+        patch: Patch,
+        paths: Vec<String>,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        self.ensure_not_final("update", rules)?;
+        let mut v = Violations::default();
+        if let Some(t) = &patch.title {
+            text(&mut v, "title", t, MAX_TITLE, true);
+        }
+        if let Some(t) = &patch.description {
+            text(&mut v, "description", t, MAX_DESCRIPTION, false);
+        }
+        if let Some(t) = &patch.customer_demand {
+            text(&mut v, "customer_demand", t, MAX_DEMAND, false);
+        }
+        if let Some(r) = &patch.references {
+            references(&mut v, r);
+        }
+        if let Some(t) = &patch.lesson_learned {
+            if self.resolution.is_none() {
+                v.push(
+                    "resolution.lesson_learned",
+                    "the complaint has no resolution yet",
+                );
+            }
+            text(&mut v, "resolution.lesson_learned", t, MAX_NOTE, false);
+        }
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        self.touch(now);
+        let Patch {
+            title,
+            description,
+            customer_demand,
+            nature,
+            severity,
+            channel,
+            traits,
+            references,
+            lesson_learned,
+        } = patch;
+        let mut retarget = false;
+        if let Some(t) = title {
+            self.title = t.trim().to_owned();
+        }
+        if let Some(t) = description {
+            self.description = t;
+        }
+        if let Some(t) = customer_demand {
+            self.customer_demand = t;
+        }
+        if let Some(n) = nature {
+            self.nature = n;
+        }
+        if let Some(s) = severity {
+            retarget |= s != self.severity;
+            self.severity = s;
+        }
+        if let Some(c) = channel {
+            retarget |= c != self.channel;
+            self.channel = c;
+        }
+        if let Some(mut t) = traits {
+            t.sort();
+            t.dedup();
+            retarget |= t != self.traits;
+            self.traits = t;
+        }
+        if let Some(r) = references {
+            self.references = r;
+        }
+        if let (Some(l), Some(r)) = (lesson_learned, self.resolution.as_mut()) {
+            r.lesson_learned = l;
+        }
+        self.entry(
+            actor,
+            now,
+            format!("updated {}", paths.join(", ")),
+            Details::Update {
+                changed_fields: paths,
+            },
+        );
+        if retarget {
+            self.retarget_clocks(actor, rules, now)?;
+            self.sensitive_follow_up(rules, now);
+            self.request_visit_if_due(now);
+        }
+        Ok(())
+    }
+
+    /// Appends a note.
+    pub fn add_note(&mut self, text_: &str, actor: &Actor, now: Micros) -> Result<(), RuleError> {
+        let mut v = Violations::default();
+        text(&mut v, "text", text_, MAX_NOTE, true);
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        self.touch(now);
+        self.entry(
+            actor,
+            now,
+            "note".into(),
+            Details::Note {
+                text: text_.to_owned(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Appends a call.
+    pub fn record_call(
+        &mut self,
+        call: Option<Call>,
+        actor: &Actor,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        let Some(call) = call else {
+            return Err(RuleError::invalid(
+                "call",
+                "direction and start_time are required",
+            ));
+        };
+        let mut v = Violations::default();
+        if call.start_time <= 0 {
+            v.push("call.start_time", "is required");
+        }
+        if call.duration < 0 {
+            v.push("call.duration", "must not be negative");
+        }
+        text(&mut v, "call.summary", &call.summary, MAX_NOTE, false);
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        self.touch(now);
+        let summary = format!(
+            "{} call{}",
+            call.direction.code(),
+            if call.reached { "" } else { " (not reached)" }
+        );
+        self.entry(actor, now, summary, Details::Call(call));
+        Ok(())
+    }
+
+    /// Clears the pending changes once written.
+    pub fn take_pending(&mut self) -> Pending {
+        (
+            std::mem::take(&mut self.pending_entries),
+            std::mem::take(&mut self.pending_sla),
+            std::mem::take(&mut self.pending_outbox),
+            std::mem::take(&mut self.pending_guards),
+        )
+    }
+}

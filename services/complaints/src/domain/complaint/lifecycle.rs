@@ -1,0 +1,493 @@
+//! The state machine: the allowed next states and every move of the complaint process.
+
+use super::{list, text, Complaint, ResolutionInput, CLOCK_SKEW_MICROS, MAX_NOTE, MAX_SHORT_NOTE};
+use crate::domain::rules::Rules;
+use crate::domain::types::*;
+use crate::domain::{new_id, RuleError, Violations};
+
+impl Complaint {
+    /// Unreachable callbacks recorded since the latest resolution.
+    fn unreachable_since_resolution(&self) -> u32 {
+        let since = self.resolution.as_ref().map_or(0, |r| r.resolve_time);
+        let n = self
+            .callbacks
+            .iter()
+            .filter(|c| c.outcome == CallbackOutcome::Unreachable && c.time >= since)
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// States the complaint may move to next, given its details.
+    pub fn allowed_next(&self, rules: &Rules) -> Vec<State> {
+        self.state
+            .next()
+            .iter()
+            .copied()
+            .filter(|s| {
+                !(self.state == State::Resolved
+                    && *s == State::Closed
+                    && self.unreachable_since_resolution() < rules.close_after_unreachable)
+            })
+            .collect()
+    }
+
+    pub(super) fn refuse(&self, action: &str, rules: &Rules) -> RuleError {
+        RuleError::Precondition(format!(
+            "cannot {action}: complaint {} is {}; allowed next states: {}",
+            self.id,
+            self.state.label(),
+            list(&self.allowed_next(rules))
+        ))
+    }
+
+    fn check_move(&self, to: State, action: &str, rules: &Rules) -> Result<(), RuleError> {
+        if self.allowed_next(rules).contains(&to) {
+            Ok(())
+        } else {
+            Err(self.refuse(action, rules))
+        }
+    }
+
+    fn move_to(&mut self, to: State, actor: &Actor, now: Micros, reason: &str) {
+        let transition = Transition {
+            from: Some(self.state),
+            to,
+            actor: actor.clone(),
+            time: now,
+            reason: reason.to_owned(),
+        };
+        let summary = format!("state {} -> {}", self.state.label(), to.label());
+        self.state = to;
+        if matches!(to, State::Closed | State::Withdrawn) {
+            self.close_time = now;
+        } else {
+            self.close_time = 0;
+        }
+        self.history.push(transition.clone());
+        self.entry(actor, now, summary, Details::StateChange(transition));
+    }
+
+    /// RECEIVED -> ACKNOWLEDGED; stops the first-contact clock at the contact time.
+    pub fn acknowledge(
+        &mut self,
+        note: &str,
+        contact_time: Micros,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        self.check_move(State::Acknowledged, "acknowledge", rules)?;
+        let mut v = Violations::default();
+        text(&mut v, "note", note, MAX_NOTE, false);
+        if contact_time > now + CLOCK_SKEW_MICROS {
+            v.push("contact_time", "must not be in the future");
+        }
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        let when = if contact_time > 0 {
+            contact_time.min(now)
+        } else {
+            now
+        };
+        self.touch(now);
+        self.move_to(State::Acknowledged, actor, now, note);
+        if let Some(i) = self.open_clock(ClockKind::FirstContact) {
+            self.stop_clock(i, when, actor, rules, now);
+        }
+        Ok(())
+    }
+
+    /// ACKNOWLEDGED or REOPENED -> INVESTIGATING.
+    pub fn start_investigation(
+        &mut self,
+        note: &str,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        if !matches!(self.state, State::Acknowledged | State::Reopened) {
+            return Err(self.refuse("start the investigation", rules));
+        }
+        self.check_move(State::Investigating, "start the investigation", rules)?;
+        let mut v = Violations::default();
+        text(&mut v, "note", note, MAX_NOTE, false);
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        self.touch(now);
+        self.move_to(State::Investigating, actor, now, note);
+        Ok(())
+    }
+
+    /// INVESTIGATING or REOPENED -> SOLUTION_PROPOSED with measures and a time plan.
+    pub fn propose_solution(
+        &mut self,
+        measures: Vec<String>,
+        plan: Vec<PlanStep>,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        self.check_move(State::SolutionProposed, "propose a solution", rules)?;
+        let mut v = Violations::default();
+        if measures.is_empty() {
+            v.push("measures", "at least one concrete measure is required");
+        }
+        for (i, m) in measures.iter().enumerate() {
+            text(&mut v, &format!("measures[{i}]"), m, MAX_SHORT_NOTE, true);
+        }
+        if plan.is_empty() {
+            v.push("plan", "at least one step with a due time is required");
+        }
+        for (i, s) in plan.iter().enumerate() {
+            text(
+                &mut v,
+                &format!("plan[{i}].description"),
+                &s.description,
+                MAX_SHORT_NOTE,
+                true,
+            );
+            if s.due_time <= 0 {
+                v.push(format!("plan[{i}].due_time"), "is required");
+            }
+        }
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        self.touch(now);
+        let id = format!("solution-{}", self.solutions.len() + 1);
+        self.solutions.push(Solution {
+            id: id.clone(),
+            measures,
+            plan,
+            proposed_by: actor.clone(),
+            propose_time: now,
+            decision: Decision::Pending,
+            decide_time: 0,
+            customer_comment: String::new(),
+        });
+        self.move_to(State::SolutionProposed, actor, now, &id);
+        Ok(())
+    }
+
+    /// SOLUTION_PROPOSED -> SOLUTION_ACCEPTED (accept) or INVESTIGATING (reject).
+    pub fn decide_solution(
+        &mut self,
+        accept: bool,
+        comment: &str,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        let (to, action) = if accept {
+            (State::SolutionAccepted, "accept the solution")
+        } else {
+            (State::Investigating, "reject the solution")
+        };
+        if self.state != State::SolutionProposed {
+            return Err(self.refuse(action, rules));
+        }
+        let mut v = Violations::default();
+        text(&mut v, "customer_comment", comment, MAX_NOTE, !accept);
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        self.touch(now);
+        if let Some(s) = self.solutions.last_mut() {
+            s.decision = if accept {
+                Decision::Accepted
+            } else {
+                Decision::Rejected
+            };
+            s.decide_time = now;
+            s.customer_comment = comment.to_owned();
+        }
+        self.move_to(to, actor, now, comment);
+        Ok(())
+    }
+
+    /// SOLUTION_ACCEPTED -> RESOLVED: stops the resolution (or callback-fix) clock, keeps the
+    /// resolution record, starts the callback clock and asks feedback to schedule the callback.
+    pub fn resolve(
+        &mut self,
+        input: ResolutionInput,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        self.check_move(State::Resolved, "resolve", rules)?;
+        let mut v = Violations::default();
+        text(&mut v, "resolution.summary", &input.summary, MAX_NOTE, true);
+        text(
+            &mut v,
+            "resolution.root_cause",
+            &input.root_cause,
+            MAX_NOTE,
+            true,
+        );
+        text(
+            &mut v,
+            "resolution.corrective_action",
+            &input.corrective_action,
+            MAX_NOTE,
+            true,
+        );
+        text(
+            &mut v,
+            "resolution.lesson_learned",
+            &input.lesson_learned,
+            MAX_NOTE,
+            false,
+        );
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        self.touch(now);
+        self.resolution = Some(Resolution {
+            summary: input.summary,
+            root_cause: input.root_cause,
+            corrective_action: input.corrective_action,
+            lesson_learned: input.lesson_learned,
+            company_at_fault: input.company_at_fault,
+            resolved_by: actor.clone(),
+            resolve_time: now,
+        });
+        self.move_to(State::Resolved, actor, now, "");
+        let running = self
+            .open_clock(ClockKind::CallbackFix)
+            .or_else(|| self.open_clock(ClockKind::Resolution));
+        if let Some(i) = running {
+            self.stop_clock(i, now, actor, rules, now);
+        }
+        self.start_clock(ClockKind::Callback, now, actor, rules, now)?;
+        self.pending_outbox.push(OutboxEvent {
+            id: new_id("obx"),
+            event: Outgoing::ScheduleCallback {
+                customer_id: self.customer_id.clone(),
+                complaint_id: self.id.clone(),
+                service_end_time: now,
+                served_by_agent_id: if self.assigned_agent_id.is_empty() {
+                    actor.id.clone()
+                } else {
+                    self.assigned_agent_id.clone()
+                },
+            },
+        });
+        Ok(())
+    }
+
+    /// Records a callback outcome in RESOLVED: SATISFIED -> CALLBACK_DONE, UNSATISFIED ->
+    /// REOPENED (callback-fix clock), UNREACHABLE keeps the state.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_callback(
+        &mut self,
+        outcome: CallbackOutcome,
+        notes: &str,
+        time: Micros,
+        feedback_callback_id: &str,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        if self.state != State::Resolved {
+            return Err(self.refuse("record a callback", rules));
+        }
+        let mut v = Violations::default();
+        text(
+            &mut v,
+            "notes",
+            notes,
+            MAX_NOTE,
+            outcome == CallbackOutcome::Unsatisfied,
+        );
+        if time > now + CLOCK_SKEW_MICROS {
+            v.push("callback_time", "must not be in the future");
+        }
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        let time = if time > 0 { time.min(now) } else { now };
+        self.touch(now);
+        let attempt = CallbackAttempt {
+            outcome,
+            notes: notes.to_owned(),
+            actor: actor.clone(),
+            time,
+            feedback_callback_id: feedback_callback_id.to_owned(),
+        };
+        self.callbacks.push(attempt.clone());
+        self.entry(
+            actor,
+            now,
+            format!("callback {}", outcome.label()),
+            Details::Callback(attempt),
+        );
+        match outcome {
+            CallbackOutcome::Unreachable => {}
+            CallbackOutcome::Satisfied => {
+                self.move_to(State::CallbackDone, actor, now, notes);
+                if let Some(i) = self.open_clock(ClockKind::Callback) {
+                    self.stop_clock(i, time, actor, rules, now);
+                }
+            }
+            CallbackOutcome::Unsatisfied => {
+                self.reopen_inner(
+                    ReopenReason::CallbackFinding,
+                    notes,
+                    time,
+                    actor,
+                    rules,
+                    now,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn reopen_inner(
+        &mut self,
+        reason: ReopenReason,
+        note: &str,
+        time: Micros,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        self.reopen_count += 1;
+        self.move_to(
+            State::Reopened,
+            actor,
+            now,
+            &format!("{}: {note}", reason.code()),
+        );
+        // The callback reached the customer (and found a problem): that promise was kept.
+        if let Some(i) = self.open_clock(ClockKind::Callback) {
+            self.stop_clock(i, time, actor, rules, now);
+        }
+        self.start_clock(ClockKind::CallbackFix, now, actor, rules, now)
+    }
+
+    /// CALLBACK_DONE -> CLOSED, or RESOLVED -> CLOSED after the configured unreachable
+    /// callbacks (the callback clock is then cancelled).
+    pub fn close(
+        &mut self,
+        note: &str,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        self.check_move(State::Closed, "close", rules)?;
+        let mut v = Violations::default();
+        text(&mut v, "note", note, MAX_NOTE, false);
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        self.touch(now);
+        self.move_to(State::Closed, actor, now, note);
+        if let Some(i) = self.open_clock(ClockKind::Callback) {
+            self.cancel_clock(i, actor, rules, now);
+        }
+        Ok(())
+    }
+
+    /// RESOLVED, CALLBACK_DONE or CLOSED -> REOPENED; starts the 2-day callback-fix clock.
+    pub fn reopen(
+        &mut self,
+        reason: Option<ReopenReason>,
+        note: &str,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        self.check_move(State::Reopened, "reopen", rules)?;
+        let mut v = Violations::default();
+        if reason.is_none() {
+            v.push("reason", "is required");
+        }
+        text(&mut v, "note", note, MAX_NOTE, true);
+        let Some(reason) = reason.filter(|_| v.is_empty()) else {
+            return Err(RuleError::Invalid(v));
+        };
+        self.touch(now);
+        self.reopen_inner(reason, note, now, actor, rules, now)
+    }
+
+    /// Any state before RESOLVED, or REOPENED -> WITHDRAWN: clocks and open promises cancelled.
+    pub fn withdraw(
+        &mut self,
+        reason: &str,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        self.check_move(State::Withdrawn, "withdraw", rules)?;
+        let mut v = Violations::default();
+        text(&mut v, "reason", reason, MAX_NOTE, true);
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        self.touch(now);
+        self.move_to(State::Withdrawn, actor, now, reason);
+        for i in 0..self.clocks.len() {
+            if self.clocks[i].is_open() {
+                self.cancel_clock(i, actor, rules, now);
+            }
+        }
+        for i in 0..self.promises.len() {
+            if matches!(
+                self.promises[i].state,
+                PromiseState::Open | PromiseState::Broken
+            ) {
+                self.promises[i].state = PromiseState::Cancelled;
+                let p = self.promises[i].clone();
+                self.entry(
+                    actor,
+                    now,
+                    format!("promise {} cancelled", p.id),
+                    Details::Promise(p),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn ensure_not_final(&self, action: &str, rules: &Rules) -> Result<(), RuleError> {
+        if self.state == State::Withdrawn {
+            Err(self.refuse(action, rules))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Assigns the complaint to an agent.
+    pub fn assign(
+        &mut self,
+        agent_id: &str,
+        reason: &str,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        self.ensure_not_final("assign", rules)?;
+        let mut v = Violations::default();
+        text(&mut v, "agent_id", agent_id, 100, true);
+        text(&mut v, "reason", reason, MAX_SHORT_NOTE, false);
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        self.touch(now);
+        let previous = std::mem::replace(&mut self.assigned_agent_id, agent_id.trim().to_owned());
+        self.entry(
+            actor,
+            now,
+            format!("assigned to {}", agent_id.trim()),
+            Details::Assignment {
+                previous_agent_id: previous,
+                agent_id: agent_id.trim().to_owned(),
+                reason: reason.to_owned(),
+            },
+        );
+        Ok(())
+    }
+}

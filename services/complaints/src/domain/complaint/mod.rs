@@ -1,0 +1,394 @@
+//! The complaint aggregate and every change the process allows.
+//!
+//! Each change checks the state machine first (an illegal move names the current state and the
+//! allowed next ones), then applies itself and appends what happened to the pending timeline,
+//! SLA events and outbox, which the store writes in the same transaction as the complaint.
+
+use chrono::TimeDelta;
+use csops_sla::{Case, PolicyError};
+use serde::{Deserialize, Serialize};
+
+use super::rules::Rules;
+use super::types::*;
+use super::{RuleError, Violations};
+
+mod clocks;
+mod compensation;
+mod edits;
+mod escalation;
+mod lifecycle;
+mod promises;
+
+const MAX_TITLE: usize = 200;
+const MAX_DESCRIPTION: usize = 10_000;
+const MAX_DEMAND: usize = 2_000;
+const MAX_NOTE: usize = 4_000;
+const MAX_SHORT_NOTE: usize = 1_000;
+const MAX_REFERENCES: usize = 20;
+/// An in-person visit for a key account or sensitive complainant is due within two days.
+const VISIT_WITHIN: TimeDelta = TimeDelta::days(2);
+/// Client clocks may run a little ahead of ours.
+const CLOCK_SKEW_MICROS: i64 = 60_000_000;
+
+/// What a caller gives to record a complaint.
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    /// Customer id.
+    pub customer_id: String,
+    /// Summary.
+    pub title: String,
+    /// Full text.
+    pub description: String,
+    /// What the customer asks for.
+    pub customer_demand: String,
+    /// Nature (None when not given).
+    pub nature: Option<Nature>,
+    /// Severity.
+    pub severity: Option<Severity>,
+    /// Channel.
+    pub channel: Option<Channel>,
+    /// Traits.
+    pub traits: Vec<Trait>,
+    /// References.
+    pub references: Vec<Reference>,
+    /// When the customer complained; 0 = now.
+    pub receive_time: Micros,
+}
+
+/// Editable fields named by an update mask; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct Patch {
+    /// Title.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Demand.
+    pub customer_demand: Option<String>,
+    /// Nature.
+    pub nature: Option<Nature>,
+    /// Severity.
+    pub severity: Option<Severity>,
+    /// Channel.
+    pub channel: Option<Channel>,
+    /// Traits.
+    pub traits: Option<Vec<Trait>>,
+    /// References.
+    pub references: Option<Vec<Reference>>,
+    /// Lesson learned.
+    pub lesson_learned: Option<String>,
+}
+
+/// The resolution record given to ResolveComplaint.
+#[derive(Debug, Clone, Default)]
+pub struct ResolutionInput {
+    /// What was done.
+    pub summary: String,
+    /// Root cause.
+    pub root_cause: String,
+    /// Corrective action.
+    pub corrective_action: String,
+    /// Lesson.
+    pub lesson_learned: String,
+    /// At fault.
+    pub company_at_fault: bool,
+}
+
+/// What a change produced, for the store: timeline entries, SLA events, outbox events and
+/// exactly-once escalation keys.
+pub type Pending = (
+    Vec<Entry>,
+    Vec<SlaEvent>,
+    Vec<OutboxEvent>,
+    Vec<(String, Level)>,
+);
+
+/// A complaint and everything done about it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Complaint {
+    /// Id.
+    pub id: String,
+    /// Customer.
+    pub customer_id: String,
+    /// Title.
+    pub title: String,
+    /// Description (personal data: never logged).
+    pub description: String,
+    /// Demand.
+    pub customer_demand: String,
+    /// Nature.
+    pub nature: Nature,
+    /// Severity.
+    pub severity: Severity,
+    /// Channel.
+    pub channel: Channel,
+    /// Traits.
+    pub traits: Vec<Trait>,
+    /// State.
+    pub state: State,
+    /// Assigned agent.
+    pub assigned_agent_id: String,
+    /// Escalation level.
+    pub escalation_level: Level,
+    /// Customer facts.
+    pub customer: Snapshot,
+    /// Clocks.
+    pub clocks: Vec<SlaClock>,
+    /// Solutions.
+    pub solutions: Vec<Solution>,
+    /// Resolution.
+    pub resolution: Option<Resolution>,
+    /// Callbacks.
+    pub callbacks: Vec<CallbackAttempt>,
+    /// Promises.
+    pub promises: Vec<Promise>,
+    /// Compensations.
+    pub compensations: Vec<Compensation>,
+    /// Escalations.
+    pub escalations: Vec<Escalation>,
+    /// State history.
+    pub history: Vec<Transition>,
+    /// Reopens.
+    pub reopen_count: i32,
+    /// References.
+    pub references: Vec<Reference>,
+    /// When the customer complained.
+    pub receive_time: Micros,
+    /// Who recorded it.
+    pub created_by: Actor,
+    /// Created.
+    pub create_time: Micros,
+    /// Updated.
+    pub update_time: Micros,
+    /// Closed or withdrawn.
+    pub close_time: Micros,
+    /// True once an in-person visit was requested from the visits service.
+    pub visit_requested: bool,
+    /// Optimistic-concurrency version.
+    pub version: i64,
+    /// Last timeline sequence used.
+    pub timeline_seq: i64,
+    /// Timeline entries to append.
+    #[serde(skip)]
+    pub pending_entries: Vec<Entry>,
+    /// SLA events to record.
+    #[serde(skip)]
+    pub pending_sla: Vec<SlaEvent>,
+    /// Outbox events to write.
+    #[serde(skip)]
+    pub pending_outbox: Vec<OutboxEvent>,
+    /// Exactly-once escalation keys (subject, level) to claim.
+    #[serde(skip)]
+    pub pending_guards: Vec<(String, Level)>,
+}
+
+fn text(v: &mut Violations, field: &str, value: &str, max: usize, required: bool) {
+    if required && value.trim().is_empty() {
+        v.push(field, "is required");
+    } else if value.chars().count() > max {
+        v.push(field, format!("must be at most {max} characters"));
+    }
+}
+
+fn references(v: &mut Violations, refs: &[Reference]) {
+    if refs.len() > MAX_REFERENCES {
+        v.push("references", format!("at most {MAX_REFERENCES} entries"));
+    }
+    for (i, r) in refs.iter().enumerate() {
+        text(v, &format!("references[{i}].kind"), &r.kind, 50, true);
+        text(v, &format!("references[{i}].id"), &r.id, 200, true);
+    }
+}
+
+fn policy_error(error: PolicyError) -> RuleError {
+    RuleError::Precondition(format!("the SLA policy cannot start this clock: {error}"))
+}
+
+fn list(states: &[State]) -> String {
+    if states.is_empty() {
+        "none (final state)".to_owned()
+    } else {
+        states
+            .iter()
+            .map(|s| s.label())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl Complaint {
+    /// Records a new complaint: validates the input, starts the first-contact and resolution
+    /// clocks at the receive time, escalates a sensitive complainant at once and asks for an
+    /// in-person visit for a key account or sensitive complainant.
+    pub fn create(
+        id: String,
+        input: Input,
+        customer: Snapshot,
+        actor: Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<Self, RuleError> {
+        let mut v = Violations::default();
+        text(&mut v, "customer_id", &input.customer_id, 100, true);
+        text(&mut v, "title", &input.title, MAX_TITLE, true);
+        text(
+            &mut v,
+            "description",
+            &input.description,
+            MAX_DESCRIPTION,
+            false,
+        );
+        text(
+            &mut v,
+            "customer_demand",
+            &input.customer_demand,
+            MAX_DEMAND,
+            false,
+        );
+        if input.nature.is_none() {
+            v.push("nature", "is required");
+        }
+        if input.severity.is_none() {
+            v.push("severity", "is required");
+        }
+        if input.channel.is_none() {
+            v.push("channel", "is required");
+        }
+        references(&mut v, &input.references);
+        if input.receive_time > now + CLOCK_SKEW_MICROS {
+            v.push("receive_time", "must not be in the future");
+        }
+        let (Some(nature), Some(severity), Some(channel)) =
+            (input.nature, input.severity, input.channel)
+        else {
+            return Err(RuleError::Invalid(v));
+        };
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        let receive_time = if input.receive_time > 0 {
+            input.receive_time.min(now)
+        } else {
+            now
+        };
+        let mut traits = input.traits;
+        traits.sort();
+        traits.dedup();
+        let mut c = Complaint {
+            id,
+            customer_id: input.customer_id.trim().to_owned(),
+            title: input.title.trim().to_owned(),
+            description: input.description,
+            customer_demand: input.customer_demand,
+            nature,
+            severity,
+            channel,
+            traits,
+            state: State::Received,
+            assigned_agent_id: String::new(),
+            escalation_level: Level::Agent,
+            customer,
+            clocks: Vec::new(),
+            solutions: Vec::new(),
+            resolution: None,
+            callbacks: Vec::new(),
+            promises: Vec::new(),
+            compensations: Vec::new(),
+            escalations: Vec::new(),
+            history: Vec::new(),
+            reopen_count: 0,
+            references: input.references,
+            receive_time,
+            created_by: actor.clone(),
+            create_time: now,
+            update_time: now,
+            close_time: 0,
+            visit_requested: false,
+            version: 1,
+            timeline_seq: 0,
+            pending_entries: Vec::new(),
+            pending_sla: Vec::new(),
+            pending_outbox: Vec::new(),
+            pending_guards: Vec::new(),
+        };
+        let transition = Transition {
+            from: None,
+            to: State::Received,
+            actor: actor.clone(),
+            time: now,
+            reason: String::new(),
+        };
+        c.history.push(transition.clone());
+        c.entry(
+            &actor,
+            now,
+            "complaint received".into(),
+            Details::StateChange(transition),
+        );
+        c.start_clock(ClockKind::FirstContact, receive_time, &actor, rules, now)?;
+        c.start_clock(ClockKind::Resolution, receive_time, &actor, rules, now)?;
+        c.sensitive_follow_up(rules, now);
+        c.request_visit_if_due(now);
+        Ok(c)
+    }
+
+    /// Opaque etag of this version.
+    pub fn etag(&self) -> String {
+        format!("v{}", self.version)
+    }
+
+    /// Priority: severity, one step up for a key account and one for a sensitive complainant.
+    pub fn priority(&self) -> Priority {
+        let mut p = match self.severity {
+            Severity::Low | Severity::Medium => 1,
+            Severity::High => 2,
+            Severity::Critical => 3,
+        };
+        if self.customer.key_account {
+            p += 1;
+        }
+        if self.is_sensitive() {
+            p += 1;
+        }
+        Priority::from_number(p.min(3)).unwrap_or(Priority::Urgent)
+    }
+
+    /// True for a media, legal or social-background complainant.
+    pub fn is_sensitive(&self) -> bool {
+        self.traits.iter().any(|t| t.is_sensitive())
+    }
+
+    /// The facts the SLA policy selects on. A sensitive complainant counts as at least HIGH
+    /// severity ("resolve fast"), and every trait is passed so a policy may name them.
+    pub fn case(&self) -> Case {
+        let severity = if self.is_sensitive() {
+            self.severity.max(Severity::High)
+        } else {
+            self.severity
+        };
+        let mut case = Case::new()
+            .tier(match self.customer.tier {
+                Tier::A => csops_sla::Tier::A,
+                Tier::B => csops_sla::Tier::B,
+                Tier::C => csops_sla::Tier::C,
+            })
+            .key_account(self.customer.key_account)
+            .region(match self.customer.region {
+                Region::Urban => csops_sla::Region::Urban,
+                Region::Rural => csops_sla::Region::Rural,
+            })
+            .severity(match severity {
+                Severity::Low => csops_sla::Severity::Low,
+                Severity::Medium => csops_sla::Severity::Medium,
+                Severity::High => csops_sla::Severity::High,
+                Severity::Critical => csops_sla::Severity::Critical,
+            })
+            .channel(self.channel.code());
+        for t in &self.traits {
+            case = case.with_trait(t.code());
+        }
+        case
+    }
+}
+
+#[cfg(test)]
+mod tests;

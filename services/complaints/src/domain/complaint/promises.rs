@@ -1,0 +1,150 @@
+//! Promises made to the customer: making, keeping and rescheduling them.
+
+use super::{text, Complaint, MAX_SHORT_NOTE};
+use crate::domain::rules::Rules;
+use crate::domain::types::*;
+use crate::domain::{new_id, RuleError, Violations};
+
+impl Complaint {
+    fn promise_index(&self, id: &str) -> Result<usize, RuleError> {
+        self.promises
+            .iter()
+            .position(|p| p.id == id)
+            .ok_or_else(|| {
+                RuleError::NotFound(format!("complaint {} has no promise {id}", self.id))
+            })
+    }
+
+    /// Records a promise; returns its id.
+    pub fn make_promise(
+        &mut self,
+        description: &str,
+        due_time: Micros,
+        actor: &Actor,
+        rules: &Rules,
+        now: Micros,
+    ) -> Result<String, RuleError> {
+        if matches!(self.state, State::Withdrawn | State::Closed) {
+            return Err(self.refuse("make a promise", rules));
+        }
+        let mut v = Violations::default();
+        text(&mut v, "description", description, MAX_SHORT_NOTE, true);
+        if due_time <= now {
+            v.push("due_time", "is required and must be in the future");
+        }
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        self.touch(now);
+        let promise = Promise {
+            id: new_id("prm"),
+            description: description.to_owned(),
+            due_time,
+            promised_by: actor.clone(),
+            make_time: now,
+            state: PromiseState::Open,
+            keep_time: 0,
+            kept_by: None,
+            changes: Vec::new(),
+        };
+        self.promises.push(promise.clone());
+        let id = promise.id.clone();
+        self.entry(
+            actor,
+            now,
+            format!("promise {id} made"),
+            Details::Promise(promise),
+        );
+        Ok(id)
+    }
+
+    /// Marks a promise kept (KEPT_LATE when past due).
+    pub fn keep_promise(
+        &mut self,
+        id: &str,
+        note: &str,
+        actor: &Actor,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        let i = self.promise_index(id)?;
+        let mut v = Violations::default();
+        text(&mut v, "note", note, MAX_SHORT_NOTE, false);
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        let p = &self.promises[i];
+        if !matches!(p.state, PromiseState::Open | PromiseState::Broken) {
+            return Err(RuleError::Precondition(format!(
+                "promise {id} is {}; only an OPEN or BROKEN promise can be kept",
+                p.state.label()
+            )));
+        }
+        self.touch(now);
+        let p = &mut self.promises[i];
+        p.state = if now > p.due_time {
+            PromiseState::KeptLate
+        } else {
+            PromiseState::Kept
+        };
+        p.keep_time = now;
+        p.kept_by = Some(actor.clone());
+        let p = p.clone();
+        self.entry(
+            actor,
+            now,
+            format!("promise {id} {}", p.state.label()),
+            Details::Promise(p),
+        );
+        Ok(())
+    }
+
+    /// Moves a promise's due time with the customer's consent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn reschedule_promise(
+        &mut self,
+        id: &str,
+        new_due: Micros,
+        reason: &str,
+        consent: &str,
+        actor: &Actor,
+        now: Micros,
+    ) -> Result<(), RuleError> {
+        let i = self.promise_index(id)?;
+        let mut v = Violations::default();
+        if new_due <= now {
+            v.push("new_due_time", "is required and must be in the future");
+        }
+        text(&mut v, "reason", reason, MAX_SHORT_NOTE, true);
+        text(&mut v, "customer_consent", consent, MAX_SHORT_NOTE, true);
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        let p = &self.promises[i];
+        if !matches!(p.state, PromiseState::Open | PromiseState::Broken) {
+            return Err(RuleError::Precondition(format!(
+                "promise {id} is {}; only an OPEN or BROKEN promise can be rescheduled",
+                p.state.label()
+            )));
+        }
+        self.touch(now);
+        let p = &mut self.promises[i];
+        p.changes.push(PromiseChange {
+            previous_due_time: p.due_time,
+            new_due_time: new_due,
+            reason: reason.to_owned(),
+            customer_consent: consent.to_owned(),
+            actor: actor.clone(),
+            time: now,
+        });
+        p.due_time = new_due;
+        p.state = PromiseState::Open;
+        let p = p.clone();
+        self.entry(
+            actor,
+            now,
+            format!("promise {id} rescheduled"),
+            Details::Promise(p),
+        );
+        Ok(())
+    }
+}
