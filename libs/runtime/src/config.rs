@@ -11,6 +11,8 @@ use clap::{Args, Command, FromArgMatches};
 use csops_observability::LogFormat;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::paging::PageTokens;
+
 /// Static facts about one service that shape its settings and its server.
 #[derive(Debug, Clone, Copy)]
 pub struct ServiceSpec {
@@ -66,6 +68,8 @@ pub struct Settings {
     pub drain_delay: Duration,
     /// Log output format.
     pub log_format: LogFormat,
+    /// Signs and checks page tokens, with a key every replica of the service shares.
+    pub page_tokens: PageTokens,
 }
 
 impl Settings {
@@ -81,6 +85,7 @@ impl Settings {
             shutdown_grace: Duration::from_secs(5),
             drain_delay: Duration::ZERO,
             log_format: LogFormat::Text,
+            page_tokens: PageTokens::new(database_url.as_bytes()),
         }
     }
 
@@ -131,6 +136,16 @@ struct CommonArgs {
     #[arg(long, env = "CSOPS_LOG_FORMAT", value_name = "FORMAT", default_value = "auto",
           value_parser = parse_log_format)]
     log_format: LogFormat,
+    /// Secret that signs page tokens; every replica of a service needs the same one. Defaults
+    /// to one derived from the database URL (shared by the replicas, and secret where it
+    /// carries a password).
+    #[arg(
+        long,
+        env = "CSOPS_PAGE_TOKEN_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    page_token_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -231,7 +246,18 @@ where
                 .to_owned(),
         });
     }
+    let token_secret = match common.page_token_secret {
+        Some(secret) if secret.len() < 16 => {
+            return Err(ConfigError::Invalid {
+                name: "--page-token-secret / CSOPS_PAGE_TOKEN_SECRET".to_owned(),
+                message: "must be at least 16 characters".to_owned(),
+            })
+        }
+        Some(secret) => SecretString::from(secret),
+        None => SecretString::from(url.clone()),
+    };
     let settings = Settings {
+        page_tokens: PageTokens::new(token_secret.expose_secret().as_bytes()),
         listen_addr: common.listen_addr,
         metrics_addr: common.metrics_addr.0,
         database: DatabaseSettings {
@@ -337,6 +363,16 @@ mod tests {
     }
 
     #[test]
+    fn a_short_page_token_secret_is_rejected() {
+        let error = parse(&["--page-token-secret", "short"], None).unwrap_err();
+        assert!(
+            error.to_string().contains("CSOPS_PAGE_TOKEN_SECRET"),
+            "{error}"
+        );
+        assert!(parse(&["--page-token-secret", "a-long-enough-secret"], None).is_ok());
+    }
+
+    #[test]
     fn help_names_every_environment_variable() {
         let help = command::<NoExtraArgs>(&SPEC).render_long_help().to_string();
         assert!(
@@ -352,6 +388,7 @@ mod tests {
             "CSOPS_SHUTDOWN_GRACE",
             "CSOPS_DRAIN_DELAY",
             "CSOPS_LOG_FORMAT",
+            "CSOPS_PAGE_TOKEN_SECRET",
             "OTEL_EXPORTER_OTLP_ENDPOINT",
         ] {
             assert!(help.contains(name), "--help lacks {name}:\n{help}");

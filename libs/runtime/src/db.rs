@@ -60,13 +60,23 @@ fn create_sqlite_dir(url: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Applies the service's embedded migrations. On PostgreSQL sqlx holds an advisory lock
-/// while migrating, so replicas starting together apply each migration once.
+/// The kit's own tables (retry keys, outbox), in every service's database.
+static KIT_MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Applies the kit's migrations and the service's, in version order, as one history. On
+/// PostgreSQL sqlx holds an advisory lock while migrating, so replicas starting together apply
+/// each migration once.
 pub async fn migrate(
     pool: &AnyPool,
-    migrator: &Migrator,
+    service: &Migrator,
 ) -> Result<(), sqlx::migrate::MigrateError> {
-    migrator.run(pool).await
+    let mut migrations: Vec<_> = KIT_MIGRATOR.iter().chain(service.iter()).cloned().collect();
+    migrations.sort_by_key(|m| m.version);
+    let merged = Migrator {
+        migrations: std::borrow::Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    };
+    merged.run(pool).await
 }
 
 /// Returns true when the database answers a trivial query within two seconds.
@@ -149,10 +159,23 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// Returns the current time in microseconds since the Unix epoch, the unit of every stored time.
-pub fn now_micros() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
+#[cfg(test)]
+pub(crate) mod tests {
+    #![allow(clippy::unwrap_used)]
+    use secrecy::SecretString;
+
+    use super::*;
+
+    /// A migrated SQLite database (kit tables only) in `dir`.
+    pub(crate) async fn sqlite(dir: &tempfile::TempDir) -> AnyPool {
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("kit.db").display());
+        let pool = connect(&DatabaseSettings {
+            url: SecretString::from(url),
+            max_connections: 2,
+        })
+        .await
+        .unwrap();
+        migrate(&pool, &Migrator::DEFAULT).await.unwrap();
+        pool
+    }
 }

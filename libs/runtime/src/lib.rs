@@ -1,18 +1,24 @@
 //! Server bootstrap shared by csops services: settings, storage, health, reflection, shutdown.
 #![forbid(unsafe_code)]
 
+pub mod change;
 pub mod client;
 pub mod config;
 pub mod db;
-pub mod page_token;
+pub mod error;
+pub mod etag;
+pub mod idempotency;
+pub mod paging;
 pub mod process;
 pub mod server;
 pub mod shutdown;
-pub mod status;
+pub mod time;
 pub mod violations;
 
 pub use config::{DatabaseSettings, ServiceSpec, Settings};
-pub use server::{ServeError, Server};
+pub use error::Error;
+pub use server::{ServeError, Server, StartError};
+pub use violations::{RuleError, Violations};
 
 /// Exit code for a bad configuration value (`EX_USAGE` from sysexits.h).
 pub const EXIT_BAD_CONFIG: u8 = 64;

@@ -1,6 +1,6 @@
-//! Field violations: every broken input rule names its field by its proto path (e.g.
-//! `customer.contacts[1].value`), so a caller can fix all of them at once. Pure data, used by
-//! the services' domain rules; `crate::status` turns it into INVALID_ARGUMENT.
+//! Field violations and rule errors: every broken input rule names its field by its proto path
+//! (e.g. `customer.contacts[1].value`), so a caller can fix all of them at once. Pure data, used
+//! by the services' domain rules; `crate::error` turns them into gRPC statuses.
 
 use std::fmt;
 
@@ -67,6 +67,41 @@ impl fmt::Display for Violations {
             .map(|v| format!("{}: {}", v.field, v.description))
             .collect();
         f.write_str(&parts.join("; "))
+    }
+}
+
+/// Why a domain rule refused a change: what the pure domain code of every service returns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    /// Input values are invalid.
+    #[error("invalid input: {0}")]
+    Invalid(Violations),
+    /// The change is not possible in the current state.
+    #[error("{0}")]
+    Precondition(String),
+    /// The actor's role does not allow it.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// Something named inside the aggregate does not exist.
+    #[error("{0}")]
+    NotFound(String),
+}
+
+impl RuleError {
+    /// One invalid field.
+    pub fn invalid(field: &str, description: impl Into<String>) -> Self {
+        let mut v = Violations::default();
+        v.push(field, description);
+        Self::Invalid(v)
+    }
+
+    /// Returns the error with every field violation moved under `prefix`.
+    #[must_use]
+    pub fn in_field(self, prefix: &str) -> Self {
+        match self {
+            Self::Invalid(v) => Self::Invalid(v.prefixed(prefix)),
+            other => other,
+        }
     }
 }
 

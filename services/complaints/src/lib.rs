@@ -1,15 +1,15 @@
 //! The complaints service: the complaint process of the handbooks, with SLA clocks that are kept.
 //!
-//! `api/` is the gRPC surface, `domain/` the rules of the process, `store/` its SQL, `events/`
-//! the outbox relay, `watcher` the breach watcher and re-evaluation, `clients` the customers
-//! lookup.
+//! `api/` is the gRPC surface, `app/` the use cases, `domain/` the rules of the process,
+//! `store/` its SQL, `events/` the outbox relay, `watcher` the breach watcher and
+//! re-evaluation, `clients` the customers lookup (see docs/service-anatomy.md).
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod app;
 pub mod clients;
 pub mod config;
 pub mod domain;
-pub mod error;
 pub mod events;
 pub mod store;
 pub mod watcher;
@@ -19,7 +19,10 @@ use std::sync::Arc;
 
 use csops_observability::Metrics;
 use csops_proto::complaints::v1::complaints_service_server::ComplaintsServiceServer;
+pub use csops_runtime::StartError;
 use csops_runtime::{ServeError, Server, ServiceSpec, Settings};
+
+use crate::app::Complaints;
 use tokio::sync::{watch, Notify};
 use tonic::service::Routes;
 
@@ -38,55 +41,12 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 /// Embedded migrations of the complaints database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Why the service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// A configuration value is unusable.
-    #[error("invalid configuration: {0}")]
-    Config(String),
-    /// The database could not be opened.
-    #[error("cannot open the database: {0}")]
-    Database(#[from] sqlx::Error),
-    /// Migrations failed.
-    #[error("cannot migrate the database: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The server could not bind.
-    #[error(transparent)]
-    Serve(#[from] ServeError),
-}
-
-/// What the API and the background tasks share.
-#[derive(Debug)]
-pub struct Core {
-    /// Storage.
-    pub store: store::Store,
-    /// Configurable rules.
-    pub rules: domain::Rules,
-    /// Customers lookup.
-    pub customers: clients::CustomersClient,
-    /// Woken whenever this replica records SLA events (streams then poll at once).
-    pub sla_recorded: Notify,
-    /// Turns true when the process stops.
-    pub stop: watch::Receiver<bool>,
-    /// This replica's id (lease owner).
-    pub instance: String,
-}
-
-impl Core {
-    /// Tells local SLA streams that events were recorded.
-    pub fn published(&self, complaint: &domain::Complaint) {
-        if !complaint.pending_sla.is_empty() {
-            self.sla_recorded.notify_waiters();
-        }
-    }
-}
-
 /// A complaints service bound to its port, ready to run.
 #[derive(Debug)]
 pub struct App {
     server: Server,
     routes: Routes,
-    core: Arc<Core>,
+    core: Arc<Complaints>,
     config: Config,
     gauges: watcher::SlaGauges,
     metrics: Metrics,
@@ -104,7 +64,7 @@ impl App {
         let pool = csops_runtime::db::connect(&settings.database).await?;
         csops_runtime::db::migrate(&pool, &MIGRATOR).await?;
         let (stop, stopped) = watch::channel(false);
-        let core = Arc::new(Core {
+        let core = Arc::new(Complaints {
             store: store::Store::new(pool.clone()),
             rules,
             customers: clients::CustomersClient::new(
@@ -129,6 +89,7 @@ impl App {
             server,
             routes: Routes::new(ComplaintsServiceServer::new(api::ComplaintsApi::new(
                 core.clone(),
+                settings.page_tokens.clone(),
             ))),
             core,
             config,
@@ -154,7 +115,7 @@ impl App {
     }
 
     /// Returns the shared core (store and rules), for tests and tools.
-    pub fn core(&self) -> Arc<Core> {
+    pub fn core(&self) -> Arc<Complaints> {
         self.core.clone()
     }
 

@@ -6,16 +6,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use csops_runtime::db::now_micros;
+use csops_runtime::time::now_micros;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use std::sync::atomic::AtomicU64;
 use tokio::sync::watch;
 
+use crate::app::Complaints;
 use crate::clients::Lookup;
 use crate::domain::{at, Complaint};
 use crate::store::StoreError;
-use crate::Core;
 
 const LEASE: i64 = 30_000_000;
 const BATCH: u32 = 100;
@@ -48,7 +48,7 @@ impl SlaGauges {
         gauges
     }
 
-    fn update(&self, core: &Core, complaints: &[Complaint]) {
+    fn update(&self, core: &Complaints, complaints: &[Complaint]) {
         let now = at(now_micros());
         let mut counts = std::collections::BTreeMap::<&'static str, i64>::new();
         for state in [
@@ -125,7 +125,7 @@ pub fn check_calendars(metrics: &csops_observability::Metrics, policy: &csops_sl
 /// returns how many complaints changed. A backlog (a morning when thousands of clocks cross a
 /// threshold together) is worked off at once instead of a batch per interval. A stop request
 /// ends the sweep after the complaint being checked, so shutdown never waits for a backlog.
-pub async fn sweep(core: &Core) -> Result<usize, StoreError> {
+pub async fn sweep(core: &Complaints) -> Result<usize, StoreError> {
     let mut changed = 0;
     for _ in 0..MAX_BATCHES {
         let (batch_changed, fetched) = sweep_batch(core).await?;
@@ -137,14 +137,14 @@ pub async fn sweep(core: &Core) -> Result<usize, StoreError> {
     Ok(changed)
 }
 
-fn stopping(core: &Core) -> bool {
+fn stopping(core: &Complaints) -> bool {
     *core.stop.borrow()
 }
 
 /// Checks one batch of due complaints; returns how many changed and how many were due. A
 /// complaint whose check fails (a lost race, a busy database) is logged and left for a later
 /// sweep; only an unreachable database ends the sweep.
-async fn sweep_batch(core: &Core) -> Result<(usize, usize), StoreError> {
+async fn sweep_batch(core: &Complaints) -> Result<(usize, usize), StoreError> {
     let now = now_micros();
     let mut changed = 0;
     let due = core.store.due_for_check(now, BATCH).await?;
@@ -168,7 +168,7 @@ async fn sweep_batch(core: &Core) -> Result<(usize, usize), StoreError> {
 }
 
 /// Claims one due complaint, moves its clocks on and saves it; returns true when it changed.
-async fn check(core: &Core, id: &str, now: i64) -> Result<bool, StoreError> {
+async fn check(core: &Complaints, id: &str, now: i64) -> Result<bool, StoreError> {
     if !core
         .store
         .claim(id, &core.instance, now + LEASE, now)
@@ -216,7 +216,7 @@ async fn check(core: &Core, id: &str, now: i64) -> Result<bool, StoreError> {
 }
 
 /// Re-reads customer facts for complaints accepted while the customers service was away.
-pub async fn reevaluate(core: &Core) -> Result<usize, StoreError> {
+pub async fn reevaluate(core: &Complaints) -> Result<usize, StoreError> {
     let mut corrected = 0;
     for id in core.store.defaulted(50).await? {
         let Some(mut complaint) = core.store.get(&id).await? else {
@@ -257,7 +257,7 @@ pub async fn reevaluate(core: &Core) -> Result<usize, StoreError> {
 
 /// Runs the watcher, the re-evaluation and the gauges until `stop` turns true.
 pub async fn run(
-    core: Arc<Core>,
+    core: Arc<Complaints>,
     gauges: SlaGauges,
     interval: Duration,
     reevaluate_every: Duration,

@@ -1,15 +1,17 @@
 //! The customers service: the customer service file (客户服务档案) behind a gRPC API.
 //!
-//! `api/` is the gRPC surface, `domain/` the rules of the file, `store/` its SQL.
+//! `api/` is the gRPC surface, `app` the use cases, `domain/` the rules of the file, `store/`
+//! its SQL (see docs/service-anatomy.md).
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod app;
 pub mod domain;
-pub mod error;
 pub mod store;
 
 use csops_observability::Metrics;
 use csops_proto::customers::v1::customers_service_server::CustomersServiceServer;
+pub use csops_runtime::StartError;
 use csops_runtime::{ServeError, Server, ServiceSpec, Settings};
 use std::net::SocketAddr;
 use tonic::service::Routes;
@@ -27,20 +29,6 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 /// Embedded migrations of the customers database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Why the service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The database could not be opened.
-    #[error("cannot open the database: {0}")]
-    Database(#[from] sqlx::Error),
-    /// Migrations failed.
-    #[error("cannot migrate the database: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The server could not bind.
-    #[error(transparent)]
-    Serve(#[from] ServeError),
-}
-
 /// A customers service bound to its port, ready to run.
 #[derive(Debug)]
 pub struct App {
@@ -53,7 +41,8 @@ impl App {
     pub async fn build(settings: &Settings, metrics: Metrics) -> Result<Self, StartError> {
         let pool = csops_runtime::db::connect(&settings.database).await?;
         csops_runtime::db::migrate(&pool, &MIGRATOR).await?;
-        let api = api::CustomersApi::new(store::Store::new(pool.clone()));
+        let app = app::Customers::new(store::Store::new(pool.clone()));
+        let api = api::CustomersApi::new(app, settings.page_tokens.clone());
         let server = Server::bind(SPEC, settings, pool, metrics).await?;
         Ok(Self {
             server,

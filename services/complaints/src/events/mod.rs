@@ -10,7 +10,7 @@ use csops_proto::feedback::v1 as fb;
 use csops_proto::feedback::v1::feedback_service_client::FeedbackServiceClient;
 use csops_proto::visits::v1 as vs;
 use csops_proto::visits::v1::visits_service_client::VisitsServiceClient;
-use csops_runtime::db::now_micros;
+use csops_runtime::time::now_micros;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::watch;

@@ -5,7 +5,7 @@
 //! outbox events, escalation keys, the request id) in one transaction guarded by its version.
 
 pub use csops_runtime::db::StoreError;
-pub use csops_runtime::page_token::Cursor;
+pub use csops_runtime::paging::Cursor;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
 

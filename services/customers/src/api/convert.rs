@@ -2,7 +2,7 @@
 //! new field breaks the build until it is handled here.
 
 use csops_proto::customers::v1 as pb;
-use prost_types::Timestamp;
+use csops_runtime::time::micros_to_timestamp as timestamp;
 
 use crate::domain::{
     Channel, ChurnSignal, Consent, Contact, ContactKind, Customer, CustomerPatch, DateKind,
@@ -10,16 +10,6 @@ use crate::domain::{
     SignalKind, State, Tier, TierChange, Violations,
 };
 use crate::store::ArchiveFilter;
-
-/// Returns a protobuf timestamp for microseconds since the epoch; `None` for 0 (unset).
-pub(crate) fn timestamp(micros: i64) -> Option<Timestamp> {
-    (micros != 0).then(|| Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        // In 0..1_000_000_000, so it fits.
-        #[allow(clippy::cast_possible_truncation)]
-        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
-    })
-}
 
 pub(crate) fn tier_from_pb(value: i32, field: &str, v: &mut Violations) -> Option<Tier> {
     match pb::CustomerTier::try_from(value) {
@@ -595,13 +585,6 @@ pub(crate) fn signal(signal: pb::ChurnSignal, now: i64) -> Result<ChurnSignal, V
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_keep_microseconds_and_zero_is_unset() {
-        assert_eq!(timestamp(0), None);
-        let ts = timestamp(1_700_000_000_123_456).unwrap();
-        assert_eq!((ts.seconds, ts.nanos), (1_700_000_000, 123_456_000));
-    }
 
     #[test]
     fn a_mask_naming_tier_or_an_unknown_field_is_rejected_with_the_mask_field() {

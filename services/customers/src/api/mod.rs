@@ -1,108 +1,86 @@
-//! The gRPC API of the customers service: each method validates its request, applies the
-//! domain rules, calls the store and converts the answer.
+//! The gRPC API of the customers service: each method validates its request, makes one call
+//! to the use cases in `crate::app` and converts the answer. Only this module speaks tonic.
 
 mod convert;
-mod error;
-mod page_token;
 
 use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_server::CustomersService;
-use csops_runtime::db::now_micros;
+use csops_runtime::paging::{self, Cursor, Filters, PageTokens};
+use csops_runtime::time::now_micros;
+use csops_runtime::{Error, Violations};
 use tonic::{Request, Response, Status};
 
-use crate::domain::{digits, Customer, RuleError, Violations};
-use crate::error::Error;
-use crate::store::{Inserted, ListFilter, SignalRecorded, Store};
+use crate::app::Customers;
+use crate::domain::{digits, Customer};
+use crate::store::{ArchiveFilter, ListFilter};
 use convert::customer_to_pb;
-use page_token::PageToken;
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
-const MAX_PAGE_SIZE: u32 = 500;
 
 /// Implementation of `csops.customers.v1.CustomersService`.
 #[derive(Debug, Clone)]
 pub struct CustomersApi {
-    store: Store,
+    app: Customers,
+    page_tokens: PageTokens,
 }
 
 impl CustomersApi {
-    /// Serves customers from `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
-    }
-
-    async fn load(&self, id: &str) -> Result<Customer, Error> {
-        self.store
-            .get(id)
-            .await?
-            .ok_or_else(|| Error::NotFound(id.to_owned()))
-    }
-
-    /// Loads a customer, checks the caller's etag (empty = unconditional), applies `change`
-    /// and saves it only if nobody changed it meanwhile.
-    async fn modify(
-        &self,
-        id: &str,
-        etag: &str,
-        change: impl FnOnce(&mut Customer, i64) -> Result<(), RuleError>,
-    ) -> Result<Customer, Error> {
-        let mut customer = self.load(id).await?;
-        check_etag(&customer, etag)?;
-        let expected = customer.version;
-        change(&mut customer, now_micros())?;
-        if self.store.save(&customer, expected).await? {
-            Ok(customer)
-        } else {
-            let current = self.load(id).await?;
-            Err(Error::StaleEtag {
-                id: id.to_owned(),
-                given: customer_etag_given(etag, expected),
-                current: current.etag(),
-            })
-        }
+    /// Serves the use cases of `app`; page tokens are signed by `page_tokens`.
+    pub fn new(app: Customers, page_tokens: PageTokens) -> Self {
+        Self { app, page_tokens }
     }
 }
 
-fn customer_etag_given(etag: &str, expected: i64) -> String {
-    if etag.is_empty() {
-        format!("v{expected}")
-    } else {
-        etag.to_owned()
-    }
-}
-
-fn check_etag(customer: &Customer, etag: &str) -> Result<(), Error> {
-    if etag.is_empty() || etag == customer.etag() {
-        Ok(())
-    } else {
-        Err(Error::StaleEtag {
-            id: customer.id.clone(),
-            given: etag.to_owned(),
-            current: customer.etag(),
-        })
-    }
-}
-
-fn require_id(field: &str, id: &str) -> Result<(), Error> {
+fn require_id(v: &mut Violations, field: &str, id: &str) {
     if id.trim().is_empty() {
-        Err(Error::invalid(field, "must not be empty"))
+        v.push(field, "must not be empty");
     } else if id.len() > 100 {
-        Err(Error::invalid(field, "must be at most 100 characters"))
-    } else {
-        Ok(())
+        v.push(field, "must be at most 100 characters");
     }
 }
 
-/// Prefixes domain violations with the request field that holds the customer.
-fn in_customer(error: RuleError) -> Error {
-    match error {
-        RuleError::Invalid(v) => Error::InvalidArgument(v.prefixed("customer")),
-        RuleError::Precondition(message) => Error::FailedPrecondition(message),
-    }
+fn valid(v: Violations) -> Result<(), Error> {
+    v.into_result(()).map_err(Error::InvalidArgument)
 }
 
-fn new_id() -> String {
-    format!("cus_{}", uuid::Uuid::now_v7().simple())
+fn reply<T>(customer: &Customer, wrap: impl FnOnce(Option<pb::Customer>) -> T) -> Response<T> {
+    Response::new(wrap(Some(customer_to_pb(customer))))
+}
+
+/// The canonical filters of a ListCustomers page, for its page token.
+fn list_filters(filter: &ListFilter) -> Filters {
+    let ListFilter {
+        tier,
+        region,
+        key_account,
+        owner_agent_id,
+        name_contains,
+        phone_contains,
+        archive,
+        min_churn_risk,
+    } = filter;
+    Filters::new("ListCustomers")
+        .with("tier", tier.map_or("", |t| t.code()))
+        .with("region", region.map_or("", |r| r.code()))
+        .with(
+            "key_account",
+            key_account.map_or("", |k| if k { "yes" } else { "no" }),
+        )
+        .with("owner_agent_id", owner_agent_id.as_deref().unwrap_or(""))
+        .with("name_contains", name_contains.as_deref().unwrap_or(""))
+        .with("phone_contains", phone_contains.as_deref().unwrap_or(""))
+        .with(
+            "archive",
+            match archive {
+                ArchiveFilter::Active => "active",
+                ArchiveFilter::Archived => "archived",
+                ArchiveFilter::All => "all",
+            },
+        )
+        .with(
+            "min_churn_risk",
+            min_churn_risk.map_or(0, |level| level.rank()),
+        )
 }
 
 #[tonic::async_trait]
@@ -117,49 +95,34 @@ impl CustomersService for CustomersApi {
             actor_id,
         } = request.into_inner();
         let mut v = Violations::default();
-        let request_id = request_id.trim().to_owned();
+        let request_id = request_id.trim();
         if request_id.is_empty() || request_id.len() > 100 {
             v.push(
                 "request_id",
                 "must be 1-100 characters (e.g. a UUID) so retries are safe",
             );
         }
-        let Some(customer) = customer else {
-            v.push("customer", "is required");
+        let input = match customer.map(convert::new_customer) {
+            None => {
+                v.push("customer", "is required");
+                None
+            }
+            Some(Ok(input)) => Some(input),
+            Some(Err(more)) => {
+                v.extend(more);
+                None
+            }
+        };
+        let Some(input) = input.filter(|_| v.is_empty()) else {
             return Err(Error::InvalidArgument(v).into());
         };
-        let input = match convert::new_customer(customer) {
-            Ok(input) if v.is_empty() => input,
-            Ok(_) => return Err(Error::InvalidArgument(v).into()),
-            Err(more) => {
-                v.extend(more);
-                return Err(Error::InvalidArgument(v).into());
-            }
+        let actor = match actor_id.trim() {
+            "" => "unknown",
+            actor => actor,
         };
-        let actor = if actor_id.trim().is_empty() {
-            "unknown"
-        } else {
-            actor_id.trim()
-        };
-        let customer =
-            Customer::create(new_id(), input, actor, now_micros()).map_err(in_customer)?;
-        let customer = match self
-            .store
-            .insert(&customer, &request_id)
-            .await
-            .map_err(Error::from)?
-        {
-            Inserted::Created => {
-                tracing::info!(customer_id = %customer.id, tier = customer.tier.code(), "customer created");
-                customer
-            }
-            Inserted::Replayed(id) => {
-                tracing::info!(customer_id = %id, "create replayed for a known request_id");
-                self.load(&id).await?
-            }
-        };
-        Ok(Response::new(pb::CreateCustomerResponse {
-            customer: Some(customer_to_pb(&customer)),
+        let customer = self.app.create(input, request_id, actor).await?;
+        Ok(reply(&customer, |customer| pb::CreateCustomerResponse {
+            customer,
         }))
     }
 
@@ -168,10 +131,12 @@ impl CustomersService for CustomersApi {
         request: Request<pb::GetCustomerRequest>,
     ) -> Result<Response<pb::GetCustomerResponse>, Status> {
         let pb::GetCustomerRequest { customer_id } = request.into_inner();
-        require_id("customer_id", &customer_id)?;
-        let customer = self.load(&customer_id).await?;
-        Ok(Response::new(pb::GetCustomerResponse {
-            customer: Some(customer_to_pb(&customer)),
+        let mut v = Violations::default();
+        require_id(&mut v, "customer_id", &customer_id);
+        valid(v)?;
+        let customer = self.app.get(&customer_id).await?;
+        Ok(reply(&customer, |customer| pb::GetCustomerResponse {
+            customer,
         }))
     }
 
@@ -191,17 +156,7 @@ impl CustomersService for CustomersApi {
             min_churn_risk,
         } = request.into_inner();
         let mut v = Violations::default();
-        let limit = match u32::try_from(page_size) {
-            Ok(0) => DEFAULT_PAGE_SIZE,
-            Ok(n) if n <= MAX_PAGE_SIZE => n,
-            _ => {
-                v.push(
-                    "page_size",
-                    format!("must be 0-{MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE})"),
-                );
-                DEFAULT_PAGE_SIZE
-            }
-        };
+        let limit = paging::page_size(page_size, DEFAULT_PAGE_SIZE, &mut v);
         let query = query.trim();
         if query.chars().count() > 100 {
             v.push("query", "must be at most 100 characters");
@@ -218,32 +173,14 @@ impl CustomersService for CustomersApi {
             archive: convert::archive_filter(archive_filter, &mut v),
             min_churn_risk: convert::min_churn_risk(min_churn_risk, &mut v),
         };
-        let fingerprint = page_token::fingerprint(&filter);
-        let cursor = if page_token.is_empty() {
-            None
-        } else {
-            match PageToken::decode(&page_token, fingerprint) {
-                Ok(token) => Some(token.cursor),
-                Err(why) => {
-                    v.push("page_token", why);
-                    None
-                }
-            }
-        };
-        if !v.is_empty() {
-            return Err(Error::InvalidArgument(v).into());
-        }
-        let mut rows = self
-            .store
-            .list(&filter, cursor.as_ref(), limit + 1)
-            .await
-            .map_err(Error::from)?;
-        let more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next_page_token = match (more, rows.last()) {
-            (true, Some(last)) => PageToken::after(last, fingerprint).encode(),
-            _ => String::new(),
-        };
+        let filters = list_filters(&filter);
+        let after = self.page_tokens.read(&page_token, &filters, &mut v);
+        valid(v)?;
+        let rows = self.app.list(&filter, after.as_ref(), limit + 1).await?;
+        let (rows, next_page_token) = self.page_tokens.page(rows, limit, &filters, |last| Cursor {
+            key: last.create_time,
+            id: last.id.clone(),
+        });
         Ok(Response::new(pb::ListCustomersResponse {
             customers: rows.iter().map(customer_to_pb).collect(),
             next_page_token,
@@ -261,21 +198,21 @@ impl CustomersService for CustomersApi {
         let Some(customer) = customer else {
             return Err(Error::invalid("customer", "is required").into());
         };
-        require_id("customer.id", &customer.id)?;
+        let mut v = Violations::default();
+        require_id(&mut v, "customer.id", &customer.id);
+        valid(v)?;
         let id = customer.id.clone();
         let etag = customer.etag.clone();
         let paths = update_mask.map(|m| m.paths).unwrap_or_default();
         let patch = convert::patch(customer, &paths).map_err(Error::InvalidArgument)?;
         let updated = self
-            .modify(&id, &etag, |c, now| c.apply(patch, now))
+            .app
+            .change(&id, &etag, |c, now| c.apply(patch.clone(), now))
             .await
-            .map_err(|e| match e {
-                Error::InvalidArgument(v) => Error::InvalidArgument(v.prefixed("customer")),
-                other => other,
-            })?;
+            .map_err(|e| e.in_field("customer"))?;
         tracing::info!(customer_id = %id, fields = ?paths, "customer updated");
-        Ok(Response::new(pb::UpdateCustomerResponse {
-            customer: Some(customer_to_pb(&updated)),
+        Ok(reply(&updated, |customer| pb::UpdateCustomerResponse {
+            customer,
         }))
     }
 
@@ -302,13 +239,14 @@ impl CustomersService for CustomersApi {
             return Err(Error::InvalidArgument(v).into());
         };
         let updated = self
-            .modify(&customer_id, &etag, |c, now| {
+            .app
+            .change(&customer_id, &etag, |c, now| {
                 c.change_tier(tier, &reason, &changed_by, now)
             })
             .await?;
         tracing::info!(customer_id = %customer_id, tier = tier.code(), "customer tier changed");
-        Ok(Response::new(pb::ChangeCustomerTierResponse {
-            customer: Some(customer_to_pb(&updated)),
+        Ok(reply(&updated, |customer| pb::ChangeCustomerTierResponse {
+            customer,
         }))
     }
 
@@ -317,11 +255,16 @@ impl CustomersService for CustomersApi {
         request: Request<pb::DeleteCustomerRequest>,
     ) -> Result<Response<pb::DeleteCustomerResponse>, Status> {
         let pb::DeleteCustomerRequest { customer_id, etag } = request.into_inner();
-        require_id("customer_id", &customer_id)?;
-        let archived = self.modify(&customer_id, &etag, Customer::archive).await?;
+        let mut v = Violations::default();
+        require_id(&mut v, "customer_id", &customer_id);
+        valid(v)?;
+        let archived = self
+            .app
+            .change(&customer_id, &etag, Customer::archive)
+            .await?;
         tracing::info!(customer_id = %customer_id, "customer archived");
-        Ok(Response::new(pb::DeleteCustomerResponse {
-            customer: Some(customer_to_pb(&archived)),
+        Ok(reply(&archived, |customer| pb::DeleteCustomerResponse {
+            customer,
         }))
     }
 
@@ -330,11 +273,16 @@ impl CustomersService for CustomersApi {
         request: Request<pb::UndeleteCustomerRequest>,
     ) -> Result<Response<pb::UndeleteCustomerResponse>, Status> {
         let pb::UndeleteCustomerRequest { customer_id, etag } = request.into_inner();
-        require_id("customer_id", &customer_id)?;
-        let restored = self.modify(&customer_id, &etag, Customer::restore).await?;
+        let mut v = Violations::default();
+        require_id(&mut v, "customer_id", &customer_id);
+        valid(v)?;
+        let restored = self
+            .app
+            .change(&customer_id, &etag, Customer::restore)
+            .await?;
         tracing::info!(customer_id = %customer_id, "customer restored");
-        Ok(Response::new(pb::UndeleteCustomerResponse {
-            customer: Some(customer_to_pb(&restored)),
+        Ok(reply(&restored, |customer| pb::UndeleteCustomerResponse {
+            customer,
         }))
     }
 
@@ -346,47 +294,16 @@ impl CustomersService for CustomersApi {
             customer_id,
             signal,
         } = request.into_inner();
-        require_id("customer_id", &customer_id)?;
+        let mut v = Violations::default();
+        require_id(&mut v, "customer_id", &customer_id);
+        valid(v)?;
         let Some(signal) = signal else {
             return Err(Error::invalid("signal", "is required").into());
         };
         let signal = convert::signal(signal, now_micros()).map_err(Error::InvalidArgument)?;
-        // Signals come from systems without an etag: retry a few times when the file changes
-        // between read and write.
-        for _ in 0..5 {
-            let mut customer = self.load(&customer_id).await?;
-            let expected = customer.version;
-            customer
-                .record_churn_signal(signal.clone(), now_micros())
-                .map_err(Error::from)?;
-            match self
-                .store
-                .record_signal(&customer, expected, &signal)
-                .await
-                .map_err(Error::from)?
-            {
-                SignalRecorded::Recorded => {
-                    tracing::info!(
-                        customer_id = %customer_id,
-                        signal_id = %signal.signal_id,
-                        level = signal.level.rank(),
-                        "churn signal recorded"
-                    );
-                    return Ok(Response::new(pb::RecordChurnSignalResponse {
-                        customer: Some(customer_to_pb(&customer)),
-                    }));
-                }
-                SignalRecorded::Duplicate => {
-                    let current = self.load(&customer_id).await?;
-                    return Ok(Response::new(pb::RecordChurnSignalResponse {
-                        customer: Some(customer_to_pb(&current)),
-                    }));
-                }
-                SignalRecorded::Stale => continue,
-            }
-        }
-        Err(Status::aborted(
-            "the customer kept changing; retry the call",
-        ))
+        let customer = self.app.record_churn_signal(&customer_id, signal).await?;
+        Ok(reply(&customer, |customer| pb::RecordChurnSignalResponse {
+            customer,
+        }))
     }
 }

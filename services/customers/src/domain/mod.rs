@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 pub use churn::{
     risk_level, ChurnSignal, RiskLevel, SignalKind, RECENT_SIGNALS, SIGNAL_WINDOW_MICROS,
 };
+pub use csops_runtime::RuleError;
 pub use lifetime_value::{lifetime_value_minor, LifetimeValueInputs};
 pub use validate::{FieldViolation, Violations};
 
@@ -307,17 +308,6 @@ pub struct CustomerPatch {
     pub consents: Option<Vec<Consent>>,
     /// New lifetime value inputs; `Some(None)` clears them.
     pub lifetime_value_inputs: Option<Option<LifetimeValueInputs>>,
-}
-
-/// A rule of the customer file was broken.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RuleError {
-    /// Input values are invalid.
-    #[error("invalid input: {0}")]
-    Invalid(Violations),
-    /// The change is not possible in the file's current state.
-    #[error("{0}")]
-    Precondition(String),
 }
 
 impl Customer {

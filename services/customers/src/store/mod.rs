@@ -3,6 +3,8 @@
 
 pub use csops_runtime::db::StoreError;
 use csops_runtime::db::{classify, DbErrorKind};
+/// Position after the last row of a page: (create_time, id).
+pub use csops_runtime::paging::Cursor;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
@@ -38,15 +40,6 @@ pub struct ListFilter {
     pub archive: ArchiveFilter,
     /// Only customers at least this much at risk.
     pub min_churn_risk: Option<RiskLevel>,
-}
-
-/// Position after the last row of a page, in listing order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    /// Creation time of the last row.
-    pub create_time: i64,
-    /// Id of the last row.
-    pub id: String,
 }
 
 /// Result of recording a churn signal.
@@ -194,7 +187,7 @@ impl Store {
         Ok(SignalRecorded::Recorded)
     }
 
-    /// Returns up to `limit` customers after `after` in (create_time, id) order. Keyset
+    /// Returns up to `limit` customers after `after` in (create_time, id) order (the cursor's key is the create_time). Keyset
     /// pagination: rows that existed when the listing began are neither skipped nor repeated,
     /// whatever is inserted meanwhile.
     pub async fn list(
@@ -275,16 +268,8 @@ impl Store {
             param(&mut sql, " AND churn_risk >= $?", Bind::Int(level.rank()));
         }
         if let Some(cursor) = after {
-            param(
-                &mut sql,
-                " AND (create_time > $?",
-                Bind::Int(cursor.create_time),
-            );
-            param(
-                &mut sql,
-                " OR (create_time = $?",
-                Bind::Int(cursor.create_time),
-            );
+            param(&mut sql, " AND (create_time > $?", Bind::Int(cursor.key));
+            param(&mut sql, " OR (create_time = $?", Bind::Int(cursor.key));
             param(&mut sql, " AND id > $?))", Bind::Text(cursor.id.clone()));
         }
         param(

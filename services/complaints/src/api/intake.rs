@@ -1,0 +1,227 @@
+//! Intake and the complaint resource: CreateComplaint, GetComplaint, ListComplaints and
+//! UpdateComplaint.
+
+use csops_proto::complaints::v1 as pb;
+use csops_runtime::paging::{self, Cursor, Filters};
+use csops_runtime::time::timestamp_to_micros;
+use csops_runtime::Error;
+
+use super::{convert, done, known, require_id, ComplaintsApi};
+use crate::domain::{Level, Nature, Severity, State, Violations};
+use crate::store::ListFilter;
+
+/// Handles `create_complaint`.
+pub(super) async fn create_complaint(
+    api: &ComplaintsApi,
+    request: pb::CreateComplaintRequest,
+) -> Result<pb::CreateComplaintResponse, Error> {
+    let pb::CreateComplaintRequest {
+        complaint,
+        request_id,
+        actor,
+    } = request;
+    let mut v = Violations::default();
+    let request_id = request_id.trim().to_owned();
+    if request_id.is_empty() || request_id.len() > 100 {
+        v.push(
+            "request_id",
+            "must be 1-100 characters (e.g. a UUID) so retries are safe",
+        );
+    }
+    let actor = convert::actor(actor, &mut v);
+    let Some(complaint) = complaint else {
+        v.push("complaint", "is required");
+        return Err(Error::InvalidArgument(v));
+    };
+    let input = convert::input(complaint, &mut v);
+    done(v)?;
+    let c = api.core.create(input, &request_id, actor).await?;
+    Ok(pb::CreateComplaintResponse {
+        complaint: Some(api.to_pb(&c)),
+    })
+}
+
+/// Handles `get_complaint`.
+pub(super) async fn get_complaint(
+    api: &ComplaintsApi,
+    request: pb::GetComplaintRequest,
+) -> Result<pb::GetComplaintResponse, Error> {
+    let pb::GetComplaintRequest { complaint_id } = request;
+    let mut v = Violations::default();
+    require_id(&mut v, "complaint_id", &complaint_id);
+    done(v)?;
+    let c = api.load(&complaint_id).await?;
+    Ok(pb::GetComplaintResponse {
+        complaint: Some(api.to_pb(&c)),
+    })
+}
+
+/// Handles `list_complaints`.
+pub(super) async fn list_complaints(
+    api: &ComplaintsApi,
+    request: pb::ListComplaintsRequest,
+) -> Result<pb::ListComplaintsResponse, Error> {
+    let pb::ListComplaintsRequest {
+        page_size,
+        page_token,
+        states,
+        natures,
+        severities,
+        assigned_agent_id,
+        unassigned,
+        customer_id,
+        sla_state,
+        create_time_start,
+        create_time_end,
+        escalation_level,
+    } = request;
+    let mut v = Violations::default();
+    let limit = paging::page_size(page_size, 50, &mut v);
+    let mut filter = ListFilter::default();
+    for (i, s) in states.iter().enumerate() {
+        match State::from_number(*s) {
+            Some(s) => filter.states.push(s.code().to_owned()),
+            None => v.push(format!("states[{i}]"), "unknown state"),
+        }
+    }
+    for (i, s) in natures.iter().enumerate() {
+        match Nature::from_number(*s) {
+            Some(s) => filter.natures.push(s.code().to_owned()),
+            None => v.push(format!("natures[{i}]"), "unknown nature"),
+        }
+    }
+    for (i, s) in severities.iter().enumerate() {
+        match Severity::from_number(*s) {
+            Some(s) => filter.severities.push(s.code().to_owned()),
+            None => v.push(format!("severities[{i}]"), "unknown severity"),
+        }
+    }
+    filter.assigned_agent_id = Some(assigned_agent_id.trim().to_owned()).filter(|s| !s.is_empty());
+    filter.unassigned = unassigned;
+    if unassigned && filter.assigned_agent_id.is_some() {
+        v.push("unassigned", "cannot be combined with assigned_agent_id");
+    }
+    filter.customer_id = Some(customer_id.trim().to_owned()).filter(|s| !s.is_empty());
+    filter.sla_states = match pb::SlaStateFilter::try_from(sla_state) {
+        Ok(pb::SlaStateFilter::Unspecified) => vec![],
+        Ok(pb::SlaStateFilter::AtRisk) => vec!["at_risk".into()],
+        Ok(pb::SlaStateFilter::Breached) => vec!["breached".into()],
+        Ok(pb::SlaStateFilter::AtRiskOrBreached) => vec!["at_risk".into(), "breached".into()],
+        Ok(pb::SlaStateFilter::OnTrack) => vec!["on_track".into()],
+        Err(_) => {
+            v.push("sla_state", "unknown value");
+            vec![]
+        }
+    };
+    filter.create_time_start = timestamp_to_micros("create_time_start", create_time_start, &mut v);
+    filter.create_time_end = timestamp_to_micros("create_time_end", create_time_end, &mut v);
+    filter.escalation_level = known(
+        Level::from_number(escalation_level),
+        escalation_level,
+        "escalation_level",
+        &mut v,
+    )
+    .map(|l| l.code().to_owned());
+    let filters = list_filters(&filter);
+    let after = api.page_tokens.read(&page_token, &filters, &mut v);
+    done(v)?;
+    let rows = api
+        .core
+        .store
+        .list(&filter, after.as_ref(), limit + 1)
+        .await?;
+    let (rows, next_page_token) = api.page_tokens.page(rows, limit, &filters, |last| Cursor {
+        key: last.create_time,
+        id: last.id.clone(),
+    });
+    Ok(pb::ListComplaintsResponse {
+        complaints: rows.iter().map(|c| api.to_pb(c)).collect(),
+        next_page_token,
+    })
+}
+
+/// The canonical filters of a ListComplaints page, for its page token.
+fn list_filters(filter: &ListFilter) -> Filters {
+    let ListFilter {
+        states,
+        natures,
+        severities,
+        assigned_agent_id,
+        unassigned,
+        customer_id,
+        sla_states,
+        create_time_start,
+        create_time_end,
+        escalation_level,
+    } = filter;
+    Filters::new("ListComplaints")
+        .with_all("states", states)
+        .with_all("natures", natures)
+        .with_all("severities", severities)
+        .with(
+            "assigned_agent_id",
+            assigned_agent_id.as_deref().unwrap_or(""),
+        )
+        .with("unassigned", unassigned)
+        .with("customer_id", customer_id.as_deref().unwrap_or(""))
+        .with_all("sla_states", sla_states)
+        .with("create_time_start", create_time_start)
+        .with("create_time_end", create_time_end)
+        .with(
+            "escalation_level",
+            escalation_level.as_deref().unwrap_or(""),
+        )
+}
+
+/// Handles `update_complaint`.
+pub(super) async fn update_complaint(
+    api: &ComplaintsApi,
+    request: pb::UpdateComplaintRequest,
+) -> Result<pb::UpdateComplaintResponse, Error> {
+    let pb::UpdateComplaintRequest {
+        complaint,
+        update_mask,
+        actor,
+    } = request;
+    let mut v = Violations::default();
+    let actor = convert::actor(actor, &mut v);
+    let Some(complaint) = complaint else {
+        v.push("complaint", "is required");
+        return Err(Error::InvalidArgument(v));
+    };
+    require_id(&mut v, "complaint.id", &complaint.id);
+    if complaint.etag.trim().is_empty() {
+        v.push(
+            "complaint.etag",
+            "is required: send the etag of the complaint you read",
+        );
+    }
+    let id = complaint.id.clone();
+    let etag = complaint.etag.clone();
+    let paths = update_mask.map(|m| m.paths).unwrap_or_default();
+    let patch = match convert::patch(complaint, &paths) {
+        Ok(p) => Some(p),
+        Err(more) => {
+            v.extend(more);
+            None
+        }
+    };
+    done(v)?;
+    let Some(patch) = patch else {
+        return Err(Error::invalid("update_mask", "is required"));
+    };
+    let (c, _) = api
+        .mutate(&id, &etag, None, |c, rules, now| {
+            c.update(patch.clone(), paths.clone(), &actor, rules, now)
+                .map(|()| String::new())
+        })
+        .await
+        .map_err(|e| match e {
+            Error::InvalidArgument(v) => Error::InvalidArgument(v.prefixed("complaint")),
+            other => other,
+        })?;
+    tracing::info!(complaint_id = %id, fields = ?paths, "complaint updated");
+    Ok(pb::UpdateComplaintResponse {
+        complaint: Some(api.to_pb(&c)),
+    })
+}

@@ -1,0 +1,97 @@
+//! Promises to the customer: MakePromise, KeepPromise and ReschedulePromise.
+
+use csops_proto::complaints::v1 as pb;
+use csops_runtime::time::timestamp_to_micros;
+use csops_runtime::Error;
+
+use super::{convert, done, require_id, retry_key, ComplaintsApi};
+use crate::domain::Violations;
+
+/// Handles `make_promise`.
+pub(super) async fn make_promise(
+    api: &ComplaintsApi,
+    request: pb::MakePromiseRequest,
+) -> Result<pb::MakePromiseResponse, Error> {
+    let pb::MakePromiseRequest {
+        complaint_id,
+        description,
+        due_time,
+        request_id,
+        actor,
+        etag,
+    } = request;
+    let mut v = Violations::default();
+    require_id(&mut v, "complaint_id", &complaint_id);
+    let actor = convert::actor(actor, &mut v);
+    let rid = retry_key(&mut v, &request_id);
+    let due = timestamp_to_micros("due_time", due_time, &mut v);
+    done(v)?;
+    let (c, id) = api
+        .mutate(
+            &complaint_id,
+            &etag,
+            rid.map(|r| ("promise", r)),
+            |c, rules, now| c.make_promise(&description, due, &actor, rules, now),
+        )
+        .await?;
+    let promise = c.promises.iter().find(|p| p.id == id).map(convert::promise);
+    Ok(pb::MakePromiseResponse {
+        complaint: Some(api.to_pb(&c)),
+        promise,
+    })
+}
+
+/// Handles `keep_promise`.
+pub(super) async fn keep_promise(
+    api: &ComplaintsApi,
+    request: pb::KeepPromiseRequest,
+) -> Result<pb::KeepPromiseResponse, Error> {
+    let pb::KeepPromiseRequest {
+        complaint_id,
+        promise_id,
+        note,
+        actor,
+        etag,
+    } = request;
+    let mut v = Violations::default();
+    require_id(&mut v, "promise_id", &promise_id);
+    let c = api
+        .transition(&complaint_id, actor, &etag, v, |c, a, _, now| {
+            c.keep_promise(&promise_id, &note, a, now)
+        })
+        .await?;
+    let promise = c.promises.iter().find(|p| p.id == promise_id).cloned();
+    Ok(pb::KeepPromiseResponse {
+        complaint: Some(c),
+        promise,
+    })
+}
+
+/// Handles `reschedule_promise`.
+pub(super) async fn reschedule_promise(
+    api: &ComplaintsApi,
+    request: pb::ReschedulePromiseRequest,
+) -> Result<pb::ReschedulePromiseResponse, Error> {
+    let pb::ReschedulePromiseRequest {
+        complaint_id,
+        promise_id,
+        new_due_time,
+        reason,
+        customer_consent,
+        actor,
+        etag,
+    } = request;
+    let mut v = Violations::default();
+    require_id(&mut v, "promise_id", &promise_id);
+    let due = timestamp_to_micros("new_due_time", new_due_time, &mut v);
+    let c = api
+        .transition(&complaint_id, actor, &etag, v, |c, a, _, now| {
+            c.reschedule_promise(&promise_id, due, &reason, &customer_consent, a, now)
+        })
+        .await?;
+    let promise = c.promises.iter().find(|p| p.id == promise_id).cloned();
+    Ok(pb::ReschedulePromiseResponse {
+        complaint: Some(c),
+        promise,
+    })
+}

@@ -1,0 +1,106 @@
+//! The timeline: ListTimeline, AddNote and RecordCall.
+
+use csops_proto::complaints::v1 as pb;
+use csops_runtime::paging::{self, Cursor, Filters};
+use csops_runtime::Error;
+
+use super::{convert, done, require_id, retry_key, ComplaintsApi};
+use crate::domain::{EntryKind, Violations};
+
+/// Handles `list_timeline`.
+pub(super) async fn list_timeline(
+    api: &ComplaintsApi,
+    request: pb::ListTimelineRequest,
+) -> Result<pb::ListTimelineResponse, Error> {
+    let pb::ListTimelineRequest {
+        complaint_id,
+        page_size,
+        page_token,
+        kinds,
+    } = request;
+    let mut v = Violations::default();
+    require_id(&mut v, "complaint_id", &complaint_id);
+    let limit = paging::page_size(page_size, 100, &mut v);
+    let mut wanted = Vec::new();
+    for (i, k) in kinds.iter().enumerate() {
+        match EntryKind::from_number(*k) {
+            Some(k) => wanted.push(k),
+            None => v.push(format!("kinds[{i}]"), "unknown kind"),
+        }
+    }
+    let filters = Filters::new("ListTimeline")
+        .with("complaint_id", &complaint_id)
+        .with_all("kinds", wanted.iter().map(|k| k.code()));
+    let after = api
+        .page_tokens
+        .read(&page_token, &filters, &mut v)
+        .map_or(0, |cursor| cursor.key);
+    done(v)?;
+    api.load(&complaint_id).await?;
+    let rows = api
+        .core
+        .store
+        .timeline(&complaint_id, after, &wanted, limit + 1)
+        .await?;
+    let (rows, next_page_token) = api.page_tokens.page(rows, limit, &filters, |last| Cursor {
+        key: last.sequence,
+        id: last.id.clone(),
+    });
+    Ok(pb::ListTimelineResponse {
+        entries: rows.iter().map(convert::entry).collect(),
+        next_page_token,
+    })
+}
+
+/// Handles `add_note`.
+pub(super) async fn add_note(
+    api: &ComplaintsApi,
+    request: pb::AddNoteRequest,
+) -> Result<pb::AddNoteResponse, Error> {
+    let pb::AddNoteRequest {
+        complaint_id,
+        text,
+        request_id,
+        actor,
+    } = request;
+    let mut v = Violations::default();
+    require_id(&mut v, "complaint_id", &complaint_id);
+    let actor = convert::actor(actor, &mut v);
+    let rid = retry_key(&mut v, &request_id);
+    done(v)?;
+    let (c, seq) = api
+        .mutate(&complaint_id, "", rid.map(|r| ("note", r)), |c, _, now| {
+            c.add_note(&text, &actor, now)?;
+            Ok(c.timeline_seq.to_string())
+        })
+        .await?;
+    let entry = api.entry_at(&c.id, &seq).await?;
+    Ok(pb::AddNoteResponse { entry: Some(entry) })
+}
+
+/// Handles `record_call`.
+pub(super) async fn record_call(
+    api: &ComplaintsApi,
+    request: pb::RecordCallRequest,
+) -> Result<pb::RecordCallResponse, Error> {
+    let pb::RecordCallRequest {
+        complaint_id,
+        call,
+        request_id,
+        actor,
+    } = request;
+    let mut v = Violations::default();
+    require_id(&mut v, "complaint_id", &complaint_id);
+    let actor = convert::actor(actor, &mut v);
+    let rid = retry_key(&mut v, &request_id);
+    let call = convert::call(call, &mut v);
+    done(v)?;
+    let (c, seq) = api
+        .mutate(&complaint_id, "", rid.map(|r| ("call", r)), |c, _, now| {
+            c.record_call(call.clone(), &actor, now)?;
+            Ok(c.timeline_seq.to_string())
+        })
+        .await?;
+    let entry = api.entry_at(&c.id, &seq).await?;
+    Ok(pb::RecordCallResponse { entry: Some(entry) })
+}

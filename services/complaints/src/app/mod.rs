@@ -1,0 +1,182 @@
+//! The use cases of the complaints service: the one place where a change runs (load, etag,
+//! domain rule, save with everything the change produced, retry on a lost race, idempotent
+//! replay by request id). The gRPC handlers and the background workers both call these.
+
+use csops_runtime::change::{self, Attempt};
+use csops_runtime::time::now_micros;
+use csops_runtime::{etag, Error};
+use tokio::sync::{watch, Notify};
+
+use crate::clients::{CustomersClient, Lookup};
+use crate::domain::{new_id, Actor, Complaint, Input, Micros, RuleError, Rules, Snapshot};
+use crate::store::{Inserted, RequestKey, Store, StoreError};
+
+/// A caller's retry key for a change: the RPC's scope and the caller's request id.
+pub type RetryKey = (&'static str, String);
+
+/// What the API and the background workers share: the store, the rules, the customers
+/// lookup, and the signals between them.
+#[derive(Debug)]
+pub struct Complaints {
+    /// Storage.
+    pub store: Store,
+    /// Configurable rules.
+    pub rules: Rules,
+    /// Customers lookup.
+    pub customers: CustomersClient,
+    /// Woken whenever this replica records SLA events (streams then poll at once).
+    pub sla_recorded: Notify,
+    /// Turns true when the process stops.
+    pub stop: watch::Receiver<bool>,
+    /// This replica's id (lease owner).
+    pub instance: String,
+}
+
+fn resource(id: &str) -> String {
+    format!("complaint {id}")
+}
+
+impl Complaints {
+    /// Tells local SLA streams that events were recorded.
+    pub fn published(&self, complaint: &Complaint) {
+        if !complaint.pending_sla.is_empty() {
+            self.sla_recorded.notify_waiters();
+        }
+    }
+
+    /// Returns a complaint by id, or NOT_FOUND.
+    pub async fn load(&self, id: &str) -> Result<Complaint, Error> {
+        self.store
+            .get(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("{} not found", resource(id))))
+    }
+
+    /// Records a complaint with the customer's facts from the customers service (the most
+    /// demanding defaults when it is unreachable or no customer is named, re-evaluated later);
+    /// a repeated `request_id` answers the complaint its first call recorded.
+    pub async fn create(
+        &self,
+        input: Input,
+        request_id: &str,
+        actor: Actor,
+    ) -> Result<Complaint, Error> {
+        if let Some((id, _)) = self.store.find_request("create", request_id).await? {
+            return self.load(&id).await;
+        }
+        let now = now_micros();
+        let customer_id = input.customer_id.trim().to_owned();
+        let snapshot = if customer_id.is_empty() {
+            Snapshot::most_demanding()
+        } else {
+            match self.customers.lookup(&customer_id, now).await {
+                Lookup::Found(s) => s,
+                Lookup::Unreachable => Snapshot::most_demanding(),
+                Lookup::NotFound => {
+                    return Err(Error::invalid(
+                        "complaint.customer_id",
+                        "no such customer in the customers service",
+                    ))
+                }
+            }
+        };
+        let mut c = Complaint::create(new_id("cmp"), input, snapshot, actor, &self.rules, now)
+            .map_err(|e| Error::from(e).in_field("complaint"))?;
+        let sla_state = c.sla_state(&self.rules, now);
+        let next = c.next_check(&self.rules, now);
+        match self
+            .store
+            .insert(&mut c, request_id, sla_state, next)
+            .await?
+        {
+            Inserted::Created => {
+                tracing::info!(
+                    complaint_id = %c.id,
+                    severity = c.severity.code(),
+                    defaulted = c.customer.defaulted,
+                    "complaint created"
+                );
+                self.published(&c);
+                Ok(c)
+            }
+            Inserted::Replayed(id) => self.load(&id).await,
+        }
+    }
+
+    /// Loads a complaint, checks the etag (empty = unconditional), applies `rule` and saves
+    /// the complaint with everything the rule produced, only if nobody changed it meanwhile.
+    /// An unconditional change is retried on a concurrent write; a conditional one answers
+    /// ABORTED. With a retry key, a repeated call returns the complaint and the id the first
+    /// call produced (`rule` returns that id: an entry, promise or compensation).
+    pub async fn change(
+        &self,
+        id: &str,
+        given_etag: &str,
+        retry: Option<RetryKey>,
+        rule: impl Fn(&mut Complaint, &Rules, Micros) -> Result<String, RuleError> + Sync,
+    ) -> Result<(Complaint, String), Error> {
+        if let Some(key) = &retry {
+            if let Some(found) = self.replay(id, key).await? {
+                return Ok(found);
+            }
+        }
+        let (rule, retry) = (&rule, &retry);
+        change::run(&resource(id), given_etag, move || async move {
+            let mut c = self.load(id).await?;
+            etag::check(|| resource(id), given_etag, c.version)?;
+            let read_version = c.version;
+            let now = now_micros();
+            let produced = rule(&mut c, &self.rules, now)?;
+            let sla_state = c.sla_state(&self.rules, now);
+            let next = c.next_check(&self.rules, now);
+            let key = retry.as_ref().map(|(scope, request_id)| RequestKey {
+                scope,
+                request_id: request_id.clone(),
+                ref_id: produced.clone(),
+            });
+            match self
+                .store
+                .save(&mut c, read_version, key.as_ref(), sla_state, next)
+                .await
+            {
+                Ok(true) => {
+                    self.published(&c);
+                    Ok(Attempt::Saved((c, produced)))
+                }
+                Ok(false) => Ok(Attempt::Lost {
+                    read_version,
+                    current_version: self.load(id).await?.version,
+                }),
+                Err(StoreError::Duplicate(e)) => {
+                    // Another call with the same retry key won the race: answer its result.
+                    if let Some(key) = retry {
+                        if let Some(found) = self.replay(id, key).await? {
+                            return Ok(Attempt::Saved(found));
+                        }
+                    }
+                    Err(StoreError::Duplicate(e).into())
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
+    async fn replay(
+        &self,
+        id: &str,
+        (scope, request_id): &RetryKey,
+    ) -> Result<Option<(Complaint, String)>, Error> {
+        match self.store.find_request(scope, request_id).await? {
+            Some((complaint_id, _)) if complaint_id != id => Err(Error::invalid(
+                "request_id",
+                format!("was already used for complaint {complaint_id}"),
+            )),
+            Some((_, produced)) => {
+                tracing::info!(complaint_id = %id, scope, "retried call answered from its first result");
+                Ok(Some((self.load(id).await?, produced)))
+            }
+            None => Ok(None),
+        }
+    }
+}

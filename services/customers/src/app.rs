@@ -1,0 +1,132 @@
+//! The use cases of the customers service: the one place where a change runs (load, etag,
+//! domain rule, save guarded by the version read, retry on a lost race, idempotent replay).
+//! The gRPC handlers validate, call one function here and convert the answer.
+
+use csops_runtime::change::{self, Attempt};
+use csops_runtime::time::now_micros;
+use csops_runtime::{Error, RuleError};
+
+use crate::domain::{ChurnSignal, Customer, NewCustomer};
+use crate::store::{Cursor, Inserted, ListFilter, SignalRecorded, Store};
+
+/// The customers service's use cases over its store.
+#[derive(Debug, Clone)]
+pub struct Customers {
+    store: Store,
+}
+
+fn resource(id: &str) -> String {
+    format!("customer {id}")
+}
+
+fn new_id() -> String {
+    format!("cus_{}", uuid::Uuid::now_v7().simple())
+}
+
+impl Customers {
+    /// Serves customers from `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Returns a customer by id, or NOT_FOUND.
+    pub async fn get(&self, id: &str) -> Result<Customer, Error> {
+        self.store
+            .get(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("{} not found", resource(id))))
+    }
+
+    /// Opens a file; a repeated `request_id` answers the file its first call opened.
+    pub async fn create(
+        &self,
+        input: NewCustomer,
+        request_id: &str,
+        actor: &str,
+    ) -> Result<Customer, Error> {
+        let customer = Customer::create(new_id(), input, actor, now_micros())
+            .map_err(|e| Error::from(e).in_field("customer"))?;
+        match self.store.insert(&customer, request_id).await? {
+            Inserted::Created => {
+                tracing::info!(customer_id = %customer.id, tier = customer.tier.code(), "customer created");
+                Ok(customer)
+            }
+            Inserted::Replayed(id) => {
+                tracing::info!(customer_id = %id, "create replayed for a known request_id");
+                self.get(&id).await
+            }
+        }
+    }
+
+    /// Returns up to `limit` customers after `after`, in listing order.
+    pub async fn list(
+        &self,
+        filter: &ListFilter,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<Vec<Customer>, Error> {
+        Ok(self.store.list(filter, after, limit).await?)
+    }
+
+    /// Applies `rule` to the customer if `etag` is current (empty = whatever is current) and
+    /// saves it unless someone saved first.
+    pub async fn change(
+        &self,
+        id: &str,
+        etag: &str,
+        rule: impl Fn(&mut Customer, i64) -> Result<(), RuleError>,
+    ) -> Result<Customer, Error> {
+        let rule = &rule;
+        change::run(&resource(id), etag, move || async move {
+            let mut customer = self.get(id).await?;
+            csops_runtime::etag::check(|| resource(id), etag, customer.version)?;
+            let read_version = customer.version;
+            rule(&mut customer, now_micros())?;
+            if self.store.save(&customer, read_version).await? {
+                Ok(Attempt::Saved(customer))
+            } else {
+                Ok(Attempt::Lost {
+                    read_version,
+                    current_version: self.get(id).await?.version,
+                })
+            }
+        })
+        .await
+    }
+
+    /// Records a churn signal once per signal id. Signals come from systems without an etag,
+    /// so a lost race is retried; a repeated signal answers the file as it is.
+    pub async fn record_churn_signal(
+        &self,
+        id: &str,
+        signal: ChurnSignal,
+    ) -> Result<Customer, Error> {
+        let signal = &signal;
+        change::run(&resource(id), "", move || async move {
+            let mut customer = self.get(id).await?;
+            let read_version = customer.version;
+            customer.record_churn_signal(signal.clone(), now_micros())?;
+            match self
+                .store
+                .record_signal(&customer, read_version, signal)
+                .await?
+            {
+                SignalRecorded::Recorded => {
+                    tracing::info!(
+                        customer_id = %id,
+                        signal_id = %signal.signal_id,
+                        level = signal.level.rank(),
+                        "churn signal recorded"
+                    );
+                    Ok(Attempt::Saved(customer))
+                }
+                SignalRecorded::Duplicate => Ok(Attempt::Saved(self.get(id).await?)),
+                SignalRecorded::Stale => Ok(Attempt::Lost {
+                    read_version,
+                    current_version: read_version + 1,
+                }),
+            }
+        })
+        .await
+    }
+}
