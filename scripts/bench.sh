@@ -109,16 +109,25 @@ pgbench_run() { # name db script clients
     printf '%-28s %3s clients  %9.0f tx/s  p50 %6.2f ms  p99 %6.2f ms\n' "$name" "$clients" "$tps" "$p50" "$p99"
 }
 
+# Applies the kit's migrations and a service's, in version order (as csops_runtime::db::migrate).
+migrate() {
+    local db="$1" service="$2" migration
+    for migration in $(ls libs/runtime/migrations/*.sql "services/$service/migrations/"*.sql \
+        | awk -F/ '{ print $NF "\t" $0 }' | sort | cut -f2); do
+        psql -d "$db" -f "$migration"
+    done
+}
+
 step "limits: pgbench with the customers service's statements"
 psql -d postgres -c "CREATE DATABASE pgb_customers"
-for migration in services/customers/migrations/*.sql; do psql -d pgb_customers -f "$migration"; done
+migrate pgb_customers customers
 # The create: the request row and the customer row in one transaction, as Store::insert does,
 # with a row of the size the load tool's create_customer writes (a space after each JSON colon
 # keeps pgbench from reading `:null` as a variable).
 cat >"$work/create_customer.sql" <<'SQL'
 \set r random(1, 9000000000000000000)
 BEGIN;
-INSERT INTO customer_requests (request_id, customer_id, create_time) VALUES ('req_' || :client_id || '_' || :r, 'cus_' || :client_id || '_' || :r, 1795459836242969);
+INSERT INTO idempotency_keys (scope, request_id, request_hash, resource_id, ref_id, create_time) VALUES ('create', 'req_' || :client_id || '_' || :r, '3f0c9a1e5b7d2c4a8e6f1b3d5a7c9e0f', 'cus_' || :client_id || '_' || :r, '', 1795459836242969);
 INSERT INTO customers (id, display_name, search_name, search_phones, tier, key_account, region, owner_agent_id, state, profile, tier_history, lifetime_value_minor, version, create_time, update_time, delete_time, churn_risk, churn_signals) VALUES ('cus_' || :client_id || '_' || :r, 'Load Customer 00000017', 'load customer 00000017', '|8613800170000|', 'B', 0, 'urban', 'agent-17', 'active', '{"contacts": [{"kind": "Phone","value": "+86 138 0017 0000","label": "mobile","primary": true},{"kind": "Email","value": "customer17@example.com","label": "work","primary": false}],"important_dates": [],"needs": ["weekly delivery","invoice by e-mail"],"preferences": ["calls after 18:00"],"notes": "Created by csops-load for the benchmarks; prefers a short call before visits.","consents": [],"lifetime_value_inputs": null}', '[{"from": null,"to": "B","changed_by": "csops-load","reason": "created","time": 1795459836242969}]', 0, 1, 1795459836242969, 1795459836242969, 0, 0, '[]');
 COMMIT;
 SQL
@@ -273,25 +282,26 @@ if $have_complaints; then
     # row, the complaint row, its timeline entries, SLA events and outbox rows. The rows are
     # those of one complaint the create_complaint scenario wrote, so sizes match exactly.
     psql -d postgres -c "CREATE DATABASE pgb_complaints"
-    for migration in services/complaints/migrations/*.sql; do psql -d pgb_complaints -f "$migration"; done
+    migrate pgb_complaints complaints
     one="$(psql -d complaints -c "SELECT id FROM complaints WHERE state = 'received' ORDER BY create_time DESC LIMIT 1")"
-    for table in complaints timeline_entries sla_events outbox; do
+    for table in complaints timeline_entries sla_events outbox_events; do
         psql -d pgb_complaints -c "CREATE TABLE tpl_$table (LIKE $table)"
         key=complaint_id
         [[ $table == complaints ]] && key=id
+        [[ $table == outbox_events ]] && key=aggregate_id
         psql -d complaints -c "COPY (SELECT * FROM $table WHERE $key = '$one') TO STDOUT" \
             | psql -d pgb_complaints -c "COPY tpl_$table FROM STDIN"
     done
-    psql -d pgb_complaints -c "SELECT 'template rows: timeline ' || (SELECT count(*) FROM tpl_timeline_entries) || ', sla events ' || (SELECT count(*) FROM tpl_sla_events) || ', outbox ' || (SELECT count(*) FROM tpl_outbox) || ', body bytes ' || (SELECT length(body) FROM tpl_complaints)"
+    psql -d pgb_complaints -c "SELECT 'template rows: timeline ' || (SELECT count(*) FROM tpl_timeline_entries) || ', sla events ' || (SELECT count(*) FROM tpl_sla_events) || ', outbox ' || (SELECT count(*) FROM tpl_outbox_events) || ', body bytes ' || (SELECT length(body) FROM tpl_complaints)"
     cat >"$work/create_complaint.sql" <<'SQL'
 \set r random(1, 9000000000000000000)
-SELECT complaint_id, ref_id FROM complaint_requests WHERE scope = 'create' AND request_id = 'req_' || :client_id || '_' || :r;
+SELECT request_hash, resource_id, ref_id FROM idempotency_keys WHERE scope = 'create' AND request_id = 'req_' || :client_id || '_' || :r;
 BEGIN;
-INSERT INTO complaint_requests (scope, request_id, complaint_id, ref_id, create_time) VALUES ('create', 'req_' || :client_id || '_' || :r, 'cmp_' || :client_id || '_' || :r, 'cmp_' || :client_id || '_' || :r, 1795459836242969);
+INSERT INTO idempotency_keys (scope, request_id, request_hash, resource_id, ref_id, create_time) VALUES ('create', 'req_' || :client_id || '_' || :r, '3f0c9a1e5b7d2c4a8e6f1b3d5a7c9e0f', 'cmp_' || :client_id || '_' || :r, 'cmp_' || :client_id || '_' || :r, 1795459836242969);
 INSERT INTO complaints (id, customer_id, state, nature, severity, assigned_agent_id, escalation_level, sla_state, defaulted, next_check_time, lease_owner, lease_until, body, version, create_time, update_time) SELECT 'cmp_' || :client_id || '_' || :r, customer_id, state, nature, severity, assigned_agent_id, escalation_level, sla_state, defaulted, next_check_time, lease_owner, lease_until, body, version, create_time, update_time FROM tpl_complaints;
 INSERT INTO timeline_entries (complaint_id, sequence, id, kind, create_time, body) SELECT 'cmp_' || :client_id || '_' || :r, sequence, id || '_' || :client_id || '_' || :r, kind, create_time, body FROM tpl_timeline_entries;
 INSERT INTO sla_events (id, complaint_id, event_time, body) SELECT id || '_' || :client_id || '_' || :r, 'cmp_' || :client_id || '_' || :r, event_time, body FROM tpl_sla_events;
-INSERT INTO outbox (id, destination, kind, complaint_id, payload, attempts, next_attempt_time, delivered_time, last_error, lease_owner, lease_until, create_time) SELECT id || '_' || :client_id || '_' || :r, destination, kind, 'cmp_' || :client_id || '_' || :r, payload, attempts, next_attempt_time, delivered_time, last_error, lease_owner, lease_until, create_time FROM tpl_outbox;
+INSERT INTO outbox_events (id, destination, kind, aggregate_id, payload, attempts, next_attempt_time, delivered_time, last_error, lease_owner, lease_until, create_time) SELECT id || '_' || :client_id || '_' || :r, destination, kind, 'cmp_' || :client_id || '_' || :r, payload, attempts, next_attempt_time, delivered_time, last_error, lease_owner, lease_until, create_time FROM tpl_outbox_events;
 COMMIT;
 SQL
     pgbench_run create_complaint_c1 pgb_complaints "$work/create_complaint.sql" 1

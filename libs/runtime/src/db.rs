@@ -79,6 +79,14 @@ pub async fn migrate(
     merged.run(pool).await
 }
 
+/// Returns true when `pool` is a PostgreSQL pool (some statements differ, e.g. row locks).
+pub fn is_postgres(pool: &AnyPool) -> bool {
+    pool.connect_options()
+        .database_url
+        .scheme()
+        .starts_with("postgres")
+}
+
 /// Returns true when the database answers a trivial query within two seconds.
 pub async fn ping(pool: &AnyPool) -> bool {
     matches!(

@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod etag;
 pub mod idempotency;
+pub mod outbox;
 pub mod paging;
 pub mod process;
 pub mod server;

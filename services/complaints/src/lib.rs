@@ -23,7 +23,9 @@ pub use csops_runtime::StartError;
 use csops_runtime::{ServeError, Server, ServiceSpec, Settings};
 
 use crate::app::Complaints;
-use tokio::sync::{watch, Notify};
+use csops_runtime::outbox::{Outbox, Relay, RelaySettings};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
 pub use config::Config;
@@ -49,8 +51,8 @@ pub struct App {
     core: Arc<Complaints>,
     config: Config,
     gauges: watcher::SlaGauges,
-    metrics: Metrics,
-    stop: watch::Sender<bool>,
+    relay: Relay<events::Receivers>,
+    stop: CancellationToken,
 }
 
 impl App {
@@ -63,9 +65,18 @@ impl App {
         let rules = config.rules().map_err(StartError::Config)?;
         let pool = csops_runtime::db::connect(&settings.database).await?;
         csops_runtime::db::migrate(&pool, &MIGRATOR).await?;
-        let (stop, stopped) = watch::channel(false);
+        let stop = CancellationToken::new();
+        let relay = Relay::new(
+            Outbox::new(pool.clone()),
+            events::Receivers::new(&config.feedback_url, &config.visits_url, &metrics),
+            RelaySettings {
+                interval: config.outbox_interval,
+                ..RelaySettings::default()
+            },
+            &metrics,
+        );
         let core = Arc::new(Complaints {
-            store: store::Store::new(pool.clone()),
+            store: store::Store::new(pool.clone(), relay.waker()),
             rules,
             customers: clients::CustomersClient::new(
                 &config.customers_url,
@@ -74,7 +85,7 @@ impl App {
                 &metrics,
             ),
             sla_recorded: Notify::new(),
-            stop: stopped,
+            stop: stop.clone(),
             instance: domain::new_id("replica"),
         });
         if config.customers_url.trim().is_empty() {
@@ -94,7 +105,7 @@ impl App {
             core,
             config,
             gauges,
-            metrics,
+            relay,
             stop,
         })
     }
@@ -125,27 +136,20 @@ impl App {
         self,
         stop: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
-        let stopped = self.core.stop.clone();
         let watcher = tokio::spawn(watcher::run(
             self.core.clone(),
             self.gauges.clone(),
             self.config.sla_watch_interval,
             self.config.reevaluate_interval,
-            stopped.clone(),
+            self.stop.clone(),
         ));
-        let relay = events::Relay::new(
-            self.core.store.clone(),
-            &self.config.feedback_url,
-            &self.config.visits_url,
-            &self.metrics,
-        );
-        let relay = tokio::spawn(relay.run(self.config.outbox_interval, stopped));
-        let sender = self.stop;
+        let relay = tokio::spawn(self.relay.run(self.stop.clone()));
+        let token = self.stop;
         let result = self
             .server
             .serve(self.routes, async move {
                 stop.await;
-                let _ = sender.send(true);
+                token.cancel();
             })
             .await;
         let _ = watcher.await;

@@ -10,7 +10,7 @@ use csops_runtime::time::now_micros;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use std::sync::atomic::AtomicU64;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::app::Complaints;
 use crate::clients::Lookup;
@@ -138,7 +138,7 @@ pub async fn sweep(core: &Complaints) -> Result<usize, StoreError> {
 }
 
 fn stopping(core: &Complaints) -> bool {
-    *core.stop.borrow()
+    core.stop.is_cancelled()
 }
 
 /// Checks one batch of due complaints; returns how many changed and how many were due. A
@@ -255,13 +255,13 @@ pub async fn reevaluate(core: &Complaints) -> Result<usize, StoreError> {
     Ok(corrected)
 }
 
-/// Runs the watcher, the re-evaluation and the gauges until `stop` turns true.
+/// Runs the watcher, the re-evaluation and the gauges until `stop` is cancelled.
 pub async fn run(
     core: Arc<Complaints>,
     gauges: SlaGauges,
     interval: Duration,
     reevaluate_every: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     let mut last_reevaluation = tokio::time::Instant::now();
     let mut last_gauges: Option<tokio::time::Instant> = None;
@@ -292,7 +292,7 @@ pub async fn run(
             }
         }
         tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
+            () = stop.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
     }

@@ -823,6 +823,123 @@ async fn a_customers_outage_loses_nothing_and_clocks_are_corrected(backend: Back
     let _ = &app.complaints_db;
 }
 
+/// Returns `token` with one character in its middle changed to another base64url character.
+fn tampered(token: &str) -> String {
+    let mut chars: Vec<char> = token.chars().collect();
+    let i = chars.len() / 2;
+    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    chars.into_iter().collect()
+}
+
+/// Asserts that a List call refused its page token, naming `page_token`.
+fn refused_token<T: std::fmt::Debug>(answer: Result<tonic::Response<T>, tonic::Status>) {
+    let status = answer.unwrap_err();
+    assert_eq!(fields(&status), ["page_token"], "{status:?}");
+}
+
+async fn every_list_refuses_a_malformed_or_tampered_page_token(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let cus = customer(&mut app, cpb::CustomerTier::B, false, cpb::Region::Urban).await;
+    let first = create(&mut app, complaint(&cus)).await;
+    create(&mut app, complaint(&cus)).await;
+    for _ in 0..2 {
+        app.client
+            .check_reply(pb::CheckReplyRequest {
+                text: "对不起，公司的规定就是这样的。".into(),
+                agent_id: "agent-1".into(),
+                complaint_id: first.id.clone(),
+            })
+            .await
+            .unwrap();
+    }
+    let c = &mut app.client;
+
+    let complaints = pb::ListComplaintsRequest {
+        page_size: 1,
+        customer_id: cus.clone(),
+        ..Default::default()
+    };
+    let token = c
+        .list_complaints(complaints.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .next_page_token;
+    assert!(!token.is_empty());
+    for bad in ["garbage".to_owned(), tampered(&token), format!("{token}A")] {
+        let request = pb::ListComplaintsRequest {
+            page_token: bad,
+            ..complaints.clone()
+        };
+        refused_token(c.list_complaints(request).await);
+    }
+    let other_filters = pb::ListComplaintsRequest {
+        page_token: token.clone(),
+        customer_id: String::new(),
+        ..complaints.clone()
+    };
+    refused_token(c.list_complaints(other_filters).await);
+
+    let timeline = pb::ListTimelineRequest {
+        complaint_id: first.id.clone(),
+        page_size: 1,
+        ..Default::default()
+    };
+    let token = c
+        .list_timeline(timeline.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .next_page_token;
+    assert!(!token.is_empty());
+    for bad in ["garbage".to_owned(), tampered(&token)] {
+        let request = pb::ListTimelineRequest {
+            page_token: bad,
+            ..timeline.clone()
+        };
+        refused_token(c.list_timeline(request).await);
+    }
+    // A timeline token is not a complaints token, and the other way round.
+    let request = pb::ListComplaintsRequest {
+        page_token: token,
+        ..complaints.clone()
+    };
+    refused_token(c.list_complaints(request).await);
+
+    let violations = pb::ListReplyViolationsRequest {
+        agent_id: "agent-1".into(),
+        page_size: 1,
+        ..Default::default()
+    };
+    let token = c
+        .list_reply_violations(violations.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .next_page_token;
+    assert!(!token.is_empty());
+    for bad in ["garbage".to_owned(), tampered(&token)] {
+        let request = pb::ListReplyViolationsRequest {
+            page_token: bad,
+            ..violations.clone()
+        };
+        refused_token(c.list_reply_violations(request).await);
+    }
+    let next = pb::ListReplyViolationsRequest {
+        page_token: token,
+        ..violations
+    };
+    assert_eq!(
+        c.list_reply_violations(next)
+            .await
+            .unwrap()
+            .into_inner()
+            .violations
+            .len(),
+        1
+    );
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -838,6 +955,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     create_validate_get_list_and_conflicts,
+    every_list_refuses_a_malformed_or_tampered_page_token,
     the_outbox_delivers_to_a_late_receiver_once_per_event,
     a_customers_outage_loses_nothing_and_clocks_are_corrected,
 );

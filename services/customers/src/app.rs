@@ -3,6 +3,7 @@
 //! The gRPC handlers validate, call one function here and convert the answer.
 
 use csops_runtime::change::{self, Attempt};
+use csops_runtime::idempotency::Key;
 use csops_runtime::time::now_micros;
 use csops_runtime::{Error, RuleError};
 
@@ -37,24 +38,39 @@ impl Customers {
             .ok_or_else(|| Error::NotFound(format!("{} not found", resource(id))))
     }
 
-    /// Opens a file; a repeated `request_id` answers the file its first call opened.
+    /// Opens a file; a retry with the same request answers the file its first call opened.
     pub async fn create(
         &self,
         input: NewCustomer,
-        request_id: &str,
+        key: &Key,
         actor: &str,
     ) -> Result<Customer, Error> {
+        if let Some(first) = self.replayed(key).await? {
+            return Ok(first);
+        }
         let customer = Customer::create(new_id(), input, actor, now_micros())
             .map_err(|e| Error::from(e).in_field("customer"))?;
-        match self.store.insert(&customer, request_id).await? {
+        match self.store.insert(&customer, key).await? {
             Inserted::Created => {
                 tracing::info!(customer_id = %customer.id, tier = customer.tier.code(), "customer created");
                 Ok(customer)
             }
-            Inserted::Replayed(id) => {
-                tracing::info!(customer_id = %id, "create replayed for a known request_id");
-                self.get(&id).await
+            // A concurrent call with the same key won the race: answer what it made.
+            Inserted::Replayed => self.replayed(key).await?.ok_or_else(|| {
+                Error::Aborted(
+                    "a concurrent call with this request_id did not finish; retry".into(),
+                )
+            }),
+        }
+    }
+
+    async fn replayed(&self, key: &Key) -> Result<Option<Customer>, Error> {
+        match self.store.replay(key).await? {
+            Some(first) => {
+                tracing::info!(customer_id = %first.resource_id, "create replayed for a known request_id");
+                self.get(&first.resource_id).await.map(Some)
             }
+            None => Ok(None),
         }
     }
 

@@ -205,17 +205,21 @@ async fn a_repeated_request_id_returns_the_first_customer_and_creates_nothing(ba
         .into_inner()
         .customer
         .unwrap();
-    let mut again = request;
-    again.customer.as_mut().unwrap().display_name = "Someone Else".into();
     let second = app
         .client
-        .create_customer(again)
+        .create_customer(request.clone())
         .await
         .unwrap()
         .into_inner()
         .customer
         .unwrap();
     assert_eq!(first, second);
+    // The same key with another request is not a retry: it is refused, and creates nothing.
+    let mut other = request;
+    other.customer.as_mut().unwrap().display_name = "Someone Else".into();
+    let status = app.client.create_customer(other).await.unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+    assert!(status.message().contains("retry-me"), "{status:?}");
     let list = app
         .client
         .list_customers(pb::ListCustomersRequest::default())
@@ -587,11 +591,12 @@ async fn a_page_token_is_refused_with_other_filters_or_when_forged(backend: Back
         .await
         .unwrap()
         .into_inner();
+    let token = page.next_page_token;
     let status = app
         .client
         .list_customers(pb::ListCustomersRequest {
             page_size: 1,
-            page_token: page.next_page_token,
+            page_token: token.clone(),
             tier: pb::CustomerTier::A as i32,
             ..Default::default()
         })
@@ -608,6 +613,20 @@ async fn a_page_token_is_refused_with_other_filters_or_when_forged(backend: Back
         .await
         .unwrap_err();
     assert_eq!(violations(&status), ["page_size", "page_token"]);
+    // A token with one character changed (a forged position) is refused too.
+    let mut forged: Vec<char> = token.chars().collect();
+    let i = forged.len() / 2;
+    forged[i] = if forged[i] == 'A' { 'B' } else { 'A' };
+    let status = app
+        .client
+        .list_customers(pb::ListCustomersRequest {
+            page_size: 1,
+            page_token: forged.into_iter().collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violations(&status), ["page_token"]);
 }
 
 async fn health_reports_serving_for_the_service(backend: Backend) {

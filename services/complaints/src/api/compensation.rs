@@ -2,6 +2,7 @@
 //! RejectCompensation.
 
 use csops_proto::complaints::v1 as pb;
+use csops_runtime::idempotency::Key;
 use csops_runtime::Error;
 
 use super::{convert, done, require_id, retry_key, ComplaintsApi};
@@ -12,6 +13,7 @@ pub(super) async fn propose_compensation(
     api: &ComplaintsApi,
     request: pb::ProposeCompensationRequest,
 ) -> Result<pb::ProposeCompensationResponse, Error> {
+    let key = Key::new("compensation", request.request_id.trim(), &request);
     let pb::ProposeCompensationRequest {
         complaint_id,
         kind,
@@ -29,22 +31,17 @@ pub(super) async fn propose_compensation(
     done(v)?;
     let kind = CompensationKind::from_number(kind);
     let (c, id) = api
-        .mutate(
-            &complaint_id,
-            &etag,
-            rid.map(|r| ("compensation", r)),
-            |c, rules, now| {
-                c.propose_compensation(
-                    kind,
-                    &description,
-                    amount_minor,
-                    &currency_code,
-                    &actor,
-                    rules,
-                    now,
-                )
-            },
-        )
+        .mutate(&complaint_id, &etag, rid.map(|_| key), |c, rules, now| {
+            c.propose_compensation(
+                kind,
+                &description,
+                amount_minor,
+                &currency_code,
+                &actor,
+                rules,
+                now,
+            )
+        })
         .await?;
     let compensation = c
         .compensations

@@ -2,6 +2,7 @@
 //! UpdateComplaint.
 
 use csops_proto::complaints::v1 as pb;
+use csops_runtime::idempotency::Key;
 use csops_runtime::paging::{self, Cursor, Filters};
 use csops_runtime::time::timestamp_to_micros;
 use csops_runtime::Error;
@@ -15,6 +16,7 @@ pub(super) async fn create_complaint(
     api: &ComplaintsApi,
     request: pb::CreateComplaintRequest,
 ) -> Result<pb::CreateComplaintResponse, Error> {
+    let key = Key::new("create", request.request_id.trim(), &request);
     let pb::CreateComplaintRequest {
         complaint,
         request_id,
@@ -35,7 +37,7 @@ pub(super) async fn create_complaint(
     };
     let input = convert::input(complaint, &mut v);
     done(v)?;
-    let c = api.core.create(input, &request_id, actor).await?;
+    let c = api.core.create(input, &key, actor).await?;
     Ok(pb::CreateComplaintResponse {
         complaint: Some(api.to_pb(&c)),
     })

@@ -3,6 +3,7 @@
 //! escalation.
 
 use csops_proto::complaints::v1 as pb;
+use csops_runtime::idempotency::Key;
 use csops_runtime::time::timestamp_to_micros;
 use csops_runtime::Error;
 
@@ -190,6 +191,7 @@ pub(super) async fn record_callback(
     api: &ComplaintsApi,
     request: pb::RecordCallbackRequest,
 ) -> Result<pb::RecordCallbackResponse, Error> {
+    let key = Key::new("callback", request.request_id.trim(), &request);
     let pb::RecordCallbackRequest {
         complaint_id,
         outcome,
@@ -211,23 +213,18 @@ pub(super) async fn record_callback(
         return Err(Error::invalid("outcome", "is required"));
     };
     let (c, _) = api
-        .mutate(
-            &complaint_id,
-            &etag,
-            rid.map(|r| ("callback", r)),
-            |c, rules, now| {
-                c.record_callback(
-                    outcome,
-                    &notes,
-                    time,
-                    &feedback_callback_id,
-                    &actor,
-                    rules,
-                    now,
-                )
-                .map(|()| String::new())
-            },
-        )
+        .mutate(&complaint_id, &etag, rid.map(|_| key), |c, rules, now| {
+            c.record_callback(
+                outcome,
+                &notes,
+                time,
+                &feedback_callback_id,
+                &actor,
+                rules,
+                now,
+            )
+            .map(|()| String::new())
+        })
         .await?;
     tracing::info!(complaint_id = %c.id, outcome = outcome.code(), state = c.state.code(), "callback recorded");
     Ok(pb::RecordCallbackResponse {
@@ -263,6 +260,7 @@ pub(super) async fn reopen_complaint(
     api: &ComplaintsApi,
     request: pb::ReopenComplaintRequest,
 ) -> Result<pb::ReopenComplaintResponse, Error> {
+    let key = Key::new("reopen", request.request_id.trim(), &request);
     let pb::ReopenComplaintRequest {
         complaint_id,
         reason,
@@ -278,15 +276,10 @@ pub(super) async fn reopen_complaint(
     done(v)?;
     let reason = ReopenReason::from_number(reason);
     let (c, _) = api
-        .mutate(
-            &complaint_id,
-            &etag,
-            rid.map(|r| ("reopen", r)),
-            |c, rules, now| {
-                c.reopen(reason, &note, &actor, rules, now)
-                    .map(|()| String::new())
-            },
-        )
+        .mutate(&complaint_id, &etag, rid.map(|_| key), |c, rules, now| {
+            c.reopen(reason, &note, &actor, rules, now)
+                .map(|()| String::new())
+        })
         .await?;
     tracing::info!(complaint_id = %c.id, reopen_count = c.reopen_count, "complaint reopened");
     Ok(pb::ReopenComplaintResponse {

@@ -17,12 +17,13 @@ use std::sync::Arc;
 
 use csops_proto::complaints::v1 as pb;
 use csops_proto::complaints::v1::complaints_service_server::ComplaintsService;
+use csops_runtime::idempotency::Key;
 use csops_runtime::paging::PageTokens;
 use csops_runtime::time::now_micros;
 use csops_runtime::Error;
 use tonic::{Request, Response, Status};
 
-use crate::app::{Complaints, RetryKey};
+use crate::app::Complaints;
 use crate::domain::{Actor, Complaint, Micros, RuleError, Rules, Violations};
 
 /// Implementation of `csops.complaints.v1.ComplaintsService`.
@@ -84,7 +85,7 @@ impl ComplaintsApi {
         &self,
         id: &str,
         etag: &str,
-        retry: Option<RetryKey>,
+        retry: Option<Key>,
         change: impl Fn(&mut Complaint, &Rules, Micros) -> Result<String, RuleError> + Sync,
     ) -> Result<(Complaint, String), Error> {
         self.core.change(id, etag, retry, change).await

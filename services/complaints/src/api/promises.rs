@@ -1,6 +1,7 @@
 //! Promises to the customer: MakePromise, KeepPromise and ReschedulePromise.
 
 use csops_proto::complaints::v1 as pb;
+use csops_runtime::idempotency::Key;
 use csops_runtime::time::timestamp_to_micros;
 use csops_runtime::Error;
 
@@ -12,6 +13,7 @@ pub(super) async fn make_promise(
     api: &ComplaintsApi,
     request: pb::MakePromiseRequest,
 ) -> Result<pb::MakePromiseResponse, Error> {
+    let key = Key::new("promise", request.request_id.trim(), &request);
     let pb::MakePromiseRequest {
         complaint_id,
         description,
@@ -27,12 +29,9 @@ pub(super) async fn make_promise(
     let due = timestamp_to_micros("due_time", due_time, &mut v);
     done(v)?;
     let (c, id) = api
-        .mutate(
-            &complaint_id,
-            &etag,
-            rid.map(|r| ("promise", r)),
-            |c, rules, now| c.make_promise(&description, due, &actor, rules, now),
-        )
+        .mutate(&complaint_id, &etag, rid.map(|_| key), |c, rules, now| {
+            c.make_promise(&description, due, &actor, rules, now)
+        })
         .await?;
     let promise = c.promises.iter().find(|p| p.id == id).map(convert::promise);
     Ok(pb::MakePromiseResponse {

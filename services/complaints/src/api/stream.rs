@@ -52,7 +52,7 @@ async fn stream_sla_events(
     skip: Option<String>,
     tx: mpsc::Sender<Result<pb::WatchSlaEventsResponse, Status>>,
 ) {
-    let mut stop = core.stop.clone();
+    let stop = core.stop.clone();
     let mut seen: HashMap<String, Micros> = HashMap::new();
     if let Some(id) = skip {
         seen.insert(id, floor);
@@ -93,7 +93,7 @@ async fn stream_sla_events(
             }
         }
         tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
+            () = stop.cancelled() => return,
             () = tx.closed() => return,
             () = notified => {}
             () = tokio::time::sleep(STREAM_POLL) => {}

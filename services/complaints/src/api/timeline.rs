@@ -1,6 +1,7 @@
 //! The timeline: ListTimeline, AddNote and RecordCall.
 
 use csops_proto::complaints::v1 as pb;
+use csops_runtime::idempotency::Key;
 use csops_runtime::paging::{self, Cursor, Filters};
 use csops_runtime::Error;
 
@@ -57,6 +58,7 @@ pub(super) async fn add_note(
     api: &ComplaintsApi,
     request: pb::AddNoteRequest,
 ) -> Result<pb::AddNoteResponse, Error> {
+    let key = Key::new("note", request.request_id.trim(), &request);
     let pb::AddNoteRequest {
         complaint_id,
         text,
@@ -69,7 +71,7 @@ pub(super) async fn add_note(
     let rid = retry_key(&mut v, &request_id);
     done(v)?;
     let (c, seq) = api
-        .mutate(&complaint_id, "", rid.map(|r| ("note", r)), |c, _, now| {
+        .mutate(&complaint_id, "", rid.map(|_| key), |c, _, now| {
             c.add_note(&text, &actor, now)?;
             Ok(c.timeline_seq.to_string())
         })
@@ -83,6 +85,7 @@ pub(super) async fn record_call(
     api: &ComplaintsApi,
     request: pb::RecordCallRequest,
 ) -> Result<pb::RecordCallResponse, Error> {
+    let key = Key::new("call", request.request_id.trim(), &request);
     let pb::RecordCallRequest {
         complaint_id,
         call,
@@ -96,7 +99,7 @@ pub(super) async fn record_call(
     let call = convert::call(call, &mut v);
     done(v)?;
     let (c, seq) = api
-        .mutate(&complaint_id, "", rid.map(|r| ("call", r)), |c, _, now| {
+        .mutate(&complaint_id, "", rid.map(|_| key), |c, _, now| {
             c.record_call(call.clone(), &actor, now)?;
             Ok(c.timeline_seq.to_string())
         })

@@ -3,16 +3,15 @@
 //! replay by request id). The gRPC handlers and the background workers both call these.
 
 use csops_runtime::change::{self, Attempt};
+use csops_runtime::idempotency::Key;
 use csops_runtime::time::now_micros;
 use csops_runtime::{etag, Error};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::clients::{CustomersClient, Lookup};
 use crate::domain::{new_id, Actor, Complaint, Input, Micros, RuleError, Rules, Snapshot};
-use crate::store::{Inserted, RequestKey, Store, StoreError};
-
-/// A caller's retry key for a change: the RPC's scope and the caller's request id.
-pub type RetryKey = (&'static str, String);
+use crate::store::{Inserted, Store, StoreError};
 
 /// What the API and the background workers share: the store, the rules, the customers
 /// lookup, and the signals between them.
@@ -26,8 +25,8 @@ pub struct Complaints {
     pub customers: CustomersClient,
     /// Woken whenever this replica records SLA events (streams then poll at once).
     pub sla_recorded: Notify,
-    /// Turns true when the process stops.
-    pub stop: watch::Receiver<bool>,
+    /// Cancelled when the process stops; every background task and stream watches it.
+    pub stop: CancellationToken,
     /// This replica's id (lease owner).
     pub instance: String,
 }
@@ -54,15 +53,10 @@ impl Complaints {
 
     /// Records a complaint with the customer's facts from the customers service (the most
     /// demanding defaults when it is unreachable or no customer is named, re-evaluated later);
-    /// a repeated `request_id` answers the complaint its first call recorded.
-    pub async fn create(
-        &self,
-        input: Input,
-        request_id: &str,
-        actor: Actor,
-    ) -> Result<Complaint, Error> {
-        if let Some((id, _)) = self.store.find_request("create", request_id).await? {
-            return self.load(&id).await;
+    /// a retry with the same request answers the complaint its first call recorded.
+    pub async fn create(&self, input: Input, key: &Key, actor: Actor) -> Result<Complaint, Error> {
+        if let Some(first) = self.store.replay(key).await? {
+            return self.load(&first.resource_id).await;
         }
         let now = now_micros();
         let customer_id = input.customer_id.trim().to_owned();
@@ -84,11 +78,7 @@ impl Complaints {
             .map_err(|e| Error::from(e).in_field("complaint"))?;
         let sla_state = c.sla_state(&self.rules, now);
         let next = c.next_check(&self.rules, now);
-        match self
-            .store
-            .insert(&mut c, request_id, sla_state, next)
-            .await?
-        {
+        match self.store.insert(&mut c, key, sla_state, next).await? {
             Inserted::Created => {
                 tracing::info!(
                     complaint_id = %c.id,
@@ -99,7 +89,13 @@ impl Complaints {
                 self.published(&c);
                 Ok(c)
             }
-            Inserted::Replayed(id) => self.load(&id).await,
+            // A concurrent call with the same key won the race: answer what it made.
+            Inserted::Replayed => match self.store.replay(key).await? {
+                Some(first) => self.load(&first.resource_id).await,
+                None => Err(Error::Aborted(
+                    "a concurrent call with this request_id did not finish; retry".into(),
+                )),
+            },
         }
     }
 
@@ -112,7 +108,7 @@ impl Complaints {
         &self,
         id: &str,
         given_etag: &str,
-        retry: Option<RetryKey>,
+        retry: Option<Key>,
         rule: impl Fn(&mut Complaint, &Rules, Micros) -> Result<String, RuleError> + Sync,
     ) -> Result<(Complaint, String), Error> {
         if let Some(key) = &retry {
@@ -129,14 +125,10 @@ impl Complaints {
             let produced = rule(&mut c, &self.rules, now)?;
             let sla_state = c.sla_state(&self.rules, now);
             let next = c.next_check(&self.rules, now);
-            let key = retry.as_ref().map(|(scope, request_id)| RequestKey {
-                scope,
-                request_id: request_id.clone(),
-                ref_id: produced.clone(),
-            });
+            let key = retry.as_ref().map(|key| (key, produced.as_str()));
             match self
                 .store
-                .save(&mut c, read_version, key.as_ref(), sla_state, next)
+                .save(&mut c, read_version, key, sla_state, next)
                 .await
             {
                 Ok(true) => {
@@ -162,19 +154,16 @@ impl Complaints {
         .await
     }
 
-    async fn replay(
-        &self,
-        id: &str,
-        (scope, request_id): &RetryKey,
-    ) -> Result<Option<(Complaint, String)>, Error> {
-        match self.store.find_request(scope, request_id).await? {
-            Some((complaint_id, _)) if complaint_id != id => Err(Error::invalid(
-                "request_id",
-                format!("was already used for complaint {complaint_id}"),
-            )),
-            Some((_, produced)) => {
-                tracing::info!(complaint_id = %id, scope, "retried call answered from its first result");
-                Ok(Some((self.load(id).await?, produced)))
+    async fn replay(&self, id: &str, key: &Key) -> Result<Option<(Complaint, String)>, Error> {
+        match self.store.replay(key).await? {
+            // Keys recorded before request digests existed: the same key for another complaint.
+            Some(first) if first.resource_id != id => Err(Error::AlreadyExists(format!(
+                "request_id {:?} was already used for complaint {}",
+                key.request_id, first.resource_id
+            ))),
+            Some(first) => {
+                tracing::info!(complaint_id = %id, scope = key.scope, "retried call answered from its first result");
+                Ok(Some((self.load(id).await?, first.ref_id)))
             }
             None => Ok(None),
         }

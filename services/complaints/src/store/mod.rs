@@ -5,13 +5,17 @@
 //! outbox events, escalation keys, the request id) in one transaction guarded by its version.
 
 pub use csops_runtime::db::StoreError;
+use csops_runtime::idempotency::{self, Key, Recorded};
+use csops_runtime::outbox::{self, NewEvent};
 pub use csops_runtime::paging::Cursor;
+use csops_runtime::Error;
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyPool, Row, Transaction};
+use std::sync::Arc;
 
-use crate::domain::{
-    Complaint, Entry, EntryKind, Micros, OutboxEvent, Outgoing, SlaEvent, SlaState,
-};
+use sqlx::{Any, AnyPool, Row, Transaction};
+use tokio::sync::Notify;
+
+use crate::domain::{Complaint, Entry, EntryKind, Micros, OutboxEvent, SlaEvent, SlaState};
 
 /// Filters of ListComplaints; they combine with AND, values inside one with OR.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,30 +47,8 @@ pub struct ListFilter {
 pub enum Inserted {
     /// Created.
     Created,
-    /// The request id was used before, for this complaint.
-    Replayed(String),
-}
-
-/// A retry key claimed with a change: (scope, request_id, ref_id).
-#[derive(Debug, Clone)]
-pub struct RequestKey {
-    /// The RPC.
-    pub scope: &'static str,
-    /// The caller's key.
-    pub request_id: String,
-    /// What the first call produced (entry, promise or compensation id).
-    pub ref_id: String,
-}
-
-/// A pending outbox row claimed by a relay.
-#[derive(Debug, Clone)]
-pub struct OutboxRow {
-    /// Event id.
-    pub id: String,
-    /// The event.
-    pub event: Outgoing,
-    /// Attempts so far.
-    pub attempts: i64,
+    /// The retry key was recorded before: nothing was written.
+    Replayed,
 }
 
 /// A recorded reply violation.
@@ -89,21 +71,12 @@ enum Bind {
     Int(i64),
 }
 
-/// Undelivered outbox events for one destination.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingOutbox {
-    /// `feedback` or `visits`.
-    pub destination: String,
-    /// How many wait.
-    pub events: i64,
-    /// When the oldest of them was written.
-    pub oldest_create_time: Micros,
-}
-
 /// Complaint storage over a shared pool.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Woken after a commit that wrote outbox events, so the relay sends them at once.
+    outbox_written: Arc<Notify>,
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -128,56 +101,49 @@ fn complaint_from_row(row: &AnyRow) -> Result<Complaint, StoreError> {
 
 impl Store {
     /// Wraps a pool whose database has the complaints migrations applied.
-    pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+    pub fn new(pool: AnyPool, outbox_written: Arc<Notify>) -> Self {
+        Self {
+            pool,
+            outbox_written,
+        }
     }
 
-    /// Returns the id a request key produced, if it was used before.
-    pub async fn find_request(
+    /// Commits a change and wakes the relay when it wrote outbox events.
+    async fn commit(
         &self,
-        scope: &str,
-        request_id: &str,
-    ) -> Result<Option<(String, String)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT complaint_id, ref_id FROM complaint_requests WHERE scope = $1 AND request_id = $2",
-        )
-        .bind(scope)
-        .bind(request_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(match row {
-            Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
-            None => None,
-        })
+        tx: Transaction<'_, Any>,
+        outbox_events: usize,
+    ) -> Result<(), StoreError> {
+        tx.commit().await?;
+        if outbox_events > 0 {
+            self.outbox_written.notify_one();
+        }
+        Ok(())
     }
 
-    /// Inserts a new complaint (with its pending changes) unless `request_id` was seen before.
+    /// Returns what the first call with `key` produced, if it ran (ALREADY_EXISTS when the
+    /// key came with another request).
+    pub async fn replay(&self, key: &Key) -> Result<Option<Recorded>, Error> {
+        idempotency::find(&self.pool, key).await
+    }
+
+    /// Inserts a new complaint (with its pending changes) and its retry key, unless the key
+    /// was recorded before.
     pub async fn insert(
         &self,
         c: &mut Complaint,
-        request_id: &str,
+        key: &Key,
         sla_state: SlaState,
         next_check: Micros,
     ) -> Result<Inserted, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let claimed = claim_request(
-            &mut tx,
-            &RequestKey {
-                scope: "create",
-                request_id: request_id.to_owned(),
-                ref_id: c.id.clone(),
-            },
-            &c.id,
-            c.create_time,
-        )
-        .await;
-        match claimed {
+        let produced = Recorded {
+            resource_id: c.id.clone(),
+            ref_id: c.id.clone(),
+        };
+        match idempotency::record(&mut tx, key, &produced, c.create_time).await {
             Ok(()) => {}
-            Err(StoreError::Duplicate(_)) => {
-                drop(tx);
-                let found = self.find_request("create", request_id).await?;
-                return Ok(Inserted::Replayed(found.map(|f| f.0).unwrap_or_default()));
-            }
+            Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
             Err(e) => return Err(e),
         }
         sqlx::query(
@@ -202,8 +168,8 @@ impl Store {
         .bind(c.update_time)
         .execute(&mut *tx)
         .await?;
-        write_pending(&mut tx, c).await?;
-        tx.commit().await?;
+        let written = write_pending(&mut tx, c).await?;
+        self.commit(tx, written).await?;
         Ok(Inserted::Created)
     }
 
@@ -223,7 +189,7 @@ impl Store {
         &self,
         c: &mut Complaint,
         expected_version: i64,
-        request: Option<&RequestKey>,
+        request: Option<(&Key, &str)>,
         sla_state: SlaState,
         next_check: Micros,
     ) -> Result<bool, StoreError> {
@@ -252,8 +218,12 @@ impl Store {
         if result.rows_affected() != 1 {
             return Ok(false);
         }
-        if let Some(key) = request {
-            claim_request(&mut tx, key, &c.id, c.update_time).await?;
+        if let Some((key, ref_id)) = request {
+            let produced = Recorded {
+                resource_id: c.id.clone(),
+                ref_id: ref_id.to_owned(),
+            };
+            idempotency::record(&mut tx, key, &produced, c.update_time).await?;
         }
         for (subject, level) in &c.pending_guards {
             sqlx::query(
@@ -267,8 +237,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        write_pending(&mut tx, c).await?;
-        tx.commit().await?;
+        let written = write_pending(&mut tx, c).await?;
+        self.commit(tx, written).await?;
         Ok(true)
     }
 
@@ -489,114 +459,6 @@ impl Store {
         rows.iter().map(complaint_from_row).collect()
     }
 
-    /// Pending outbox rows for the given destinations, claimed for `owner` until `until`.
-    pub async fn claim_outbox(
-        &self,
-        destinations: &[&str],
-        owner: &str,
-        now: Micros,
-        until: Micros,
-        limit: u32,
-    ) -> Result<Vec<OutboxRow>, StoreError> {
-        if destinations.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut sql = String::from(
-            "SELECT id, payload, attempts FROM outbox WHERE delivered_time = 0 \
-             AND next_attempt_time <= $1 AND lease_until < $2 AND destination IN (",
-        );
-        let mut binds = vec![Bind::Int(now), Bind::Int(now)];
-        for (i, d) in destinations.iter().enumerate() {
-            binds.push(Bind::Text((*d).to_owned()));
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", binds.len()));
-        }
-        binds.push(Bind::Int(i64::from(limit)));
-        sql.push_str(&format!(
-            ") ORDER BY create_time, id LIMIT ${}",
-            binds.len()
-        ));
-        let rows = bind_all(sqlx::query(&sql), binds)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut out = Vec::new();
-        for r in rows {
-            let id: String = r.try_get(0)?;
-            let claimed = sqlx::query(
-                "UPDATE outbox SET lease_owner = $1, lease_until = $2 WHERE id = $3 AND lease_until < $4 \
-                 AND delivered_time = 0",
-            )
-            .bind(owner)
-            .bind(until)
-            .bind(&id)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-            if claimed.rows_affected() != 1 {
-                continue;
-            }
-            let payload: String = r.try_get(1)?;
-            out.push(OutboxRow {
-                event: serde_json::from_str(&payload).map_err(|e| corrupt(&id, e))?,
-                attempts: r.try_get(2)?,
-                id,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Marks an outbox event delivered.
-    pub async fn delivered(&self, id: &str, now: Micros) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET delivered_time = $1, lease_until = 0, last_error = '' WHERE id = $2",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Records a failed delivery and when to try again.
-    pub async fn failed(
-        &self,
-        id: &str,
-        error: &str,
-        next_attempt: Micros,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_time = $1, last_error = $2, \
-             lease_until = 0 WHERE id = $3",
-        )
-        .bind(next_attempt)
-        .bind(error)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Undelivered outbox events per destination: how many, and when the oldest was written.
-    pub async fn pending_outbox(&self) -> Result<Vec<PendingOutbox>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT destination, COUNT(*), MIN(create_time) FROM outbox WHERE delivered_time = 0 \
-             GROUP BY destination",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PendingOutbox {
-                    destination: r.try_get(0)?,
-                    events: r.try_get(1)?,
-                    oldest_create_time: r.try_get(2)?,
-                })
-            })
-            .collect()
-    }
-
     /// Records reply violations.
     pub async fn insert_violations(&self, rows: &[ViolationRow]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -704,27 +566,11 @@ fn bind_all<'q>(
     query
 }
 
-async fn claim_request(
+/// Writes what a change produced; returns how many outbox events it wrote.
+async fn write_pending(
     tx: &mut Transaction<'_, Any>,
-    key: &RequestKey,
-    complaint_id: &str,
-    now: Micros,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO complaint_requests (scope, request_id, complaint_id, ref_id, create_time) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(key.scope)
-    .bind(&key.request_id)
-    .bind(complaint_id)
-    .bind(&key.ref_id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn write_pending(tx: &mut Transaction<'_, Any>, c: &mut Complaint) -> Result<(), StoreError> {
+    c: &mut Complaint,
+) -> Result<usize, StoreError> {
     let (entries, events, outbox, _guards) = c.take_pending();
     for e in &entries {
         sqlx::query(
@@ -752,21 +598,16 @@ async fn write_pending(tx: &mut Transaction<'_, Any>, c: &mut Complaint) -> Resu
         .await?;
     }
     for OutboxEvent { id, event } in &outbox {
-        sqlx::query(
-            "INSERT INTO outbox (id, destination, kind, complaint_id, payload, attempts, \
-             next_attempt_time, delivered_time, last_error, lease_owner, lease_until, create_time) \
-             VALUES ($1, $2, $3, $4, $5, 0, 0, 0, '', '', 0, $6)",
-        )
-        .bind(id)
-        .bind(event.destination())
-        .bind(event.kind())
-        .bind(&c.id)
-        .bind(to_json(event))
-        .bind(c.update_time)
-        .execute(&mut **tx)
-        .await?;
+        let row = NewEvent {
+            id: id.clone(),
+            destination: event.destination(),
+            kind: event.kind(),
+            aggregate_id: c.id.clone(),
+            payload: to_json(event),
+        };
+        outbox::write(&mut *tx, &row, c.update_time).await?;
     }
     // Keep the events so the caller can publish them after the commit.
     c.pending_sla = events;
-    Ok(())
+    Ok(outbox.len())
 }

@@ -5,6 +5,7 @@ mod convert;
 
 use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_server::CustomersService;
+use csops_runtime::idempotency::Key;
 use csops_runtime::paging::{self, Cursor, Filters, PageTokens};
 use csops_runtime::time::now_micros;
 use csops_runtime::{Error, Violations};
@@ -89,11 +90,13 @@ impl CustomersService for CustomersApi {
         &self,
         request: Request<pb::CreateCustomerRequest>,
     ) -> Result<Response<pb::CreateCustomerResponse>, Status> {
+        let request = request.into_inner();
+        let key = Key::new("create", request.request_id.trim(), &request);
         let pb::CreateCustomerRequest {
             customer,
             request_id,
             actor_id,
-        } = request.into_inner();
+        } = request;
         let mut v = Violations::default();
         let request_id = request_id.trim();
         if request_id.is_empty() || request_id.len() > 100 {
@@ -120,7 +123,7 @@ impl CustomersService for CustomersApi {
             "" => "unknown",
             actor => actor,
         };
-        let customer = self.app.create(input, request_id, actor).await?;
+        let customer = self.app.create(input, &key, actor).await?;
         Ok(reply(&customer, |customer| pb::CreateCustomerResponse {
             customer,
         }))

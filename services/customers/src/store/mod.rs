@@ -3,8 +3,10 @@
 
 pub use csops_runtime::db::StoreError;
 use csops_runtime::db::{classify, DbErrorKind};
+use csops_runtime::idempotency::{self, Key, Recorded};
 /// Position after the last row of a page: (create_time, id).
 pub use csops_runtime::paging::Cursor;
+use csops_runtime::Error;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
@@ -58,8 +60,8 @@ pub enum SignalRecorded {
 pub enum Inserted {
     /// The customer was created.
     Created,
-    /// The request_id was used before, for this customer id.
-    Replayed(String),
+    /// The retry key was recorded before: nothing was written.
+    Replayed,
 }
 
 const COLUMNS: &str = "id, display_name, tier, key_account, region, owner_agent_id, state, \
@@ -78,33 +80,17 @@ impl Store {
         Self { pool }
     }
 
-    /// Inserts a new customer unless `request_id` was seen before.
-    pub async fn insert(
-        &self,
-        customer: &Customer,
-        request_id: &str,
-    ) -> Result<Inserted, StoreError> {
+    /// Inserts a new customer with its retry key, unless the key was recorded before.
+    pub async fn insert(&self, customer: &Customer, key: &Key) -> Result<Inserted, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let claimed = sqlx::query(
-            "INSERT INTO customer_requests (request_id, customer_id, create_time) VALUES ($1, $2, $3)",
-        )
-        .bind(request_id)
-        .bind(&customer.id)
-        .bind(customer.create_time)
-        .execute(&mut *tx)
-        .await;
-        match claimed {
-            Ok(_) => {}
-            Err(error) if classify(&error) == DbErrorKind::UniqueViolation => {
-                drop(tx);
-                let row =
-                    sqlx::query("SELECT customer_id FROM customer_requests WHERE request_id = $1")
-                        .bind(request_id)
-                        .fetch_one(&self.pool)
-                        .await?;
-                return Ok(Inserted::Replayed(row.try_get(0)?));
-            }
-            Err(error) => return Err(error.into()),
+        let produced = Recorded {
+            resource_id: customer.id.clone(),
+            ref_id: String::new(),
+        };
+        match idempotency::record(&mut tx, key, &produced, customer.create_time).await {
+            Ok(()) => {}
+            Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
+            Err(error) => return Err(error),
         }
         sqlx::query(
             "INSERT INTO customers (id, display_name, search_name, search_phones, tier, key_account, \
@@ -134,6 +120,12 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(Inserted::Created)
+    }
+
+    /// Returns what the first call with `key` produced, if it ran (ALREADY_EXISTS when the
+    /// key came with another request).
+    pub async fn replay(&self, key: &Key) -> Result<Option<Recorded>, Error> {
+        idempotency::find(&self.pool, key).await
     }
 
     /// Returns a customer by id.

@@ -1,0 +1,163 @@
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use proptest::prelude::*;
+use secrecy::SecretString;
+use sqlx::AnyPool;
+
+use super::*;
+use crate::config::DatabaseSettings;
+
+/// A receiver in the test process: records what arrives, refuses the ids it is told to.
+#[derive(Debug, Default)]
+struct Receiver {
+    got: Mutex<Vec<String>>,
+    refuse: Mutex<HashSet<String>>,
+}
+
+impl Deliver for Receiver {
+    fn destinations(&self) -> Vec<(&'static str, bool)> {
+        vec![("feedback", true), ("visits", false)]
+    }
+
+    async fn deliver(&self, event: &Claimed) -> Result<(), tonic::Status> {
+        if self.refuse.lock().unwrap().contains(&event.id) {
+            return Err(tonic::Status::unavailable("receiver down"));
+        }
+        self.got.lock().unwrap().push(event.id.clone());
+        Ok(())
+    }
+}
+
+async fn pools() -> Vec<(AnyPool, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = crate::db::tests::sqlite(&dir).await;
+    let pg = crate::db::connect(&DatabaseSettings {
+        url: SecretString::from(csops_testkit::postgres::fresh_database().await),
+        max_connections: 4,
+    })
+    .await
+    .unwrap();
+    crate::db::migrate(&pg, &sqlx::migrate::Migrator::DEFAULT)
+        .await
+        .unwrap();
+    vec![(sqlite, dir), (pg, tempfile::tempdir().unwrap())]
+}
+
+async fn add(pool: &AnyPool, id: &str, destination: &'static str, aggregate: &str, at: i64) {
+    let mut conn = pool.acquire().await.unwrap();
+    write(
+        &mut conn,
+        &NewEvent {
+            id: id.into(),
+            destination,
+            kind: "schedule_callback",
+            aggregate_id: aggregate.into(),
+            payload: "{}".into(),
+        },
+        at,
+    )
+    .await
+    .unwrap();
+}
+
+fn relay(pool: &AnyPool, receiver: Receiver) -> Relay<Receiver> {
+    Relay::new(
+        Outbox::new(pool.clone()),
+        receiver,
+        RelaySettings::default(),
+        &Metrics::new(),
+    )
+}
+
+use csops_observability::Metrics;
+
+#[tokio::test]
+async fn events_are_delivered_once_in_order_and_only_to_configured_receivers() {
+    for (pool, _dir) in pools().await {
+        add(&pool, "e1", "feedback", "cmp_1", 1).await;
+        add(&pool, "e2", "feedback", "cmp_2", 2).await;
+        add(&pool, "e3", "feedback", "cmp_1", 3).await;
+        add(&pool, "v1", "visits", "cmp_1", 4).await;
+        let relay = relay(&pool, Receiver::default());
+        let pass = relay.run_once().await.unwrap();
+        assert_eq!(pass, Pass { claimed: 3, delivered: 3 });
+        let got = relay.deliver.got.lock().unwrap().clone();
+        let pos = |id: &str| got.iter().position(|g| g == id).unwrap();
+        assert!(pos("e1") < pos("e3"), "one resource's events keep their order: {got:?}");
+        assert_eq!(relay.run_once().await.unwrap(), Pass::default());
+        let pending = relay.outbox.pending().await.unwrap();
+        assert_eq!(pending.len(), 1, "{pending:?}");
+        assert_eq!((pending[0].destination.as_str(), pending[0].events), ("visits", 1));
+    }
+}
+
+#[tokio::test]
+async fn a_failed_delivery_backs_off_and_holds_back_the_resources_later_events() {
+    for (pool, _dir) in pools().await {
+        add(&pool, "e1", "feedback", "cmp_1", 1).await;
+        add(&pool, "e2", "feedback", "cmp_1", 2).await;
+        add(&pool, "e3", "feedback", "cmp_2", 3).await;
+        let receiver = Receiver::default();
+        receiver.refuse.lock().unwrap().insert("e1".into());
+        let relay = relay(&pool, receiver);
+        let before = now_micros();
+        let pass = relay.run_once().await.unwrap();
+        assert_eq!(pass, Pass { claimed: 3, delivered: 1 });
+        assert_eq!(*relay.deliver.got.lock().unwrap(), ["e3"]);
+        let row = sqlx::query("SELECT attempts, next_attempt_time, last_error FROM outbox_events WHERE id = 'e1'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(row.try_get::<i64, _>("attempts").unwrap(), 1);
+        let next: i64 = row.try_get("next_attempt_time").unwrap();
+        assert!(next >= before + 500_000, "backs off at least half the first delay");
+        assert!(row.try_get::<String, _>("last_error").unwrap().contains("Unavailable"));
+        // e2 was not tried (it waits behind e1) and is not leased: it can go at once, but
+        // order says it waits while e1 is not due.
+        let e2_lease: i64 = sqlx::query("SELECT lease_until FROM outbox_events WHERE id = 'e2'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .try_get("lease_until")
+            .unwrap();
+        assert_eq!(e2_lease, 0, "an untried event is released, not left to its lease");
+    }
+}
+
+#[tokio::test]
+async fn claims_are_exclusive_until_released() {
+    for (pool, _dir) in pools().await {
+        for i in 0..10 {
+            add(&pool, &format!("e{i}"), "feedback", &format!("cmp_{i}"), i).await;
+        }
+        let outbox = Outbox::new(pool.clone());
+        let now = now_micros();
+        let (a, b) = tokio::join!(
+            outbox.claim(&["feedback"], "a", now, now + 10_000_000, 6),
+            outbox.claim(&["feedback"], "b", now, now + 10_000_000, 6),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let ids: HashSet<String> = a.iter().chain(&b).map(|e| e.id.clone()).collect();
+        assert_eq!(ids.len(), a.len() + b.len(), "no event is claimed twice");
+        assert_eq!(ids.len(), 10);
+        let a_ids: Vec<String> = a.iter().map(|e| e.id.clone()).collect();
+        outbox.release(&a_ids, "b").await.unwrap();
+        assert!(outbox.claim(&["feedback"], "c", now, now + 1, 10).await.unwrap().is_empty(),
+            "another owner cannot release a claim");
+        outbox.release(&a_ids, "a").await.unwrap();
+        assert_eq!(outbox.claim(&["feedback"], "c", now, now + 1, 10).await.unwrap().len(), a.len());
+    }
+}
+
+proptest! {
+    #[test]
+    fn backoff_stays_between_half_and_all_of_the_capped_delay(attempts in 0i64..100) {
+        let settings = RelaySettings::default();
+        let full = (1_000_000_i64 << attempts.min(30)).min(60_000_000);
+        let wait = backoff(&settings, attempts, "e1");
+        prop_assert!(wait >= full / 2 && wait <= full, "{wait} for {full}");
+    }
+}
