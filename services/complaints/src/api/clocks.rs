@@ -4,6 +4,7 @@ use csops_proto::complaints::v1 as pb;
 use csops_runtime::time::now_micros;
 use csops_runtime::Error;
 
+use super::convert::ProtoEnum;
 use super::{convert, done, require_id, ComplaintsApi};
 use crate::domain::{at, PauseReason, Violations};
 

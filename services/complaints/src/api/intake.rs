@@ -7,6 +7,7 @@ use csops_runtime::paging::{self, Cursor, Filters};
 use csops_runtime::time::timestamp_to_micros;
 use csops_runtime::Error;
 
+use super::convert::ProtoEnum;
 use super::{convert, done, known, require_id, ComplaintsApi};
 use crate::domain::{Level, Nature, Severity, State, Violations};
 use crate::store::ListFilter;

@@ -7,6 +7,7 @@ use csops_runtime::idempotency::Key;
 use csops_runtime::time::timestamp_to_micros;
 use csops_runtime::Error;
 
+use super::convert::ProtoEnum;
 use super::{convert, done, require_id, retry_key, ComplaintsApi};
 use crate::domain::{
     CallbackOutcome, EscalationReason, Level, ReopenReason, ResolutionInput, Violations,

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
+use super::convert::ProtoEnum;
 use super::{convert, done, known, ComplaintsApi};
 use crate::app::Complaints;
 use crate::domain::{ClockKind, Micros, Severity, SlaEvent, SlaEventKind, Violations};

@@ -6,11 +6,13 @@ mod complaint;
 pub mod reply;
 pub mod rules;
 pub mod types;
+pub mod vocabulary;
 
 pub use complaint::{Complaint, Input, Patch, Pending, ResolutionInput};
 pub use csops_runtime::violations::{FieldViolation, RuleError, Violations};
 pub use rules::{AuthorityLimits, Chain, Rules};
 pub use types::*;
+pub use vocabulary::*;
 
 use chrono::{DateTime, Utc};
 

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What is wrong with a phrasing (proto `ViolationCategory` numbers).
+/// What is wrong with a phrasing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
@@ -24,21 +24,6 @@ pub enum Category {
     ShiftingBlame,
     /// Over-apologising.
     OverApologising,
-}
-
-impl Category {
-    /// The proto enum number.
-    pub fn number(self) -> i32 {
-        match self {
-            Category::HidingBehindRules => 1,
-            Category::Criticising => 2,
-            Category::VagueDelay => 3,
-            Category::Arguing => 4,
-            Category::Denying => 5,
-            Category::ShiftingBlame => 6,
-            Category::OverApologising => 7,
-        }
-    }
 }
 
 /// One forbidden phrase with the variants that count as it.

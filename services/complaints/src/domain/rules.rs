@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use csops_sla::{Calendar, Clock, Policy, Status};
 
 use super::reply::ReplyRules;
-use super::types::{Level, Role};
+use super::vocabulary::{Level, Role};
 
 /// Compensation authority per role, in minor units; `None` is unlimited.
 #[derive(Debug, Clone, PartialEq, Eq)]

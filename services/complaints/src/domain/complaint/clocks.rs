@@ -5,6 +5,7 @@ use csops_sla::Milestone;
 use super::{policy_error, text, Complaint, MAX_SHORT_NOTE};
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
+use crate::domain::vocabulary::*;
 use crate::domain::{at, micros, new_id, RuleError, Violations};
 
 impl Complaint {

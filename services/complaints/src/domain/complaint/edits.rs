@@ -5,6 +5,7 @@ use super::{
 };
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
+use crate::domain::vocabulary::*;
 use crate::domain::{new_id, RuleError, Violations};
 
 impl Complaint {

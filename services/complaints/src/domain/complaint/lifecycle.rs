@@ -3,6 +3,7 @@
 use super::{list, text, Complaint, ResolutionInput, CLOCK_SKEW_MICROS, MAX_NOTE, MAX_SHORT_NOTE};
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
+use crate::domain::vocabulary::*;
 use crate::domain::{new_id, RuleError, Violations};
 
 impl Complaint {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rules::Rules;
 use super::types::*;
+use super::vocabulary::*;
 use super::{RuleError, Violations};
 
 mod clocks;
@@ -349,7 +350,11 @@ impl Complaint {
         if self.is_sensitive() {
             p += 1;
         }
-        Priority::from_number(p.min(3)).unwrap_or(Priority::Urgent)
+        match p {
+            1 => Priority::Normal,
+            2 => Priority::High,
+            _ => Priority::Urgent,
+        }
     }
 
     /// True for a media, legal or social-background complainant.

@@ -3,6 +3,7 @@
 use super::{text, Complaint, MAX_SHORT_NOTE};
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
+use crate::domain::vocabulary::*;
 use crate::domain::{new_id, RuleError, Violations};
 
 impl Complaint {
