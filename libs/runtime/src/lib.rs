@@ -13,6 +13,7 @@ pub mod paging;
 pub mod process;
 pub mod server;
 pub mod shutdown;
+pub mod sql;
 pub mod time;
 pub mod violations;
 

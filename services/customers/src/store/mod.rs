@@ -4,6 +4,7 @@
 pub use csops_runtime::db::StoreError;
 use csops_runtime::db::{classify, DbErrorKind};
 use csops_runtime::idempotency::{self, Key, Recorded};
+use csops_runtime::sql::{like_anywhere, Sql};
 /// Position after the last row of a page: (create_time, id).
 pub use csops_runtime::paging::Cursor;
 use csops_runtime::Error;
@@ -188,96 +189,47 @@ impl Store {
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<Customer>, StoreError> {
-        let mut sql = format!("SELECT {COLUMNS} FROM customers WHERE 1 = 1");
-        let mut binds: Vec<Bind> = Vec::new();
-        let mut param = |sql: &mut String, clause: &str, value: Bind| {
-            binds.push(value);
-            sql.push_str(&clause.replace("$?", &format!("${}", binds.len())));
-        };
+        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM customers WHERE 1 = 1"));
         match filter.archive {
-            ArchiveFilter::Active => {
-                param(&mut sql, " AND state = $?", Bind::Text("active".into()))
-            }
-            ArchiveFilter::Archived => {
-                param(&mut sql, " AND state = $?", Bind::Text("archived".into()))
-            }
-            ArchiveFilter::All => {}
-        }
+            ArchiveFilter::Active => sql.bind(" AND state = $?", "active"),
+            ArchiveFilter::Archived => sql.bind(" AND state = $?", "archived"),
+            ArchiveFilter::All => &mut sql,
+        };
         if let Some(tier) = filter.tier {
-            param(&mut sql, " AND tier = $?", Bind::Text(tier.code().into()));
+            sql.bind(" AND tier = $?", tier.code());
         }
         if let Some(region) = filter.region {
-            param(
-                &mut sql,
-                " AND region = $?",
-                Bind::Text(region.code().into()),
-            );
+            sql.bind(" AND region = $?", region.code());
         }
         if let Some(key_account) = filter.key_account {
-            param(
-                &mut sql,
-                " AND key_account = $?",
-                Bind::Int(i64::from(key_account)),
-            );
+            sql.bind(" AND key_account = $?", i64::from(key_account));
         }
         if let Some(owner) = &filter.owner_agent_id {
-            param(
-                &mut sql,
-                " AND owner_agent_id = $?",
-                Bind::Text(owner.clone()),
-            );
+            sql.bind(" AND owner_agent_id = $?", owner.as_str());
         }
         match (&filter.name_contains, &filter.phone_contains) {
             (Some(name), Some(phone)) => {
-                param(
-                    &mut sql,
-                    " AND (search_name LIKE $? ESCAPE '\\'",
-                    Bind::Text(like(name)),
-                );
-                param(
-                    &mut sql,
-                    " OR search_phones LIKE $? ESCAPE '\\')",
-                    Bind::Text(like(phone)),
-                );
+                sql.bind(" AND (search_name LIKE $? ESCAPE '\\'", like_anywhere(name))
+                    .bind(" OR search_phones LIKE $? ESCAPE '\\')", like_anywhere(phone));
             }
             (Some(name), None) => {
-                param(
-                    &mut sql,
-                    " AND search_name LIKE $? ESCAPE '\\'",
-                    Bind::Text(like(name)),
-                );
+                sql.bind(" AND search_name LIKE $? ESCAPE '\\'", like_anywhere(name));
             }
             (None, Some(phone)) => {
-                param(
-                    &mut sql,
-                    " AND search_phones LIKE $? ESCAPE '\\'",
-                    Bind::Text(like(phone)),
-                );
+                sql.bind(" AND search_phones LIKE $? ESCAPE '\\'", like_anywhere(phone));
             }
             (None, None) => {}
         }
         if let Some(level) = filter.min_churn_risk {
-            param(&mut sql, " AND churn_risk >= $?", Bind::Int(level.rank()));
+            sql.bind(" AND churn_risk >= $?", level.rank());
         }
         if let Some(cursor) = after {
-            param(&mut sql, " AND (create_time > $?", Bind::Int(cursor.key));
-            param(&mut sql, " OR (create_time = $?", Bind::Int(cursor.key));
-            param(&mut sql, " AND id > $?))", Bind::Text(cursor.id.clone()));
+            sql.bind(" AND (create_time > $?", cursor.key)
+                .bind(" OR (create_time = $?", cursor.key)
+                .bind(" AND id > $?))", cursor.id.as_str());
         }
-        param(
-            &mut sql,
-            " ORDER BY create_time, id LIMIT $?",
-            Bind::Int(i64::from(limit)),
-        );
-
-        let mut query = sqlx::query(&sql);
-        for bind in binds {
-            query = match bind {
-                Bind::Text(text) => query.bind(text),
-                Bind::Int(int) => query.bind(int),
-            };
-        }
-        let rows = query.fetch_all(&self.pool).await?;
+        sql.bind(" ORDER BY create_time, id LIMIT $?", i64::from(limit));
+        let rows = sql.query().fetch_all(&self.pool).await?;
         rows.iter().map(from_row).collect()
     }
 }
@@ -318,20 +270,6 @@ async fn save(
 
 fn churn_rank(customer: &Customer) -> i64 {
     customer.churn_risk().map_or(0, RiskLevel::rank)
-}
-
-enum Bind {
-    Text(String),
-    Int(i64),
-}
-
-/// Returns a LIKE pattern matching `text` anywhere, with LIKE's wildcards escaped.
-fn like(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {

@@ -1,0 +1,129 @@
+//! Statements built from clauses at run time (filters of a listing, `IN` lists), numbering the
+//! `$n` placeholders as values are bound — the one placeholder style that works on SQLite and
+//! PostgreSQL alike (`?` breaks PostgreSQL; sqlx's `QueryBuilder` for `Any` writes `?`).
+
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::Any;
+
+/// A value bound to a built statement (the two types the stores use through `sqlx::Any`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// TEXT.
+    Text(String),
+    /// BIGINT.
+    Int(i64),
+}
+
+impl From<&str> for Value {
+    fn from(text: &str) -> Self {
+        Self::Text(text.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(text: String) -> Self {
+        Self::Text(text)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(int: i64) -> Self {
+        Self::Int(int)
+    }
+}
+
+/// A statement under construction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sql {
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    /// Starts a statement with fixed text.
+    pub fn new(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Appends fixed text.
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends `clause`, in which `$?` stands for the placeholder of `value`.
+    pub fn bind(&mut self, clause: &str, value: impl Into<Value>) -> &mut Self {
+        self.values.push(value.into());
+        let placeholder = format!("${}", self.values.len());
+        self.text.push_str(&clause.replacen("$?", &placeholder, 1));
+        self
+    }
+
+    /// Appends ` AND column IN (…)` with one placeholder per value; nothing when `values` is
+    /// empty (no filter).
+    pub fn and_in<V: Into<Value> + Clone>(&mut self, column: &str, values: &[V]) -> &mut Self {
+        if values.is_empty() {
+            return self;
+        }
+        self.text.push_str(&format!(" AND {column} IN ("));
+        for (i, value) in values.iter().enumerate() {
+            let clause = if i == 0 { "$?" } else { ", $?" };
+            self.bind(clause, value.clone());
+        }
+        self.text.push(')');
+        self
+    }
+
+    /// Returns the statement text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Returns the query with every value bound, ready to run.
+    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        self.values
+            .iter()
+            .fold(sqlx::query(&self.text), |query, value| match value {
+                Value::Text(text) => query.bind(text.as_str()),
+                Value::Int(int) => query.bind(*int),
+            })
+    }
+}
+
+/// Returns a LIKE pattern matching `text` anywhere, with LIKE's wildcards escaped (use with
+/// `ESCAPE '\'`).
+pub fn like_anywhere(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_in_binding_order() {
+        let mut sql = Sql::new("SELECT id FROM t WHERE 1 = 1");
+        sql.bind(" AND a = $?", "x")
+            .and_in("b", &["p", "q"])
+            .and_in::<&str>("c", &[])
+            .bind(" LIMIT $?", 5_i64);
+        assert_eq!(
+            sql.text(),
+            "SELECT id FROM t WHERE 1 = 1 AND a = $1 AND b IN ($2, $3) LIMIT $4"
+        );
+        assert_eq!(sql.values.len(), 4);
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_anywhere("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+}
