@@ -5,13 +5,20 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Metric, Registry};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// Upper bounds, in seconds, of the request duration histogram buckets.
 const DURATION_BUCKETS: [f64; 14] = [
@@ -21,11 +28,11 @@ const DURATION_BUCKETS: [f64; 14] = [
 /// The `Content-Type` of the Prometheus text exposition format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The largest request head the metrics endpoint reads.
-const MAX_REQUEST_HEAD: usize = 8 * 1024;
+/// How long a metrics client may take to send its request head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long the metrics endpoint waits for a request head.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long shutdown waits for scrapes in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -207,21 +214,36 @@ pub(crate) fn code_name(code: tonic::Code) -> &'static str {
 
 /// Serves `GET /metrics` in the Prometheus text format until `shutdown` completes.
 ///
-/// Every other path answers 404. Each connection serves one request and is closed.
+/// Every other path answers 404, other methods on `/metrics` 405. Each connection serves one
+/// request and is closed.
 pub async fn serve_metrics(
     listener: TcpListener,
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let router = router(metrics);
+    let mut http = http1::Builder::new();
+    // hyper's builder rather than `axum::serve`, which can neither title-case header names
+    // (some scrapers and scripts match them byte for byte) nor time out a client that never
+    // finishes its request (graceful shutdown would then wait for it forever). A scrape comes
+    // once per interval, so kept-alive connections would only be idle sockets.
+    http.title_case_headers(true)
+        .keep_alive(false)
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let connections = GracefulShutdown::new();
+
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let metrics = metrics.clone();
+                    let service = TowerToHyperService::new(router.clone());
+                    let connection = http.serve_connection(TokioIo::new(stream), service);
+                    let connection = connections.watch(connection);
                     tokio::spawn(async move {
-                        if let Err(error) = handle_connection(stream, &metrics).await {
+                        if let Err(error) = connection.await {
                             tracing::debug!(%error, "metrics connection failed");
                         }
                     });
@@ -234,54 +256,35 @@ pub async fn serve_metrics(
             },
         }
     }
-}
 
-async fn handle_connection(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
-    let head = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
-        Ok(head) => head?,
-        Err(_) => return Ok(()),
-    };
-    let request_line = head.lines().next().unwrap_or_default();
-    let mut parts = request_line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = target.split('?').next().unwrap_or("");
-
-    let response = match (method, path) {
-        ("GET" | "HEAD", "/metrics") => {
-            let body = metrics.encode();
-            let body = if method == "HEAD" { "" } else { &body };
-            http_response("200 OK", PROMETHEUS_TEXT, body.len(), body)
-        }
-        (_, "/metrics") => http_response("405 Method Not Allowed", "text/plain", 0, ""),
-        _ => http_response("404 Not Found", "text/plain", 10, "not found\n"),
-    };
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
-}
-
-fn http_response(status: &str, content_type: &str, length: usize, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\
-         Connection: close\r\n\r\n{body}"
-    )
-}
-
-/// Reads until the end of the request head (or `MAX_REQUEST_HEAD` bytes, or EOF).
-async fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0_u8; 1024];
-    while buf.len() < MAX_REQUEST_HEAD && !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
+    // The caller waits for this future before it exits, so a client that never finishes its
+    // request must not hold up the process for the whole header timeout.
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, connections.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!("metrics connections still open at shutdown; leaving them");
     }
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+    Ok(())
+}
+
+/// Routes `GET /metrics` (and so `HEAD`) to the registry; anything else is not found.
+fn router(metrics: Metrics) -> Router {
+    let scrape = get(move || {
+        let metrics = metrics.clone();
+        async move { ([(CONTENT_TYPE, PROMETHEUS_TEXT)], metrics.encode()) }
+    });
+    Router::new()
+        .route("/metrics", scrape)
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
     use super::*;
 
     #[test]
@@ -352,6 +355,65 @@ mod tests {
         let _ = stop.send(());
         assert!(matches!(server.await, Ok(Ok(()))));
         Ok(())
+    }
+
+    #[tokio::test]
+    async fn metrics_endpoint_refuses_other_methods_and_answers_head_without_a_body(
+    ) -> std::io::Result<()> {
+        let (addr, stop, server) = spawn_endpoint().await?;
+
+        let post = fetch(addr, "POST /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await?;
+        assert!(
+            post.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
+            "{post}"
+        );
+
+        let head = fetch(addr, "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await?;
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(head.ends_with("\r\n\r\n"), "{head}");
+
+        let _ = stop.send(());
+        assert!(matches!(server.await, Ok(Ok(()))));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn clients_that_never_finish_a_request_hold_up_neither_scrapes_nor_shutdown(
+    ) -> std::io::Result<()> {
+        let (addr, stop, server) = spawn_endpoint().await?;
+        let _silent = TcpStream::connect(addr).await?;
+        let mut half_sent = TcpStream::connect(addr).await?;
+        half_sent.write_all(b"GET /metrics HTTP/1.1\r\n").await?;
+
+        let ok = tokio::time::timeout(
+            Duration::from_secs(2),
+            fetch(addr, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
+        )
+        .await
+        .map_err(|_| std::io::Error::other("a scrape waited behind a silent client"))??;
+        assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+
+        // Neither can they hold up the process's shutdown.
+        let _ = stop.send(());
+        let stopped = tokio::time::timeout(Duration::from_secs(3), server).await;
+        assert!(matches!(stopped, Ok(Ok(Ok(())))), "{stopped:?}");
+        Ok(())
+    }
+
+    type Endpoint = (
+        std::net::SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    );
+
+    async fn spawn_endpoint() -> std::io::Result<Endpoint> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_metrics(listener, Metrics::new(), async {
+            let _ = stopped.await;
+        }));
+        Ok((addr, stop, server))
     }
 
     async fn fetch(addr: std::net::SocketAddr, request: &str) -> std::io::Result<String> {

@@ -1,13 +1,12 @@
 //! Calls to neighbour services: the customers service for the facts an SLA is chosen by
 //! (deadline, traced, cached briefly).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use csops_observability::{GrpcClientLayer, GrpcClientService, Metrics};
 use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use moka::sync::Cache;
 use tonic::transport::Channel;
 use tower::Layer as _;
 
@@ -18,6 +17,13 @@ use crate::domain::{Micros, Region, Snapshot, Tier};
 pub type Observed = GrpcClientService<Channel>;
 
 type Client = CustomersServiceClient<Observed>;
+
+/// How many customers' facts are cached at most; the least useful are evicted beyond that.
+const CUSTOMER_CACHE_CAPACITY: u64 = 10_000;
+
+/// The longest time facts are cached: moka refuses TTLs over 1000 years, and a year already
+/// means "until the process restarts".
+const MAX_CUSTOMER_CACHE_TTL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// What the customers service said about a customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +41,7 @@ pub enum Lookup {
 pub struct CustomersClient {
     client: Option<Client>,
     timeout: Duration,
-    ttl: Duration,
-    cache: Mutex<HashMap<String, (Snapshot, Instant)>>,
+    cache: Cache<String, Snapshot>,
 }
 
 /// Builds a lazily connecting, observed channel with a deadline per call, balanced per
@@ -57,27 +62,22 @@ pub fn channel(url: &str, timeout: Duration, metrics: &Metrics) -> Option<Observ
 
 impl CustomersClient {
     /// A client of the customers service at `url` (empty: never reachable), counting its
-    /// calls in `metrics`.
+    /// calls in `metrics` and caching what it learns for `ttl`.
     pub fn new(url: &str, timeout: Duration, ttl: Duration, metrics: &Metrics) -> Self {
         Self {
             client: channel(url, timeout, metrics).map(CustomersServiceClient::new),
             timeout,
-            ttl,
-            cache: Mutex::new(HashMap::new()),
+            cache: Cache::builder()
+                .max_capacity(CUSTOMER_CACHE_CAPACITY)
+                .time_to_live(ttl.min(MAX_CUSTOMER_CACHE_TTL))
+                .build(),
         }
     }
 
     /// Reads a customer's tier, key-account flag and region.
     pub async fn lookup(&self, customer_id: &str, now: Micros) -> Lookup {
-        if let Some((snapshot, at)) = self
-            .cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(customer_id)
-        {
-            if at.elapsed() < self.ttl {
-                return Lookup::Found(snapshot.clone());
-            }
+        if let Some(snapshot) = self.cache.get(customer_id) {
+            return Lookup::Found(snapshot);
         }
         let Some(mut client) = self.client.clone() else {
             return Lookup::Unreachable;
@@ -105,10 +105,7 @@ impl CustomersClient {
                     defaulted: false,
                     fetch_time: now,
                 };
-                self.cache
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(customer_id.to_owned(), (snapshot.clone(), Instant::now()));
+                self.cache.insert(customer_id.to_owned(), snapshot.clone());
                 Lookup::Found(snapshot)
             }
             Ok(Err(status)) if status.code() == tonic::Code::NotFound => Lookup::NotFound,
@@ -124,5 +121,58 @@ impl CustomersClient {
                 Lookup::Unreachable
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(fetch_time: Micros) -> Snapshot {
+        Snapshot {
+            tier: Tier::B,
+            key_account: false,
+            region: Region::Rural,
+            defaulted: false,
+            fetch_time,
+        }
+    }
+
+    /// A client with no customers service behind it: only its cache can answer.
+    fn offline(ttl: Duration) -> CustomersClient {
+        CustomersClient::new("", Duration::from_millis(10), ttl, &Metrics::new())
+    }
+
+    #[tokio::test]
+    async fn lookup_answers_from_the_cache_until_the_ttl_expires() {
+        let client = offline(Duration::from_millis(300));
+        client.cache.insert("c-1".to_owned(), snapshot(7));
+
+        assert_eq!(client.lookup("c-1", 9).await, Lookup::Found(snapshot(7)));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(client.lookup("c-1", 9).await, Lookup::Unreachable);
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_its_capacity() {
+        let client = offline(Duration::from_secs(30));
+        for n in 0..CUSTOMER_CACHE_CAPACITY + 1_000 {
+            client.cache.insert(format!("c-{n}"), snapshot(0));
+        }
+        client.cache.run_pending_tasks();
+        assert!(
+            client.cache.entry_count() <= CUSTOMER_CACHE_CAPACITY,
+            "{} entries",
+            client.cache.entry_count()
+        );
+    }
+
+    #[test]
+    fn a_ttl_beyond_what_moka_accepts_is_capped_instead_of_panicking() {
+        let client = offline(Duration::MAX);
+        assert_eq!(
+            client.cache.policy().time_to_live(),
+            Some(MAX_CUSTOMER_CACHE_TTL)
+        );
     }
 }

@@ -13,11 +13,11 @@ use sqlx::{AnyConnection, AnyPool, Row};
 
 use crate::db::{self, StoreError};
 
-pub use relay::{Deliver, Pass, Relay, RelaySettings};
-#[cfg(test)]
-use relay::backoff;
 #[cfg(test)]
 use crate::time::now_micros;
+#[cfg(test)]
+use relay::backoff;
+pub use relay::{Deliver, Pass, Relay, RelaySettings};
 
 /// An event to write with the change that caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,10 +143,7 @@ impl Outbox {
         for destination in destinations {
             query = query.bind(*destination);
         }
-        let rows = query
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
         let mut claimed = rows
             .iter()
             .map(|r| {

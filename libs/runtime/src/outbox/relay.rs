@@ -30,8 +30,7 @@ pub trait Deliver: Send + Sync + 'static {
 
     /// Delivers one event; an error leaves it for a later attempt. Receivers apply each event
     /// id once, so a repeat is harmless.
-    fn deliver(&self, event: &Claimed)
-        -> impl Future<Output = Result<(), tonic::Status>> + Send;
+    fn deliver(&self, event: &Claimed) -> impl Future<Output = Result<(), tonic::Status>> + Send;
 }
 
 /// How a relay paces itself.
@@ -170,7 +169,10 @@ impl<D: Deliver> Relay<D> {
             Err(error) => {
                 // Give back what this pass still holds, so it does not wait out the lease.
                 if let Err(release) = self.outbox.release(&ids, &self.owner).await {
-                    tracing::warn!(error = &release as &dyn std::error::Error, "outbox claims not released; they expire with their lease");
+                    tracing::warn!(
+                        error = &release as &dyn std::error::Error,
+                        "outbox claims not released; they expire with their lease"
+                    );
                 }
                 Err(error)
             }
@@ -250,9 +252,10 @@ impl<D: Deliver> Relay<D> {
                 .pending
                 .get_or_create(&labels)
                 .set(waiting.map_or(0, |p| p.events));
-            self.gauges.oldest_age.get_or_create(&labels).set(
-                waiting.map_or(0.0, |p| (now - p.oldest_create_time).max(0) as f64 / 1e6),
-            );
+            self.gauges
+                .oldest_age
+                .get_or_create(&labels)
+                .set(waiting.map_or(0.0, |p| (now - p.oldest_create_time).max(0) as f64 / 1e6));
         }
         Ok(())
     }

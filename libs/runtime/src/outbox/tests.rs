@@ -83,14 +83,26 @@ async fn events_are_delivered_once_in_order_and_only_to_configured_receivers() {
         add(&pool, "v1", "visits", "cmp_1", 4).await;
         let relay = relay(&pool, Receiver::default());
         let pass = relay.run_once().await.unwrap();
-        assert_eq!(pass, Pass { claimed: 3, delivered: 3 });
+        assert_eq!(
+            pass,
+            Pass {
+                claimed: 3,
+                delivered: 3
+            }
+        );
         let got = relay.deliver.got.lock().unwrap().clone();
         let pos = |id: &str| got.iter().position(|g| g == id).unwrap();
-        assert!(pos("e1") < pos("e3"), "one resource's events keep their order: {got:?}");
+        assert!(
+            pos("e1") < pos("e3"),
+            "one resource's events keep their order: {got:?}"
+        );
         assert_eq!(relay.run_once().await.unwrap(), Pass::default());
         let pending = relay.outbox.pending().await.unwrap();
         assert_eq!(pending.len(), 1, "{pending:?}");
-        assert_eq!((pending[0].destination.as_str(), pending[0].events), ("visits", 1));
+        assert_eq!(
+            (pending[0].destination.as_str(), pending[0].events),
+            ("visits", 1)
+        );
     }
 }
 
@@ -105,16 +117,30 @@ async fn a_failed_delivery_backs_off_and_holds_back_the_resources_later_events()
         let relay = relay(&pool, receiver);
         let before = now_micros();
         let pass = relay.run_once().await.unwrap();
-        assert_eq!(pass, Pass { claimed: 3, delivered: 1 });
+        assert_eq!(
+            pass,
+            Pass {
+                claimed: 3,
+                delivered: 1
+            }
+        );
         assert_eq!(*relay.deliver.got.lock().unwrap(), ["e3"]);
-        let row = sqlx::query("SELECT attempts, next_attempt_time, last_error FROM outbox_events WHERE id = 'e1'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let row = sqlx::query(
+            "SELECT attempts, next_attempt_time, last_error FROM outbox_events WHERE id = 'e1'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
         assert_eq!(row.try_get::<i64, _>("attempts").unwrap(), 1);
         let next: i64 = row.try_get("next_attempt_time").unwrap();
-        assert!(next >= before + 500_000, "backs off at least half the first delay");
-        assert!(row.try_get::<String, _>("last_error").unwrap().contains("Unavailable"));
+        assert!(
+            next >= before + 500_000,
+            "backs off at least half the first delay"
+        );
+        assert!(row
+            .try_get::<String, _>("last_error")
+            .unwrap()
+            .contains("Unavailable"));
         // e2 was not tried (it waits behind e1) and is not leased: it can go at once, but
         // order says it waits while e1 is not due.
         let e2_lease: i64 = sqlx::query("SELECT lease_until FROM outbox_events WHERE id = 'e2'")
@@ -123,7 +149,10 @@ async fn a_failed_delivery_backs_off_and_holds_back_the_resources_later_events()
             .unwrap()
             .try_get("lease_until")
             .unwrap();
-        assert_eq!(e2_lease, 0, "an untried event is released, not left to its lease");
+        assert_eq!(
+            e2_lease, 0,
+            "an untried event is released, not left to its lease"
+        );
     }
 }
 
@@ -145,10 +174,23 @@ async fn claims_are_exclusive_until_released() {
         assert_eq!(ids.len(), 10);
         let a_ids: Vec<String> = a.iter().map(|e| e.id.clone()).collect();
         outbox.release(&a_ids, "b").await.unwrap();
-        assert!(outbox.claim(&["feedback"], "c", now, now + 1, 10).await.unwrap().is_empty(),
-            "another owner cannot release a claim");
+        assert!(
+            outbox
+                .claim(&["feedback"], "c", now, now + 1, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "another owner cannot release a claim"
+        );
         outbox.release(&a_ids, "a").await.unwrap();
-        assert_eq!(outbox.claim(&["feedback"], "c", now, now + 1, 10).await.unwrap().len(), a.len());
+        assert_eq!(
+            outbox
+                .claim(&["feedback"], "c", now, now + 1, 10)
+                .await
+                .unwrap()
+                .len(),
+            a.len()
+        );
     }
 }
 

@@ -4,9 +4,9 @@
 pub use csops_runtime::db::StoreError;
 use csops_runtime::db::{classify, DbErrorKind};
 use csops_runtime::idempotency::{self, Key, Recorded};
-use csops_runtime::sql::{like_anywhere, Sql};
 /// Position after the last row of a page: (create_time, id).
 pub use csops_runtime::paging::Cursor;
+use csops_runtime::sql::{like_anywhere, Sql};
 use csops_runtime::Error;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -210,13 +210,19 @@ impl Store {
         match (&filter.name_contains, &filter.phone_contains) {
             (Some(name), Some(phone)) => {
                 sql.bind(" AND (search_name LIKE $? ESCAPE '\\'", like_anywhere(name))
-                    .bind(" OR search_phones LIKE $? ESCAPE '\\')", like_anywhere(phone));
+                    .bind(
+                        " OR search_phones LIKE $? ESCAPE '\\')",
+                        like_anywhere(phone),
+                    );
             }
             (Some(name), None) => {
                 sql.bind(" AND search_name LIKE $? ESCAPE '\\'", like_anywhere(name));
             }
             (None, Some(phone)) => {
-                sql.bind(" AND search_phones LIKE $? ESCAPE '\\'", like_anywhere(phone));
+                sql.bind(
+                    " AND search_phones LIKE $? ESCAPE '\\'",
+                    like_anywhere(phone),
+                );
             }
             (None, None) => {}
         }
