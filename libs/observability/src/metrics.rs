@@ -385,8 +385,10 @@ mod tests {
         let mut half_sent = TcpStream::connect(addr).await?;
         half_sent.write_all(b"GET /metrics HTTP/1.1\r\n").await?;
 
+        // Under the 5 s a client gets to send its request: a scrape stuck behind the silent
+        // client would take at least that long; 4 s leaves a loaded machine room.
         let ok = tokio::time::timeout(
-            Duration::from_secs(2),
+            Duration::from_secs(4),
             fetch(addr, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
         )
         .await
@@ -395,7 +397,7 @@ mod tests {
 
         // Neither can they hold up the process's shutdown.
         let _ = stop.send(());
-        let stopped = tokio::time::timeout(Duration::from_secs(3), server).await;
+        let stopped = tokio::time::timeout(Duration::from_secs(4), server).await;
         assert!(matches!(stopped, Ok(Ok(Ok(())))), "{stopped:?}");
         Ok(())
     }
