@@ -113,20 +113,35 @@ pub enum DbErrorKind {
 }
 
 /// Classifies a database error.
+///
+/// PostgreSQL: 23505 is a duplicate; 40001/40P01 a lost race (retry); class 08 (connection
+/// exceptions), 57P01-57P03 (the server shutting down or starting) and 53300 (too many
+/// connections) mean the database is unreachable for now. SQLite: BUSY/LOCKED (5, 6, 517) is a
+/// lost race. A broken or timed-out connection, a closed or exhausted pool likewise.
 pub fn classify(error: &sqlx::Error) -> DbErrorKind {
     match error {
         sqlx::Error::Database(db) => {
             if db.is_unique_violation() {
                 return DbErrorKind::UniqueViolation;
             }
-            match db.code().as_deref() {
-                Some("40001" | "40P01" | "5" | "6" | "517") => DbErrorKind::Conflict,
-                _ => DbErrorKind::Other,
-            }
+            classify_code(db.code().as_deref())
         }
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            DbErrorKind::Unavailable
-        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => DbErrorKind::Unavailable,
+        _ => DbErrorKind::Other,
+    }
+}
+
+/// Classifies a SQLSTATE (PostgreSQL) or result code (SQLite).
+fn classify_code(code: Option<&str>) -> DbErrorKind {
+    match code {
+        Some("40001" | "40P01" | "5" | "6" | "517") => DbErrorKind::Conflict,
+        Some("57P01" | "57P02" | "57P03" | "53300") => DbErrorKind::Unavailable,
+        Some(code) if code.starts_with("08") && code.len() == 5 => DbErrorKind::Unavailable,
         _ => DbErrorKind::Other,
     }
 }
@@ -173,6 +188,54 @@ pub(crate) mod tests {
     use secrecy::SecretString;
 
     use super::*;
+
+    #[test]
+    fn server_shutdown_and_lost_connections_are_unavailable_and_races_are_conflicts() {
+        for code in ["57P01", "57P02", "57P03", "08006", "08003", "08000", "53300"] {
+            assert_eq!(classify_code(Some(code)), DbErrorKind::Unavailable, "{code}");
+        }
+        for code in ["40001", "40P01", "5", "517"] {
+            assert_eq!(classify_code(Some(code)), DbErrorKind::Conflict, "{code}");
+        }
+        for code in [None, Some("42P01"), Some("08"), Some("22003")] {
+            assert_eq!(classify_code(code), DbErrorKind::Other, "{code:?}");
+        }
+        assert_eq!(classify(&sqlx::Error::PoolTimedOut), DbErrorKind::Unavailable);
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert_eq!(classify(&sqlx::Error::Io(io)), DbErrorKind::Unavailable);
+    }
+
+    #[tokio::test]
+    async fn a_stopped_postgresql_is_unavailable_not_internal() {
+        // A real server terminating our session (what a restart does) answers 57P01.
+        let url = csops_testkit::postgres::fresh_database().await;
+        let pool = connect(&DatabaseSettings {
+            url: SecretString::from(url),
+            max_connections: 1,
+        })
+        .await
+        .unwrap();
+        let mut victim = pool.acquire().await.unwrap();
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *victim)
+            .await
+            .unwrap();
+        let killer = connect(&DatabaseSettings {
+            url: SecretString::from(csops_testkit::postgres::fresh_database().await),
+            max_connections: 1,
+        })
+        .await
+        .unwrap();
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .execute(&killer)
+            .await
+            .unwrap();
+        let error = sqlx::query("SELECT 1").execute(&mut *victim).await.unwrap_err();
+        assert_eq!(classify(&error), DbErrorKind::Unavailable, "{error:?}");
+        let status = tonic::Status::from(crate::Error::Store(StoreError::from(error)));
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+    }
 
     /// A migrated SQLite database (kit tables only) in `dir`.
     pub(crate) async fn sqlite(dir: &tempfile::TempDir) -> AnyPool {
