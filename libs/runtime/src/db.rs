@@ -191,8 +191,14 @@ pub(crate) mod tests {
 
     #[test]
     fn server_shutdown_and_lost_connections_are_unavailable_and_races_are_conflicts() {
-        for code in ["57P01", "57P02", "57P03", "08006", "08003", "08000", "53300"] {
-            assert_eq!(classify_code(Some(code)), DbErrorKind::Unavailable, "{code}");
+        for code in [
+            "57P01", "57P02", "57P03", "08006", "08003", "08000", "53300",
+        ] {
+            assert_eq!(
+                classify_code(Some(code)),
+                DbErrorKind::Unavailable,
+                "{code}"
+            );
         }
         for code in ["40001", "40P01", "5", "517"] {
             assert_eq!(classify_code(Some(code)), DbErrorKind::Conflict, "{code}");
@@ -200,7 +206,10 @@ pub(crate) mod tests {
         for code in [None, Some("42P01"), Some("08"), Some("22003")] {
             assert_eq!(classify_code(code), DbErrorKind::Other, "{code:?}");
         }
-        assert_eq!(classify(&sqlx::Error::PoolTimedOut), DbErrorKind::Unavailable);
+        assert_eq!(
+            classify(&sqlx::Error::PoolTimedOut),
+            DbErrorKind::Unavailable
+        );
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
         assert_eq!(classify(&sqlx::Error::Io(io)), DbErrorKind::Unavailable);
     }
@@ -231,7 +240,10 @@ pub(crate) mod tests {
             .execute(&killer)
             .await
             .unwrap();
-        let error = sqlx::query("SELECT 1").execute(&mut *victim).await.unwrap_err();
+        let error = sqlx::query("SELECT 1")
+            .execute(&mut *victim)
+            .await
+            .unwrap_err();
         assert_eq!(classify(&error), DbErrorKind::Unavailable, "{error:?}");
         let status = tonic::Status::from(crate::Error::Store(StoreError::from(error)));
         assert_eq!(status.code(), tonic::Code::Unavailable);

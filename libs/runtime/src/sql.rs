@@ -2,9 +2,9 @@
 //! `$n` placeholders as values are bound — the one placeholder style that works on SQLite and
 //! PostgreSQL alike (`?` breaks PostgreSQL; sqlx's `QueryBuilder` for `Any` writes `?`).
 
-use sqlx::any::AnyArguments;
-use sqlx::query::Query;
-use sqlx::Any;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::{Query, QueryAs};
+use sqlx::{Any, FromRow};
 
 /// A value bound to a built statement (the two types the stores use through `sqlx::Any`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +81,19 @@ impl Sql {
     /// Returns the statement text.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Returns the query with every value bound, reading rows into `T`.
+    pub fn query_as<T>(&self) -> QueryAs<'_, Any, T, AnyArguments<'_>>
+    where
+        T: for<'r> FromRow<'r, AnyRow>,
+    {
+        self.values
+            .iter()
+            .fold(sqlx::query_as(&self.text), |query, value| match value {
+                Value::Text(text) => query.bind(text.as_str()),
+                Value::Int(int) => query.bind(*int),
+            })
     }
 
     /// Returns the query with every value bound, ready to run.

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use csops_observability::{GrpcClientLayer, GrpcClientService, Metrics};
 use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
@@ -10,7 +11,7 @@ use moka::sync::Cache;
 use tonic::transport::Channel;
 use tower::Layer as _;
 
-use crate::domain::{Micros, Region, Snapshot, Tier};
+use crate::domain::{Region, Snapshot, Tier};
 
 /// A channel to a neighbour whose calls are traced (a client span, W3C propagation) and
 /// counted (`grpc_client_requests_total`, `grpc_client_request_duration_seconds`).
@@ -75,7 +76,7 @@ impl CustomersClient {
     }
 
     /// Reads a customer's tier, key-account flag and region.
-    pub async fn lookup(&self, customer_id: &str, now: Micros) -> Lookup {
+    pub async fn lookup(&self, customer_id: &str, now: DateTime<Utc>) -> Lookup {
         if let Some(snapshot) = self.cache.get(customer_id) {
             return Lookup::Found(snapshot);
         }
@@ -103,7 +104,7 @@ impl CustomersClient {
                         _ => Region::Urban,
                     },
                     defaulted: false,
-                    fetch_time: now,
+                    fetch_time: Some(now),
                 };
                 self.cache.insert(customer_id.to_owned(), snapshot.clone());
                 Lookup::Found(snapshot)
@@ -128,7 +129,7 @@ impl CustomersClient {
 mod tests {
     use super::*;
 
-    fn snapshot(fetch_time: Micros) -> Snapshot {
+    fn snapshot(fetch_time: Option<DateTime<Utc>>) -> Snapshot {
         Snapshot {
             tier: Tier::B,
             key_account: false,
@@ -146,18 +147,23 @@ mod tests {
     #[tokio::test]
     async fn lookup_answers_from_the_cache_until_the_ttl_expires() {
         let client = offline(Duration::from_millis(300));
-        client.cache.insert("c-1".to_owned(), snapshot(7));
+        let fetched = DateTime::from_timestamp(7, 0);
+        let now = DateTime::from_timestamp(9, 0).unwrap_or_default();
+        client.cache.insert("c-1".to_owned(), snapshot(fetched));
 
-        assert_eq!(client.lookup("c-1", 9).await, Lookup::Found(snapshot(7)));
+        assert_eq!(
+            client.lookup("c-1", now).await,
+            Lookup::Found(snapshot(fetched))
+        );
         tokio::time::sleep(Duration::from_millis(400)).await;
-        assert_eq!(client.lookup("c-1", 9).await, Lookup::Unreachable);
+        assert_eq!(client.lookup("c-1", now).await, Lookup::Unreachable);
     }
 
     #[test]
     fn the_cache_holds_at_most_its_capacity() {
         let client = offline(Duration::from_secs(30));
         for n in 0..CUSTOMER_CACHE_CAPACITY + 1_000 {
-            client.cache.insert(format!("c-{n}"), snapshot(0));
+            client.cache.insert(format!("c-{n}"), snapshot(None));
         }
         client.cache.run_pending_tasks();
         assert!(

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use csops_runtime::time::now_micros;
+use chrono::{DateTime, TimeDelta, Utc};
+use csops_runtime::time;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use std::sync::atomic::AtomicU64;
@@ -14,15 +15,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::Complaints;
 use crate::clients::Lookup;
-use crate::domain::{at, Complaint};
+use crate::domain::Complaint;
 use crate::store::StoreError;
 
-const LEASE: i64 = 30_000_000;
+const LEASE: TimeDelta = TimeDelta::seconds(30);
 const BATCH: u32 = 100;
 /// Batches per sweep at most, so a stop request is seen in time even with a large backlog.
 const MAX_BATCHES: usize = 200;
 /// A complaint checked without change is looked at again no sooner than this.
-const MIN_RECHECK: i64 = 1_000_000;
+const MIN_RECHECK: TimeDelta = TimeDelta::seconds(1);
 
 /// The SLA gauges the dashboards read.
 #[derive(Debug, Clone, Default)]
@@ -49,7 +50,7 @@ impl SlaGauges {
     }
 
     fn update(&self, core: &Complaints, complaints: &[Complaint]) {
-        let now = at(now_micros());
+        let now = time::now();
         let mut counts = std::collections::BTreeMap::<&'static str, i64>::new();
         for state in [
             "running",
@@ -108,7 +109,7 @@ pub fn check_calendars(metrics: &csops_observability::Metrics, policy: &csops_sl
                 .set(i64::from(year));
         }
     }
-    let soon = at(now_micros()).date_naive() + chrono::Days::new(31);
+    let soon = time::now().date_naive() + chrono::Days::new(31);
     for (calendar, last) in policy.calendars_missing_holidays(soon) {
         tracing::warn!(
             calendar,
@@ -145,7 +146,7 @@ fn stopping(core: &Complaints) -> bool {
 /// complaint whose check fails (a lost race, a busy database) is logged and left for a later
 /// sweep; only an unreachable database ends the sweep.
 async fn sweep_batch(core: &Complaints) -> Result<(usize, usize), StoreError> {
-    let now = now_micros();
+    let now = time::now();
     let mut changed = 0;
     let due = core.store.due_for_check(now, BATCH).await?;
     let fetched = due.len();
@@ -168,7 +169,7 @@ async fn sweep_batch(core: &Complaints) -> Result<(usize, usize), StoreError> {
 }
 
 /// Claims one due complaint, moves its clocks on and saves it; returns true when it changed.
-async fn check(core: &Complaints, id: &str, now: i64) -> Result<bool, StoreError> {
+async fn check(core: &Complaints, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
     if !core
         .store
         .claim(id, &core.instance, now + LEASE, now)
@@ -180,7 +181,7 @@ async fn check(core: &Complaints, id: &str, now: i64) -> Result<bool, StoreError
         return Ok(false);
     };
     let expected = complaint.version;
-    let now = now_micros();
+    let now = time::now();
     if complaint.tick(&core.rules, now) {
         let sla_state = complaint.sla_state(&core.rules, now);
         let next = complaint.next_check(&core.rules, now);
@@ -204,12 +205,9 @@ async fn check(core: &Complaints, id: &str, now: i64) -> Result<bool, StoreError
             Err(error) => Err(error),
         }
     } else {
-        let next = complaint.next_check(&core.rules, now);
-        let next = if next == 0 {
-            0
-        } else {
-            next.max(now + MIN_RECHECK)
-        };
+        let next = complaint
+            .next_check(&core.rules, now)
+            .map(|next| next.max(now + MIN_RECHECK));
         core.store.postpone(id, expected, next).await?;
         Ok(false)
     }
@@ -224,7 +222,7 @@ pub async fn reevaluate(core: &Complaints) -> Result<usize, StoreError> {
         };
         let snapshot = match core
             .customers
-            .lookup(&complaint.customer_id, now_micros())
+            .lookup(&complaint.customer_id, time::now())
             .await
         {
             Lookup::Found(s) => s,
@@ -235,7 +233,7 @@ pub async fn reevaluate(core: &Complaints) -> Result<usize, StoreError> {
             }
         };
         let expected = complaint.version;
-        let now = now_micros();
+        let now = time::now();
         if let Err(error) = complaint.reevaluate(snapshot, &core.rules, now) {
             tracing::warn!(complaint_id = %id, %error, "re-evaluation refused");
             continue;

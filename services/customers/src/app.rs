@@ -2,9 +2,10 @@
 //! domain rule, save guarded by the version read, retry on a lost race, idempotent replay).
 //! The gRPC handlers validate, call one function here and convert the answer.
 
+use chrono::{DateTime, Utc};
 use csops_runtime::change::{self, Attempt};
 use csops_runtime::idempotency::Key;
-use csops_runtime::time::now_micros;
+use csops_runtime::time::now;
 use csops_runtime::{Error, RuleError};
 
 use crate::domain::{ChurnSignal, Customer, NewCustomer};
@@ -48,7 +49,7 @@ impl Customers {
         if let Some(first) = self.replayed(key).await? {
             return Ok(first);
         }
-        let customer = Customer::create(new_id(), input, actor, now_micros())
+        let customer = Customer::create(new_id(), input, actor, now())
             .map_err(|e| Error::from(e).in_field("customer"))?;
         match self.store.insert(&customer, key).await? {
             Inserted::Created => {
@@ -90,14 +91,14 @@ impl Customers {
         &self,
         id: &str,
         etag: &str,
-        rule: impl Fn(&mut Customer, i64) -> Result<(), RuleError>,
+        rule: impl Fn(&mut Customer, DateTime<Utc>) -> Result<(), RuleError>,
     ) -> Result<Customer, Error> {
         let rule = &rule;
         change::run(&resource(id), etag, move || async move {
             let mut customer = self.get(id).await?;
             csops_runtime::etag::check(|| resource(id), etag, customer.version)?;
             let read_version = customer.version;
-            rule(&mut customer, now_micros())?;
+            rule(&mut customer, now())?;
             if self.store.save(&customer, read_version).await? {
                 Ok(Attempt::Saved(customer))
             } else {
@@ -121,7 +122,7 @@ impl Customers {
         change::run(&resource(id), "", move || async move {
             let mut customer = self.get(id).await?;
             let read_version = customer.version;
-            customer.record_churn_signal(signal.clone(), now_micros())?;
+            customer.record_churn_signal(signal.clone(), now())?;
             match self
                 .store
                 .record_signal(&customer, read_version, signal)

@@ -1,12 +1,11 @@
 //! SLA clocks: PauseClocks, ResumeClocks and ExplainClock.
 
 use csops_proto::complaints::v1 as pb;
-use csops_runtime::time::now_micros;
-use csops_runtime::Error;
+use csops_runtime::{time, Error};
 
-use super::convert::ProtoEnum;
+use super::enums::ProtoEnum;
 use super::{convert, done, require_id, ComplaintsApi};
-use crate::domain::{at, PauseReason, Violations};
+use crate::domain::{PauseReason, Violations};
 
 /// Handles `pause_clocks`.
 pub(super) async fn pause_clocks(
@@ -73,16 +72,12 @@ pub(super) async fn explain_clock(
     let clock = c.clock(&clock_id).ok_or_else(|| {
         Error::NotFound(format!("complaint {complaint_id} has no clock {clock_id}"))
     })?;
-    let now = now_micros();
-    let explained = api
-        .rules()
-        .policy
-        .explain(&clock.clock, at(now))
-        .map_err(|e| {
-            Error::precondition(format!(
-                "clock {clock_id} cannot be explained under the current SLA policy: {e}"
-            ))
-        })?;
+    let now = time::now();
+    let explained = api.rules().policy.explain(&clock.clock, now).map_err(|e| {
+        Error::precondition(format!(
+            "clock {clock_id} cannot be explained under the current SLA policy: {e}"
+        ))
+    })?;
     Ok(pb::ExplainClockResponse {
         explanation: Some(convert::explanation(clock, explained, api.rules(), now)),
     })

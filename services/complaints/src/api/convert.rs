@@ -1,118 +1,38 @@
 //! Conversions between the proto messages and the domain. Domain → proto names every proto
-//! field, so a field added to the contract breaks the build until it is handled here.
+//! field, so a field added to the contract breaks the build until it is handled here (enum
+//! numbers are mapped in `enums`).
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use csops_proto::complaints::v1 as pb;
+use csops_runtime::time::{from_micros, timestamp_to_micros, to_timestamp, to_timestamp_opt};
 use csops_sla::{
     CalendarSummary, Condition, Explanation, PauseExplanation, RuleExplanation,
     ThresholdExplanation,
 };
 use prost_types::{Duration, Timestamp};
 
+use super::enums::ProtoEnum;
 use crate::domain::{
-    at, micros, reply, Actor, Call, CallDirection, CallbackAttempt, Channel, Compensation,
-    Complaint, Details, Entry, Escalation, Input, Micros, Nature, Patch, PlanStep, Promise,
-    Reference, Role, Rules, Severity, SlaClock, SlaEvent, Trait, Transition, Violations,
+    reply, Actor, Call, CallDirection, CallbackAttempt, Channel, Compensation, Complaint, Details,
+    Entry, Escalation, Input, Nature, Patch, PlanStep, Promise, Reference, Role, Rules, Severity,
+    SlaClock, SlaEvent, Trait, Transition, Violations,
 };
 
-/// The proto number of a domain enum and back. Both directions are exhaustive `match`es, so a
-/// value added to the contract or to the domain fails to compile until it is mapped here.
-pub(super) trait ProtoEnum: Sized {
-    /// The proto enum number.
-    fn number(self) -> i32;
-    /// The domain value of a proto number; `None` for UNSPECIFIED and unknown numbers.
-    fn from_number(number: i32) -> Option<Self>;
+/// The Timestamp of an instant that is always set.
+fn ts(t: DateTime<Utc>) -> Option<Timestamp> {
+    Some(to_timestamp(t))
 }
 
-macro_rules! proto_enum {
-    ($domain:path => $proto:ident :: $name:ident { $($variant:ident),+ $(,)? }) => {
-        impl ProtoEnum for $domain {
-            fn number(self) -> i32 {
-                type D = $domain;
-                let value = match self { $(D::$variant => $proto::$name::$variant,)+ };
-                value as i32
-            }
-
-            fn from_number(number: i32) -> Option<Self> {
-                type D = $domain;
-                match $proto::$name::try_from(number).ok()? {
-                    $proto::$name::Unspecified => None,
-                    $($proto::$name::$variant => Some(D::$variant),)+
-                }
-            }
-        }
-    };
-}
-
-proto_enum!(crate::domain::State => pb::ComplaintState {
-    Received, Acknowledged, Investigating, SolutionProposed, SolutionAccepted, Resolved,
-    CallbackDone, Closed, Reopened, Withdrawn,
-});
-proto_enum!(crate::domain::Nature => pb::ComplaintNature {
-    ProductQuality, ServiceAttitude, WaitingDelay, PriceBilling, InstallationRepair, Other,
-});
-proto_enum!(crate::domain::Severity => pb::Severity { Low, Medium, High, Critical });
-proto_enum!(crate::domain::Priority => pb::Priority { Normal, High, Urgent });
-proto_enum!(crate::domain::Channel => pb::Channel { Hotline, Store, Web, OnSite, Letter });
-proto_enum!(crate::domain::Trait => pb::ComplainantTrait {
-    Emotional, JusticeSeeking, Stubborn, SelfAbsorbed, Prepared, SocialBackground, Media, Legal,
-});
-proto_enum!(crate::domain::Role => pb::ActorRole { Agent, Supervisor, Manager, System });
-proto_enum!(crate::domain::Tier => pb::CustomerTier { A, B, C });
-proto_enum!(crate::domain::Region => pb::Region { Urban, Rural });
-proto_enum!(crate::domain::ClockKind => pb::SlaClockKind {
-    FirstContact, Resolution, Callback, CallbackFix,
-});
-proto_enum!(crate::domain::PauseReason => pb::PauseReason { WaitingOnCustomer, ExternalDelay });
-proto_enum!(crate::domain::Decision => pb::SolutionDecision { Pending, Accepted, Rejected });
-proto_enum!(crate::domain::CallbackOutcome => pb::CallbackOutcome {
-    Satisfied, Unsatisfied, Unreachable,
-});
-proto_enum!(crate::domain::ReopenReason => pb::ReopenReason {
-    CallbackFinding, CustomerUnhappy, Recurrence,
-});
-proto_enum!(crate::domain::PromiseState => pb::PromiseState {
-    Open, Kept, Broken, KeptLate, Cancelled,
-});
-proto_enum!(crate::domain::Level => pb::EscalationLevel { Agent, Supervisor, Manager });
-proto_enum!(crate::domain::EscalationReason => pb::EscalationReason {
-    SlaBreached, PromiseBroken, SensitiveComplainant, BeyondAuthority, CustomerRequest, Other,
-});
-proto_enum!(crate::domain::CompensationKind => pb::CompensationKind {
-    Gift, Privilege, Discount, Refund, Other,
-});
-proto_enum!(crate::domain::CompensationState => pb::CompensationState {
-    PendingApproval, Approved, Rejected,
-});
-proto_enum!(crate::domain::EntryKind => pb::TimelineEntryKind {
-    Note, Call, StateChange, Assignment, Escalation, Promise, Compensation, Callback, Sla,
-    Update,
-});
-proto_enum!(crate::domain::CallDirection => pb::CallDirection { Inbound, Outbound });
-proto_enum!(crate::domain::SlaEventKind => pb::SlaEventKind {
-    Started, Paused, Resumed, AtRisk, Breached, Met, MetLate, Cancelled, DeadlineChanged,
-    Escalated, PromiseBroken,
-});
-proto_enum!(crate::domain::reply::Category => pb::ViolationCategory {
-    HidingBehindRules, Criticising, VagueDelay, Arguing, Denying, ShiftingBlame,
-    OverApologising,
-});
-
-/// A timestamp, or unset for 0.
-pub(crate) fn ts(micros: Micros) -> Option<Timestamp> {
-    (micros != 0).then(|| Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: i32::try_from(micros.rem_euclid(1_000_000) * 1000).unwrap_or(0),
-    })
-}
-
-/// Microseconds of a timestamp, 0 when unset.
-pub(crate) fn from_ts(t: Option<Timestamp>) -> Micros {
-    t.map_or(0, |t| {
-        t.seconds
-            .saturating_mul(1_000_000)
-            .saturating_add(i64::from(t.nanos) / 1000)
-    })
+/// Reads a request's Timestamp field at the precision of storage (whole microseconds): `None`
+/// when unset or not after the epoch (which the contract has always read as unset), a field
+/// violation (and `None`) when out of range.
+pub(crate) fn instant(
+    field: &str,
+    t: Option<Timestamp>,
+    v: &mut Violations,
+) -> Option<DateTime<Utc>> {
+    let micros = timestamp_to_micros(field, t, v);
+    (micros > 0).then(|| from_micros(micros))
 }
 
 fn dur(d: TimeDelta) -> Option<Duration> {
@@ -123,19 +43,22 @@ fn dur(d: TimeDelta) -> Option<Duration> {
     })
 }
 
-fn dur_micros(micros: Micros) -> Option<Duration> {
+/// A call's length, to the microsecond.
+fn dur_exact(d: TimeDelta) -> Option<Duration> {
     Some(Duration {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: i32::try_from(micros.rem_euclid(1_000_000) * 1000).unwrap_or(0),
+        seconds: d.num_seconds(),
+        nanos: d.subsec_nanos(),
     })
 }
 
-fn from_dur(d: Option<Duration>) -> Micros {
-    d.map_or(0, |d| {
+/// A call's length from the request, in whole microseconds (saturating; negative lengths are
+/// the domain's to refuse).
+fn from_dur(d: Option<Duration>) -> TimeDelta {
+    TimeDelta::microseconds(d.map_or(0, |d| {
         d.seconds
             .saturating_mul(1_000_000)
             .saturating_add(i64::from(d.nanos) / 1000)
-    })
+    }))
 }
 
 /// Reads the required actor of a mutation.
@@ -204,7 +127,7 @@ pub(crate) fn input(c: pb::Complaint, v: &mut Violations) -> Input {
                 id: r.id,
             })
             .collect(),
-        receive_time: from_ts(c.receive_time),
+        receive_time: instant("complaint.receive_time", c.receive_time, v),
     }
 }
 
@@ -296,8 +219,8 @@ pub(crate) fn patch(c: pb::Complaint, paths: &[String]) -> Result<Patch, Violati
     }
 }
 
-/// A plan step from the request.
-pub(crate) fn plan_step(s: pb::PlanStep) -> PlanStep {
+/// The `i`th plan step from the request.
+pub(crate) fn plan_step(i: usize, s: pb::PlanStep, v: &mut Violations) -> PlanStep {
     let pb::PlanStep {
         description,
         owner_id,
@@ -306,7 +229,7 @@ pub(crate) fn plan_step(s: pb::PlanStep) -> PlanStep {
     PlanStep {
         description,
         owner_id,
-        due_time: from_ts(due_time),
+        due_time: instant(&format!("plan[{i}].due_time"), due_time, v),
     }
 }
 
@@ -322,7 +245,7 @@ pub(crate) fn call(c: Option<pb::CallDetails>, v: &mut Violations) -> Option<Cal
     let direction = required(CallDirection::from_number(direction), "call.direction", v)?;
     Some(Call {
         direction,
-        start_time: from_ts(start_time),
+        start_time: instant("call.start_time", start_time, v),
         duration: from_dur(duration),
         reached,
         summary,
@@ -330,8 +253,8 @@ pub(crate) fn call(c: Option<pb::CallDetails>, v: &mut Violations) -> Option<Cal
 }
 
 /// One clock as of `now`.
-pub(crate) fn clock(c: &SlaClock, rules: &Rules, now: Micros) -> pb::SlaClock {
-    let status = rules.status(&c.clock, at(now));
+pub(crate) fn clock(c: &SlaClock, rules: &Rules, now: DateTime<Utc>) -> pb::SlaClock {
+    let status = rules.status(&c.clock, now);
     let state = match status.state {
         csops_sla::State::Running | csops_sla::State::AtRisk => pb::SlaClockState::Running,
         csops_sla::State::Paused => pb::SlaClockState::Paused,
@@ -342,8 +265,8 @@ pub(crate) fn clock(c: &SlaClock, rules: &Rules, now: Micros) -> pb::SlaClock {
     };
     let open = c.is_open();
     let stop = match c.clock.ending() {
-        Some(csops_sla::Ending::Stopped(t) | csops_sla::Ending::Cancelled(t)) => micros(t),
-        None => 0,
+        Some(csops_sla::Ending::Stopped(t) | csops_sla::Ending::Cancelled(t)) => Some(t),
+        None => None,
     };
     pb::SlaClock {
         id: c.id.clone(),
@@ -352,12 +275,12 @@ pub(crate) fn clock(c: &SlaClock, rules: &Rules, now: Micros) -> pb::SlaClock {
         at_risk: open && status.at_risk.is_some(),
         at_risk_threshold_percent: status.at_risk.map_or(0, i32::from),
         target: dur(c.clock.spec().target),
-        start_time: ts(micros(c.clock.started_at())),
-        deadline: ts(micros(status.deadline)),
-        stop_time: ts(stop),
-        breach_time: status.breached_at.and_then(|t| ts(micros(t))),
+        start_time: ts(c.clock.started_at()),
+        deadline: ts(status.deadline),
+        stop_time: to_timestamp_opt(stop),
+        breach_time: to_timestamp_opt(status.breached_at),
         paused: dur(status.paused),
-        pause_start_time: status.paused_since.and_then(|t| ts(micros(t))),
+        pause_start_time: to_timestamp_opt(status.paused_since),
         elapsed: dur(status.elapsed),
         remaining: dur(status.remaining),
         rule_id: c.clock.spec().rule.clone(),
@@ -427,7 +350,7 @@ pub(crate) fn promise(p: &Promise) -> pb::Promise {
         promised_by: actor_pb(promised_by),
         make_time: ts(*make_time),
         state: state.number(),
-        keep_time: ts(*keep_time),
+        keep_time: to_timestamp_opt(*keep_time),
         kept_by: kept_by.as_ref().and_then(actor_pb),
         changes: changes
             .iter()
@@ -472,7 +395,7 @@ pub(crate) fn compensation(c: &Compensation) -> pb::Compensation {
         proposed_by: actor_pb(proposed_by),
         propose_time: ts(*propose_time),
         decided_by: decided_by.as_ref().and_then(actor_pb),
-        decide_time: ts(*decide_time),
+        decide_time: to_timestamp_opt(*decide_time),
         decision_note: decision_note.clone(),
     }
 }
@@ -544,8 +467,8 @@ pub(crate) fn entry(e: &Entry) -> pb::TimelineEntry {
         Details::Note { text } => D::Note(pb::NoteDetails { text: text.clone() }),
         Details::Call(c) => D::Call(pb::CallDetails {
             direction: c.direction.number(),
-            start_time: ts(c.start_time),
-            duration: dur_micros(c.duration),
+            start_time: to_timestamp_opt(c.start_time),
+            duration: dur_exact(c.duration),
             reached: c.reached,
             summary: c.summary.clone(),
         }),
@@ -581,7 +504,7 @@ pub(crate) fn entry(e: &Entry) -> pb::TimelineEntry {
 }
 
 /// The whole complaint as of `now`.
-pub(crate) fn complaint(c: &Complaint, rules: &Rules, now: Micros) -> pb::Complaint {
+pub(crate) fn complaint(c: &Complaint, rules: &Rules, now: DateTime<Utc>) -> pb::Complaint {
     pb::Complaint {
         id: c.id.clone(),
         customer_id: c.customer_id.clone(),
@@ -602,7 +525,7 @@ pub(crate) fn complaint(c: &Complaint, rules: &Rules, now: Micros) -> pb::Compla
             key_account: c.customer.key_account,
             region: c.customer.region.number(),
             defaulted: c.customer.defaulted,
-            fetch_time: ts(c.customer.fetch_time),
+            fetch_time: to_timestamp_opt(c.customer.fetch_time),
         }),
         clocks: c.clocks.iter().map(|k| clock(k, rules, now)).collect(),
         solutions: c
@@ -617,13 +540,13 @@ pub(crate) fn complaint(c: &Complaint, rules: &Rules, now: Micros) -> pb::Compla
                     .map(|p| pb::PlanStep {
                         description: p.description.clone(),
                         owner_id: p.owner_id.clone(),
-                        due_time: ts(p.due_time),
+                        due_time: to_timestamp_opt(p.due_time),
                     })
                     .collect(),
                 proposed_by: actor_pb(&s.proposed_by),
                 propose_time: ts(s.propose_time),
                 decision: s.decision.number(),
-                decide_time: ts(s.decide_time),
+                decide_time: to_timestamp_opt(s.decide_time),
                 customer_comment: s.customer_comment.clone(),
             })
             .collect(),
@@ -654,7 +577,7 @@ pub(crate) fn complaint(c: &Complaint, rules: &Rules, now: Micros) -> pb::Compla
         created_by: actor_pb(&c.created_by),
         create_time: ts(c.create_time),
         update_time: ts(c.update_time),
-        close_time: ts(c.close_time),
+        close_time: to_timestamp_opt(c.close_time),
         etag: c.etag(),
     }
 }
@@ -665,7 +588,7 @@ pub(crate) fn explanation(
     c: &SlaClock,
     e: Explanation,
     rules: &Rules,
-    now: Micros,
+    now: DateTime<Utc>,
 ) -> pb::ClockExplanation {
     let Explanation {
         promise: _,
@@ -764,8 +687,8 @@ pub(crate) fn explanation(
                 pb::ClockPause {
                     reason: note.map_or(0, |n| n.reason.number()),
                     note: note.map(|n| n.note.clone()).unwrap_or_default(),
-                    start_time: ts(micros(from)),
-                    end_time: until.and_then(|u| ts(micros(u))),
+                    start_time: ts(from),
+                    end_time: to_timestamp_opt(until),
                     working_time: dur(working_time),
                     paused_by: note.and_then(|n| actor_pb(&n.paused_by)),
                     resumed_by: note.and_then(|n| n.resumed_by.as_ref()).and_then(actor_pb),
@@ -775,7 +698,7 @@ pub(crate) fn explanation(
         working_time_used: dur(working_time_used),
         working_time_remaining: dur(working_time_remaining),
         working_time_paused: dur(working_time_paused),
-        deadline: ts(micros(deadline)),
+        deadline: ts(deadline),
         thresholds: thresholds
             .into_iter()
             .map(
@@ -785,12 +708,12 @@ pub(crate) fn explanation(
                      reached,
                  }| pb::ThresholdCrossing {
                     percent: i32::from(percent),
-                    cross_time: ts(micros(at)),
+                    cross_time: ts(at),
                     passed: reached,
                 },
             )
             .collect(),
-        evaluate_time: ts(micros(evaluated_at)),
+        evaluate_time: ts(evaluated_at),
         summary,
     }
 }

@@ -4,10 +4,10 @@
 use csops_proto::complaints::v1 as pb;
 use csops_runtime::idempotency::Key;
 use csops_runtime::paging::{self, Cursor, Filters};
-use csops_runtime::time::timestamp_to_micros;
+use csops_runtime::time::to_micros_opt;
 use csops_runtime::Error;
 
-use super::convert::ProtoEnum;
+use super::enums::ProtoEnum;
 use super::{convert, done, known, require_id, ComplaintsApi};
 use crate::domain::{Level, Nature, Severity, State, Violations};
 use crate::store::ListFilter;
@@ -116,8 +116,8 @@ pub(super) async fn list_complaints(
             vec![]
         }
     };
-    filter.create_time_start = timestamp_to_micros("create_time_start", create_time_start, &mut v);
-    filter.create_time_end = timestamp_to_micros("create_time_end", create_time_end, &mut v);
+    filter.create_time_start = convert::instant("create_time_start", create_time_start, &mut v);
+    filter.create_time_end = convert::instant("create_time_end", create_time_end, &mut v);
     filter.escalation_level = known(
         Level::from_number(escalation_level),
         escalation_level,
@@ -134,7 +134,7 @@ pub(super) async fn list_complaints(
         .list(&filter, after.as_ref(), limit + 1)
         .await?;
     let (rows, next_page_token) = api.page_tokens.page(rows, limit, &filters, |last| Cursor {
-        key: last.create_time,
+        key: last.create_time.timestamp_micros(),
         id: last.id.clone(),
     });
     Ok(pb::ListComplaintsResponse {
@@ -168,8 +168,9 @@ fn list_filters(filter: &ListFilter) -> Filters {
         .with("unassigned", unassigned)
         .with("customer_id", customer_id.as_deref().unwrap_or(""))
         .with_all("sla_states", sla_states)
-        .with("create_time_start", create_time_start)
-        .with("create_time_end", create_time_end)
+        // Stored microseconds (0 for unset), the form page tokens were always signed over.
+        .with("create_time_start", to_micros_opt(*create_time_start))
+        .with("create_time_end", to_micros_opt(*create_time_end))
         .with(
             "escalation_level",
             escalation_level.as_deref().unwrap_or(""),

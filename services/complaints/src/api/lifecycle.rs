@@ -4,10 +4,9 @@
 
 use csops_proto::complaints::v1 as pb;
 use csops_runtime::idempotency::Key;
-use csops_runtime::time::timestamp_to_micros;
 use csops_runtime::Error;
 
-use super::convert::ProtoEnum;
+use super::enums::ProtoEnum;
 use super::{convert, done, require_id, retry_key, ComplaintsApi};
 use crate::domain::{
     CallbackOutcome, EscalationReason, Level, ReopenReason, ResolutionInput, Violations,
@@ -50,7 +49,7 @@ pub(super) async fn acknowledge_complaint(
         etag,
     } = request;
     let mut v = Violations::default();
-    let contact_time = timestamp_to_micros("contact_time", contact_time, &mut v);
+    let contact_time = convert::instant("contact_time", contact_time, &mut v);
     let c = api
         .transition(&complaint_id, actor, &etag, v, |c, a, r, now| {
             c.acknowledge(&note, contact_time, a, r, now)
@@ -94,15 +93,15 @@ pub(super) async fn propose_solution(
         actor,
         etag,
     } = request;
-    let plan: Vec<_> = plan.into_iter().map(convert::plan_step).collect();
+    let mut v = Violations::default();
+    let plan: Vec<_> = (0..)
+        .zip(plan)
+        .map(|(i, s)| convert::plan_step(i, s, &mut v))
+        .collect();
     let c = api
-        .transition(
-            &complaint_id,
-            actor,
-            &etag,
-            Violations::default(),
-            |c, a, r, now| c.propose_solution(measures.clone(), plan.clone(), a, r, now),
-        )
+        .transition(&complaint_id, actor, &etag, v, |c, a, r, now| {
+            c.propose_solution(measures.clone(), plan.clone(), a, r, now)
+        })
         .await?;
     Ok(pb::ProposeSolutionResponse { complaint: Some(c) })
 }
@@ -208,7 +207,7 @@ pub(super) async fn record_callback(
     let actor = convert::actor(actor, &mut v);
     let outcome = convert::required(CallbackOutcome::from_number(outcome), "outcome", &mut v);
     let rid = retry_key(&mut v, &request_id);
-    let time = timestamp_to_micros("callback_time", callback_time, &mut v);
+    let time = convert::instant("callback_time", callback_time, &mut v);
     done(v)?;
     let Some(outcome) = outcome else {
         return Err(Error::invalid("outcome", "is required"));

@@ -6,6 +6,7 @@
 mod clocks;
 mod compensation;
 mod convert;
+mod enums;
 mod intake;
 mod lifecycle;
 mod promises;
@@ -15,16 +16,16 @@ mod timeline;
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use csops_proto::complaints::v1 as pb;
 use csops_proto::complaints::v1::complaints_service_server::ComplaintsService;
 use csops_runtime::idempotency::Key;
 use csops_runtime::paging::PageTokens;
-use csops_runtime::time::now_micros;
-use csops_runtime::Error;
+use csops_runtime::{time, Error};
 use tonic::{Request, Response, Status};
 
 use crate::app::Complaints;
-use crate::domain::{Actor, Complaint, Micros, RuleError, Rules, Violations};
+use crate::domain::{Actor, Complaint, RuleError, Rules, Violations};
 
 /// Implementation of `csops.complaints.v1.ComplaintsService`.
 #[derive(Debug, Clone)]
@@ -77,7 +78,7 @@ impl ComplaintsApi {
     }
 
     fn to_pb(&self, c: &Complaint) -> pb::Complaint {
-        convert::complaint(c, self.rules(), now_micros())
+        convert::complaint(c, self.rules(), time::now())
     }
 
     /// Runs a change through the use case (see `Complaints::change`).
@@ -86,20 +87,23 @@ impl ComplaintsApi {
         id: &str,
         etag: &str,
         retry: Option<Key>,
-        change: impl Fn(&mut Complaint, &Rules, Micros) -> Result<String, RuleError> + Sync,
+        change: impl Fn(&mut Complaint, &Rules, DateTime<Utc>) -> Result<String, RuleError> + Sync,
     ) -> Result<(Complaint, String), Error> {
         self.core.change(id, etag, retry, change).await
     }
 
     /// A state change whose request has complaint_id, actor and etag.
-    async fn transition(
+    async fn transition<F>(
         &self,
         complaint_id: &str,
         actor: Option<pb::Actor>,
         etag: &str,
         mut v: Violations,
-        change: impl Fn(&mut Complaint, &Actor, &Rules, Micros) -> Result<(), RuleError> + Sync,
-    ) -> Result<pb::Complaint, Error> {
+        change: F,
+    ) -> Result<pb::Complaint, Error>
+    where
+        F: Fn(&mut Complaint, &Actor, &Rules, DateTime<Utc>) -> Result<(), RuleError> + Sync,
+    {
         require_id(&mut v, "complaint_id", complaint_id);
         let actor = convert::actor(actor, &mut v);
         done(v)?;

@@ -2,7 +2,6 @@
 
 use csops_proto::complaints::v1 as pb;
 use csops_runtime::idempotency::Key;
-use csops_runtime::time::timestamp_to_micros;
 use csops_runtime::Error;
 
 use super::{convert, done, require_id, retry_key, ComplaintsApi};
@@ -26,7 +25,7 @@ pub(super) async fn make_promise(
     require_id(&mut v, "complaint_id", &complaint_id);
     let actor = convert::actor(actor, &mut v);
     let rid = retry_key(&mut v, &request_id);
-    let due = timestamp_to_micros("due_time", due_time, &mut v);
+    let due = convert::instant("due_time", due_time, &mut v);
     done(v)?;
     let (c, id) = api
         .mutate(&complaint_id, &etag, rid.map(|_| key), |c, rules, now| {
@@ -82,7 +81,7 @@ pub(super) async fn reschedule_promise(
     } = request;
     let mut v = Violations::default();
     require_id(&mut v, "promise_id", &promise_id);
-    let due = timestamp_to_micros("new_due_time", new_due_time, &mut v);
+    let due = convert::instant("new_due_time", new_due_time, &mut v);
     let c = api
         .transition(&complaint_id, actor, &etag, v, |c, a, _, now| {
             c.reschedule_promise(&promise_id, due, &reason, &customer_consent, a, now)

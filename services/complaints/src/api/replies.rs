@@ -2,7 +2,7 @@
 
 use csops_proto::complaints::v1 as pb;
 use csops_runtime::paging::{self, Cursor, Filters};
-use csops_runtime::time::{now_micros, timestamp_to_micros};
+use csops_runtime::time::{self, to_micros_opt, to_timestamp};
 use csops_runtime::Error;
 
 use super::{convert, done, ComplaintsApi};
@@ -30,7 +30,7 @@ pub(super) async fn check_reply(
     done(v)?;
     let found = api.rules().reply.check(&text);
     if !agent_id.trim().is_empty() && !found.is_empty() {
-        let now = now_micros();
+        let now = time::now();
         let rows: Vec<ViolationRow> = found
             .iter()
             .map(|x| ViolationRow {
@@ -69,13 +69,14 @@ pub(super) async fn list_reply_violations(
     } = request;
     let mut v = Violations::default();
     let limit = paging::page_size(page_size, 50, &mut v);
-    let start = timestamp_to_micros("check_time_start", check_time_start, &mut v);
-    let end = timestamp_to_micros("check_time_end", check_time_end, &mut v);
+    let start = convert::instant("check_time_start", check_time_start, &mut v);
+    let end = convert::instant("check_time_end", check_time_end, &mut v);
+    // Stored microseconds (0 for unset), the form page tokens were always signed over.
     let filters = Filters::new("ListReplyViolations")
         .with("agent_id", agent_id.trim())
         .with("complaint_id", complaint_id.trim())
-        .with("check_time_start", start)
-        .with("check_time_end", end);
+        .with("check_time_start", to_micros_opt(start))
+        .with("check_time_end", to_micros_opt(end));
     let after = api.page_tokens.read(&page_token, &filters, &mut v);
     done(v)?;
     let rows = api
@@ -91,7 +92,7 @@ pub(super) async fn list_reply_violations(
         )
         .await?;
     let (rows, next_page_token) = api.page_tokens.page(rows, limit, &filters, |last| Cursor {
-        key: last.check_time,
+        key: last.check_time.timestamp_micros(),
         id: last.id.clone(),
     });
     Ok(pb::ListReplyViolationsResponse {
@@ -104,7 +105,7 @@ pub(super) async fn list_reply_violations(
                 violation: serde_json::from_str(&r.body)
                     .ok()
                     .map(|x| convert::violation(&x)),
-                check_time: convert::ts(r.check_time),
+                check_time: Some(to_timestamp(r.check_time)),
             })
             .collect(),
         next_page_token,

@@ -12,10 +12,13 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use super::convert::ProtoEnum;
+use super::enums::ProtoEnum;
 use super::{convert, done, known, ComplaintsApi};
 use crate::app::Complaints;
-use crate::domain::{ClockKind, Micros, Severity, SlaEvent, SlaEventKind, Violations};
+use crate::domain::{ClockKind, Severity, SlaEvent, SlaEventKind, Violations};
+
+/// Micros since the epoch: the stream's cursor over the stored `sla_events.event_time`.
+type Micros = i64;
 
 /// Streams re-read events this far back, so a row committed late by another replica is seen.
 const STREAM_OVERLAP: Micros = 5_000_000;
@@ -68,11 +71,12 @@ async fn stream_sla_events(
         {
             Ok(events) => {
                 for e in events {
-                    if e.time < floor || seen.contains_key(&e.id) {
+                    let time = e.time.timestamp_micros();
+                    if time < floor || seen.contains_key(&e.id) {
                         continue;
                     }
-                    cursor = cursor.max(e.time);
-                    seen.insert(e.id.clone(), e.time);
+                    cursor = cursor.max(time);
+                    seen.insert(e.id.clone(), time);
                     if filter.matches(&e)
                         && tx
                             .send(Ok(pb::WatchSlaEventsResponse {

@@ -5,7 +5,7 @@ use csops_runtime::idempotency::Key;
 use csops_runtime::paging::{self, Cursor, Filters};
 use csops_runtime::Error;
 
-use super::convert::ProtoEnum;
+use super::enums::ProtoEnum;
 use super::{convert, done, require_id, retry_key, ComplaintsApi};
 use crate::domain::{EntryKind, Violations};
 

@@ -2,15 +2,15 @@
 //! domain rule, save with everything the change produced, retry on a lost race, idempotent
 //! replay by request id). The gRPC handlers and the background workers both call these.
 
+use chrono::{DateTime, Utc};
 use csops_runtime::change::{self, Attempt};
 use csops_runtime::idempotency::Key;
-use csops_runtime::time::now_micros;
-use csops_runtime::{etag, Error};
+use csops_runtime::{etag, time, Error};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::clients::{CustomersClient, Lookup};
-use crate::domain::{new_id, Actor, Complaint, Input, Micros, RuleError, Rules, Snapshot};
+use crate::domain::{new_id, Actor, Complaint, Input, RuleError, Rules, Snapshot};
 use crate::store::{Inserted, Store, StoreError};
 
 /// What the API and the background workers share: the store, the rules, the customers
@@ -58,7 +58,7 @@ impl Complaints {
         if let Some(first) = self.store.replay(key).await? {
             return self.load(&first.resource_id).await;
         }
-        let now = now_micros();
+        let now = time::now();
         let customer_id = input.customer_id.trim().to_owned();
         let snapshot = if customer_id.is_empty() {
             Snapshot::most_demanding()
@@ -109,7 +109,7 @@ impl Complaints {
         id: &str,
         given_etag: &str,
         retry: Option<Key>,
-        rule: impl Fn(&mut Complaint, &Rules, Micros) -> Result<String, RuleError> + Sync,
+        rule: impl Fn(&mut Complaint, &Rules, DateTime<Utc>) -> Result<String, RuleError> + Sync,
     ) -> Result<(Complaint, String), Error> {
         if let Some(key) = &retry {
             if let Some(found) = self.replay(id, key).await? {
@@ -121,7 +121,7 @@ impl Complaints {
             let mut c = self.load(id).await?;
             etag::check(|| resource(id), given_etag, c.version)?;
             let read_version = c.version;
-            let now = now_micros();
+            let now = time::now();
             let produced = rule(&mut c, &self.rules, now)?;
             let sla_state = c.sla_state(&self.rules, now);
             let next = c.next_check(&self.rules, now);

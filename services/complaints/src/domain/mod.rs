@@ -1,6 +1,8 @@
 //! The complaint process of the handbooks as pure rules: an explicit state machine, SLA clocks
 //! from csops-sla, promises, compensation within authority, escalation and the reply check.
 //! No I/O: `now` is passed in, changes are collected on the aggregate for the store to write.
+//! Instants are `DateTime<Utc>`, `Option` where one may be unset; stored bodies keep the shape
+//! they always had through the serde adapters of `csops_runtime::time`.
 
 mod complaint;
 pub mod reply;
@@ -13,18 +15,6 @@ pub use csops_runtime::violations::{FieldViolation, RuleError, Violations};
 pub use rules::{AuthorityLimits, Chain, Rules};
 pub use types::*;
 pub use vocabulary::*;
-
-use chrono::{DateTime, Utc};
-
-/// Converts stored microseconds to an instant.
-pub fn at(micros: Micros) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(micros).unwrap_or_default()
-}
-
-/// Converts an instant to stored microseconds.
-pub fn micros(t: DateTime<Utc>) -> Micros {
-    t.timestamp_micros()
-}
 
 /// A new unique id with a prefix, time-ordered.
 pub fn new_id(prefix: &str) -> String {

@@ -1,6 +1,7 @@
 //! The parts of the complaint aggregate: actors, clocks, the solution, promises, escalations,
 //! compensation, calls, SLA events, timeline entries and outbox events.
 
+use chrono::{DateTime, TimeDelta, Utc};
 use csops_sla::{Clock, Milestone};
 use serde::{Deserialize, Serialize};
 
@@ -36,8 +37,9 @@ pub struct Snapshot {
     pub region: Region,
     /// True when the customers service was unreachable and the most demanding defaults apply.
     pub defaulted: bool,
-    /// When the facts were read; 0 while defaulted.
-    pub fetch_time: Micros,
+    /// When the facts were read; `None` while defaulted.
+    #[serde(with = "csops_runtime::time::serde_micros_opt")]
+    pub fetch_time: Option<DateTime<Utc>>,
 }
 
 impl Snapshot {
@@ -49,7 +51,7 @@ impl Snapshot {
             key_account: true,
             region: Region::Urban,
             defaulted: true,
-            fetch_time: 0,
+            fetch_time: None,
         }
     }
 }
@@ -73,7 +75,8 @@ pub struct Transition {
     /// Who.
     pub actor: Actor,
     /// When.
-    pub time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub time: DateTime<Utc>,
     /// Why.
     pub reason: String,
 }
@@ -120,8 +123,9 @@ pub struct PlanStep {
     pub description: String,
     /// Who.
     pub owner_id: String,
-    /// By when.
-    pub due_time: Micros,
+    /// By when (`None` when the request gave none; a proposal refuses that).
+    #[serde(with = "csops_runtime::time::serde_micros_opt")]
+    pub due_time: Option<DateTime<Utc>>,
 }
 
 /// A proposed solution.
@@ -136,11 +140,13 @@ pub struct Solution {
     /// Proposer.
     pub proposed_by: Actor,
     /// When proposed.
-    pub propose_time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub propose_time: DateTime<Utc>,
     /// The customer's answer.
     pub decision: Decision,
-    /// When answered.
-    pub decide_time: Micros,
+    /// When answered (`None` while pending).
+    #[serde(with = "csops_runtime::time::serde_micros_opt")]
+    pub decide_time: Option<DateTime<Utc>>,
     /// The customer's words.
     pub customer_comment: String,
 }
@@ -161,7 +167,8 @@ pub struct Resolution {
     /// Who resolved.
     pub resolved_by: Actor,
     /// When.
-    pub resolve_time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub resolve_time: DateTime<Utc>,
 }
 
 /// A callback attempt.
@@ -174,7 +181,8 @@ pub struct CallbackAttempt {
     /// Who called.
     pub actor: Actor,
     /// When.
-    pub time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub time: DateTime<Utc>,
     /// Feedback service's callback id.
     pub feedback_callback_id: String,
 }
@@ -183,9 +191,11 @@ pub struct CallbackAttempt {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromiseChange {
     /// Before.
-    pub previous_due_time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub previous_due_time: DateTime<Utc>,
     /// After.
-    pub new_due_time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub new_due_time: DateTime<Utc>,
     /// Why.
     pub reason: String,
     /// The customer's consent.
@@ -193,7 +203,8 @@ pub struct PromiseChange {
     /// Who.
     pub actor: Actor,
     /// When.
-    pub time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub time: DateTime<Utc>,
 }
 
 /// A promise made to the customer.
@@ -204,15 +215,18 @@ pub struct Promise {
     /// What.
     pub description: String,
     /// By when.
-    pub due_time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub due_time: DateTime<Utc>,
     /// By whom.
     pub promised_by: Actor,
     /// When made.
-    pub make_time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub make_time: DateTime<Utc>,
     /// State.
     pub state: PromiseState,
-    /// When kept.
-    pub keep_time: Micros,
+    /// When kept (`None` until kept).
+    #[serde(with = "csops_runtime::time::serde_micros_opt")]
+    pub keep_time: Option<DateTime<Utc>>,
     /// Who recorded it kept.
     pub kept_by: Option<Actor>,
     /// Due-time changes.
@@ -239,7 +253,8 @@ pub struct Escalation {
     /// Who.
     pub actor: Actor,
     /// When.
-    pub time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub time: DateTime<Utc>,
 }
 
 /// A compensation.
@@ -264,11 +279,13 @@ pub struct Compensation {
     /// Proposer.
     pub proposed_by: Actor,
     /// When proposed.
-    pub propose_time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub propose_time: DateTime<Utc>,
     /// Who decided.
     pub decided_by: Option<Actor>,
-    /// When decided.
-    pub decide_time: Micros,
+    /// When decided (`None` while waiting for approval).
+    #[serde(with = "csops_runtime::time::serde_micros_opt")]
+    pub decide_time: Option<DateTime<Utc>>,
     /// Decision note.
     pub decision_note: String,
 }
@@ -278,10 +295,12 @@ pub struct Compensation {
 pub struct Call {
     /// Direction.
     pub direction: CallDirection,
-    /// Start.
-    pub start_time: Micros,
-    /// Length in microseconds.
-    pub duration: Micros,
+    /// Start (`None` when the request gave none; recording the call refuses that).
+    #[serde(with = "csops_runtime::time::serde_micros_opt")]
+    pub start_time: Option<DateTime<Utc>>,
+    /// Length.
+    #[serde(with = "csops_runtime::time::serde_micros_delta")]
+    pub duration: TimeDelta,
     /// Reached.
     pub reached: bool,
     /// What was said.
@@ -304,7 +323,8 @@ pub struct SlaEvent {
     /// Threshold for AT_RISK.
     pub threshold_percent: i32,
     /// Deadline after the event.
-    pub deadline: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub deadline: DateTime<Utc>,
     /// New level for ESCALATED.
     pub escalation_level: Option<Level>,
     /// Promise id.
@@ -316,7 +336,8 @@ pub struct SlaEvent {
     /// Customer.
     pub customer_id: String,
     /// When.
-    pub time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub time: DateTime<Utc>,
 }
 
 /// The details of a timeline entry.
@@ -388,7 +409,8 @@ pub struct Entry {
     /// Who.
     pub actor: Actor,
     /// When.
-    pub time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub time: DateTime<Utc>,
     /// One line.
     pub summary: String,
     /// Details.
@@ -406,7 +428,8 @@ pub enum Outgoing {
         /// Complaint.
         complaint_id: String,
         /// When the service ended.
-        service_end_time: Micros,
+        #[serde(with = "csops_runtime::time::serde_micros")]
+        service_end_time: DateTime<Utc>,
         /// Who served.
         served_by_agent_id: String,
     },
@@ -419,7 +442,8 @@ pub enum Outgoing {
         /// Why: key_account, media, legal or social_background.
         reason: String,
         /// By when.
-        due_time: Micros,
+        #[serde(with = "csops_runtime::time::serde_micros")]
+        due_time: DateTime<Utc>,
         /// Agent.
         assigned_agent_id: String,
     },

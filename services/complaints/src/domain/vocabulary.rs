@@ -3,9 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Microseconds since the Unix epoch, the unit of every stored time; 0 means unset.
-pub type Micros = i64;
-
 macro_rules! coded_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident, $code:literal;)+ }) => {
         $(#[$m])*

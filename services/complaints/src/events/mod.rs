@@ -11,7 +11,7 @@ use csops_proto::feedback::v1::feedback_service_client::FeedbackServiceClient;
 use csops_proto::visits::v1 as vs;
 use csops_proto::visits::v1::visits_service_client::VisitsServiceClient;
 use csops_runtime::outbox::{Claimed, Deliver};
-use csops_runtime::time::micros_to_timestamp;
+use csops_runtime::time::to_timestamp;
 use tonic::Status;
 
 use crate::clients::{channel, Observed};
@@ -69,7 +69,7 @@ impl Deliver for Receivers {
                         kind: fb::SubjectKind::Complaint as i32,
                         id: complaint_id,
                     }),
-                    service_end_time: micros_to_timestamp(service_end_time),
+                    service_end_time: Some(to_timestamp(service_end_time)),
                     served_by_agent_id,
                     source_event_id: event.id.clone(),
                     actor: Some(fb::Actor {
@@ -101,7 +101,7 @@ impl Deliver for Receivers {
                     complaint_id,
                     customer_id,
                     reason: reason as i32,
-                    due_time: micros_to_timestamp(due_time),
+                    due_time: Some(to_timestamp(due_time)),
                     assigned_agent_id,
                     source_event_id: event.id.clone(),
                     actor: Some(vs::Actor {

@@ -3,11 +3,17 @@
 //!
 //! A complaint is saved with everything its change produced (timeline entries, SLA events,
 //! outbox events, escalation keys, the request id) in one transaction guarded by its version.
+//!
+//! Time columns hold microseconds since the epoch (0 for unset); methods take and return
+//! `DateTime<Utc>` and `Option` and convert here. Only the SLA stream's cursor over
+//! `sla_events.event_time` stays in stored microseconds.
 
+use chrono::{DateTime, Utc};
 pub use csops_runtime::db::StoreError;
 use csops_runtime::idempotency::{self, Key, Recorded};
 use csops_runtime::outbox::{self, NewEvent};
 pub use csops_runtime::paging::Cursor;
+use csops_runtime::time::{from_micros, to_micros_opt};
 use csops_runtime::Error;
 use sqlx::any::AnyRow;
 use std::sync::Arc;
@@ -15,7 +21,7 @@ use std::sync::Arc;
 use sqlx::{Any, AnyPool, Row, Transaction};
 use tokio::sync::Notify;
 
-use crate::domain::{Complaint, Entry, EntryKind, Micros, OutboxEvent, SlaEvent, SlaState};
+use crate::domain::{Complaint, Entry, EntryKind, OutboxEvent, SlaEvent, SlaState};
 
 /// Filters of ListComplaints; they combine with AND, values inside one with OR.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,9 +41,9 @@ pub struct ListFilter {
     /// SLA states.
     pub sla_states: Vec<String>,
     /// Created at or after.
-    pub create_time_start: Micros,
+    pub create_time_start: Option<DateTime<Utc>>,
     /// Created before.
-    pub create_time_end: Micros,
+    pub create_time_end: Option<DateTime<Utc>>,
     /// Escalation level.
     pub escalation_level: Option<String>,
 }
@@ -61,7 +67,7 @@ pub struct ViolationRow {
     /// Complaint.
     pub complaint_id: String,
     /// When.
-    pub check_time: Micros,
+    pub check_time: DateTime<Utc>,
     /// The violation as JSON.
     pub body: String,
 }
@@ -134,14 +140,14 @@ impl Store {
         c: &mut Complaint,
         key: &Key,
         sla_state: SlaState,
-        next_check: Micros,
+        next_check: Option<DateTime<Utc>>,
     ) -> Result<Inserted, StoreError> {
         let mut tx = self.pool.begin().await?;
         let produced = Recorded {
             resource_id: c.id.clone(),
             ref_id: c.id.clone(),
         };
-        match idempotency::record(&mut tx, key, &produced, c.create_time).await {
+        match idempotency::record(&mut tx, key, &produced, c.create_time.timestamp_micros()).await {
             Ok(()) => {}
             Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
             Err(e) => return Err(e),
@@ -161,11 +167,11 @@ impl Store {
         .bind(c.escalation_level.code())
         .bind(sla_state.code())
         .bind(i64::from(c.customer.defaulted))
-        .bind(next_check)
+        .bind(to_micros_opt(next_check))
         .bind(to_json(&*c))
         .bind(c.version)
-        .bind(c.create_time)
-        .bind(c.update_time)
+        .bind(c.create_time.timestamp_micros())
+        .bind(c.update_time.timestamp_micros())
         .execute(&mut *tx)
         .await?;
         let written = write_pending(&mut tx, c).await?;
@@ -191,7 +197,7 @@ impl Store {
         expected_version: i64,
         request: Option<(&Key, &str)>,
         sla_state: SlaState,
-        next_check: Micros,
+        next_check: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
@@ -207,10 +213,10 @@ impl Store {
         .bind(c.escalation_level.code())
         .bind(sla_state.code())
         .bind(i64::from(c.customer.defaulted))
-        .bind(next_check)
+        .bind(to_micros_opt(next_check))
         .bind(to_json(&*c))
         .bind(c.version)
-        .bind(c.update_time)
+        .bind(c.update_time.timestamp_micros())
         .bind(&c.id)
         .bind(expected_version)
         .execute(&mut *tx)
@@ -223,7 +229,7 @@ impl Store {
                 resource_id: c.id.clone(),
                 ref_id: ref_id.to_owned(),
             };
-            idempotency::record(&mut tx, key, &produced, c.update_time).await?;
+            idempotency::record(&mut tx, key, &produced, c.update_time.timestamp_micros()).await?;
         }
         for (subject, level) in &c.pending_guards {
             sqlx::query(
@@ -233,7 +239,7 @@ impl Store {
             .bind(&c.id)
             .bind(subject)
             .bind(level.code())
-            .bind(c.update_time)
+            .bind(c.update_time.timestamp_micros())
             .execute(&mut *tx)
             .await?;
         }
@@ -283,18 +289,18 @@ impl Store {
         if let Some(customer) = &filter.customer_id {
             any_of(&mut sql, "customer_id", std::slice::from_ref(customer));
         }
-        if filter.create_time_start > 0 {
+        if let Some(start) = filter.create_time_start {
             param(
                 &mut sql,
                 " AND create_time >= $?",
-                Bind::Int(filter.create_time_start),
+                Bind::Int(start.timestamp_micros()),
             );
         }
-        if filter.create_time_end > 0 {
+        if let Some(end) = filter.create_time_end {
             param(
                 &mut sql,
                 " AND create_time < $?",
-                Bind::Int(filter.create_time_end),
+                Bind::Int(end.timestamp_micros()),
             );
         }
         if let Some(cursor) = after {
@@ -350,7 +356,12 @@ impl Store {
     }
 
     /// Ids of complaints whose next check is due and whose lease is free.
-    pub async fn due_for_check(&self, now: Micros, limit: u32) -> Result<Vec<String>, StoreError> {
+    pub async fn due_for_check(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let now = now.timestamp_micros();
         let rows = sqlx::query(
             "SELECT id FROM complaints WHERE next_check_time > 0 AND next_check_time <= $1 \
              AND lease_until < $2 ORDER BY next_check_time LIMIT $3",
@@ -368,16 +379,16 @@ impl Store {
         &self,
         id: &str,
         owner: &str,
-        until: Micros,
-        now: Micros,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
             "UPDATE complaints SET lease_owner = $1, lease_until = $2 WHERE id = $3 AND lease_until < $4",
         )
         .bind(owner)
-        .bind(until)
+        .bind(until.timestamp_micros())
         .bind(id)
-        .bind(now)
+        .bind(now.timestamp_micros())
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() == 1)
@@ -389,13 +400,13 @@ impl Store {
         &self,
         id: &str,
         version: i64,
-        next_check: Micros,
+        next_check: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE complaints SET next_check_time = $1, lease_owner = '', lease_until = 0 \
              WHERE id = $2 AND version = $3",
         )
-        .bind(next_check)
+        .bind(to_micros_opt(next_check))
         .bind(id)
         .bind(version)
         .execute(&self.pool)
@@ -414,10 +425,11 @@ impl Store {
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
-    /// SLA events at or after `since`, in (event_time, id) order.
+    /// SLA events at or after `since` (stored microseconds, the stream's cursor), in
+    /// (event_time, id) order.
     pub async fn sla_events_since(
         &self,
-        since: Micros,
+        since: i64,
         limit: u32,
     ) -> Result<Vec<SlaEvent>, StoreError> {
         let rows = sqlx::query(
@@ -436,8 +448,8 @@ impl Store {
             .collect()
     }
 
-    /// The time of a stored SLA event.
-    pub async fn sla_event_time(&self, id: &str) -> Result<Option<Micros>, StoreError> {
+    /// The time of a stored SLA event, in stored microseconds (the stream's cursor).
+    pub async fn sla_event_time(&self, id: &str) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query("SELECT event_time FROM sla_events WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -470,7 +482,7 @@ impl Store {
             .bind(&v.id)
             .bind(&v.agent_id)
             .bind(&v.complaint_id)
-            .bind(v.check_time)
+            .bind(v.check_time.timestamp_micros())
             .bind(&v.body)
             .execute(&mut *tx)
             .await?;
@@ -484,8 +496,8 @@ impl Store {
         &self,
         agent_id: &str,
         complaint_id: &str,
-        start: Micros,
-        end: Micros,
+        start: Option<DateTime<Utc>>,
+        end: Option<DateTime<Utc>>,
         before: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<ViolationRow>, StoreError> {
@@ -511,11 +523,19 @@ impl Store {
                 Bind::Text(complaint_id.to_owned()),
             );
         }
-        if start > 0 {
-            param(&mut sql, " AND check_time >= $?", Bind::Int(start));
+        if let Some(start) = start {
+            param(
+                &mut sql,
+                " AND check_time >= $?",
+                Bind::Int(start.timestamp_micros()),
+            );
         }
-        if end > 0 {
-            param(&mut sql, " AND check_time < $?", Bind::Int(end));
+        if let Some(end) = end {
+            param(
+                &mut sql,
+                " AND check_time < $?",
+                Bind::Int(end.timestamp_micros()),
+            );
         }
         if let Some(c) = before {
             param(&mut sql, " AND (check_time < $?", Bind::Int(c.key));
@@ -536,7 +556,7 @@ impl Store {
                     id: r.try_get(0)?,
                     agent_id: r.try_get(1)?,
                     complaint_id: r.try_get(2)?,
-                    check_time: r.try_get(3)?,
+                    check_time: from_micros(r.try_get(3)?),
                     body: r.try_get(4)?,
                 })
             })
@@ -581,7 +601,7 @@ async fn write_pending(
         .bind(e.sequence)
         .bind(&e.id)
         .bind(e.details.kind().code())
-        .bind(e.time)
+        .bind(e.time.timestamp_micros())
         .bind(to_json(e))
         .execute(&mut **tx)
         .await?;
@@ -592,7 +612,7 @@ async fn write_pending(
         )
         .bind(&e.id)
         .bind(&e.complaint_id)
-        .bind(e.time)
+        .bind(e.time.timestamp_micros())
         .bind(to_json(e))
         .execute(&mut **tx)
         .await?;
@@ -605,7 +625,7 @@ async fn write_pending(
             aggregate_id: c.id.clone(),
             payload: to_json(event),
         };
-        outbox::write(&mut *tx, &row, c.update_time).await?;
+        outbox::write(&mut *tx, &row, c.update_time.timestamp_micros()).await?;
     }
     // Keep the events so the caller can publish them after the commit.
     c.pending_sla = events;

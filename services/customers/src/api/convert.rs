@@ -1,8 +1,9 @@
 //! Conversions between protobuf messages and domain types. Every proto field is named, so a
 //! new field breaks the build until it is handled here.
 
+use chrono::{DateTime, TimeDelta, Utc};
 use csops_proto::customers::v1 as pb;
-use csops_runtime::time::micros_to_timestamp as timestamp;
+use csops_runtime::time::{from_timestamp, to_timestamp, to_timestamp_opt};
 
 use crate::domain::{
     Channel, ChurnSignal, Consent, Contact, ContactKind, Customer, CustomerPatch, DateKind,
@@ -231,7 +232,7 @@ fn consents(list: Vec<pb::ChannelConsent>, prefix: &str, v: &mut Violations) -> 
             Some(Consent {
                 channel,
                 granted,
-                update_time: 0,
+                update_time: None,
             })
         })
         .collect()
@@ -249,7 +250,7 @@ fn consents_to_pb(list: &[Consent]) -> Vec<pb::ChannelConsent> {
                 Channel::MessagingApp => pb::ContactChannel::MessagingApp,
             } as i32,
             granted: c.granted,
-            update_time: timestamp(c.update_time),
+            update_time: to_timestamp_opt(c.update_time),
         })
         .collect()
 }
@@ -464,16 +465,16 @@ pub(crate) fn customer_to_pb(c: &Customer) -> pb::Customer {
                 to_tier: tier_to_pb(t.to) as i32,
                 changed_by: t.changed_by.clone(),
                 reason: t.reason.clone(),
-                change_time: timestamp(t.time),
+                change_time: Some(to_timestamp(t.time)),
             })
             .collect(),
         state: match c.state {
             State::Active => pb::CustomerState::Active,
             State::Archived => pb::CustomerState::Archived,
         } as i32,
-        create_time: timestamp(c.create_time),
-        update_time: timestamp(c.update_time),
-        delete_time: timestamp(c.delete_time),
+        create_time: Some(to_timestamp(c.create_time)),
+        update_time: Some(to_timestamp(c.update_time)),
+        delete_time: to_timestamp_opt(c.delete_time),
         etag: c.etag(),
         churn_risk: Some(pb::ChurnRisk {
             level: c
@@ -524,12 +525,15 @@ fn signal_to_pb(s: &ChurnSignal) -> pb::ChurnSignal {
         level: level_to_pb(s.level) as i32,
         evidence: s.evidence.clone(),
         source: s.source.clone(),
-        observe_time: timestamp(s.observe_time),
+        observe_time: Some(to_timestamp(s.observe_time)),
     }
 }
 
 /// Reads a churn signal; `now` stands in for a missing observe_time.
-pub(crate) fn signal(signal: pb::ChurnSignal, now: i64) -> Result<ChurnSignal, Violations> {
+pub(crate) fn signal(
+    signal: pb::ChurnSignal,
+    now: DateTime<Utc>,
+) -> Result<ChurnSignal, Violations> {
     let pb::ChurnSignal {
         signal_id,
         kind,
@@ -557,15 +561,15 @@ pub(crate) fn signal(signal: pb::ChurnSignal, now: i64) -> Result<ChurnSignal, V
     }
     let observe_time = match observe_time {
         None => now,
-        Some(ts) if ts.seconds > 0 && (0..1_000_000_000).contains(&ts.nanos) => {
-            ts.seconds.saturating_mul(1_000_000) + i64::from(ts.nanos / 1_000)
+        Some(ts) if ts.seconds > 0 => {
+            from_timestamp("signal.observe_time", Some(ts), &mut v).unwrap_or(now)
         }
         Some(_) => {
             v.push("signal.observe_time", "must be a time after 1970");
             now
         }
     };
-    if observe_time > now + 300_000_000 {
+    if observe_time > now + TimeDelta::minutes(5) {
         v.push("signal.observe_time", "must not be in the future");
     }
     match (kind, level, v.is_empty()) {

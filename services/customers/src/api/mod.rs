@@ -7,7 +7,7 @@ use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_server::CustomersService;
 use csops_runtime::idempotency::Key;
 use csops_runtime::paging::{self, Cursor, Filters, PageTokens};
-use csops_runtime::time::now_micros;
+use csops_runtime::time::now;
 use csops_runtime::{Error, Violations};
 use tonic::{Request, Response, Status};
 
@@ -181,7 +181,7 @@ impl CustomersService for CustomersApi {
         valid(v)?;
         let rows = self.app.list(&filter, after.as_ref(), limit + 1).await?;
         let (rows, next_page_token) = self.page_tokens.page(rows, limit, &filters, |last| Cursor {
-            key: last.create_time,
+            key: last.create_time.timestamp_micros(),
             id: last.id.clone(),
         });
         Ok(Response::new(pb::ListCustomersResponse {
@@ -303,7 +303,7 @@ impl CustomersService for CustomersApi {
         let Some(signal) = signal else {
             return Err(Error::invalid("signal", "is required").into());
         };
-        let signal = convert::signal(signal, now_micros()).map_err(Error::InvalidArgument)?;
+        let signal = convert::signal(signal, now()).map_err(Error::InvalidArgument)?;
         let customer = self.app.record_churn_signal(&customer_id, signal).await?;
         Ok(reply(&customer, |customer| pb::RecordChurnSignalResponse {
             customer,

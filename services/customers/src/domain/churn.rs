@@ -2,6 +2,7 @@
 //! Only 4 % of unhappy customers complain (DOMAIN §1), so silence and falling scores must be
 //! visible on the file itself.
 
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Violations;
@@ -10,7 +11,7 @@ use super::Violations;
 pub const RECENT_SIGNALS: usize = 20;
 
 /// Signals older than this, counted back from the newest one, no longer raise the level.
-pub const SIGNAL_WINDOW_MICROS: i64 = 90 * 24 * 3600 * 1_000_000;
+pub const SIGNAL_WINDOW: TimeDelta = TimeDelta::days(90);
 
 /// How strong a churn risk is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -64,8 +65,9 @@ pub struct ChurnSignal {
     pub evidence: String,
     /// Who observed it.
     pub source: String,
-    /// When (µs since the epoch).
-    pub observe_time: i64,
+    /// When it was observed.
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub observe_time: DateTime<Utc>,
 }
 
 impl ChurnSignal {
@@ -94,7 +96,7 @@ pub fn risk_level(signals: &[ChurnSignal]) -> Option<RiskLevel> {
     let newest = signals.iter().map(|s| s.observe_time).max()?;
     signals
         .iter()
-        .filter(|s| s.observe_time >= newest.saturating_sub(SIGNAL_WINDOW_MICROS))
+        .filter(|s| s.observe_time >= newest - SIGNAL_WINDOW)
         .map(|s| s.level)
         .max()
 }
@@ -117,6 +119,10 @@ mod tests {
 
     const DAY: i64 = 24 * 3600 * 1_000_000;
 
+    fn day_at(day: i64) -> DateTime<Utc> {
+        csops_runtime::time::from_micros(day * DAY)
+    }
+
     fn signal(id: &str, level: RiskLevel, day: i64) -> ChurnSignal {
         ChurnSignal {
             signal_id: id.into(),
@@ -124,7 +130,7 @@ mod tests {
             level,
             evidence: String::new(),
             source: "feedback".into(),
-            observe_time: day * DAY,
+            observe_time: day_at(day),
         }
     }
 
@@ -153,7 +159,7 @@ mod tests {
             prop_assert!(recent.len() <= RECENT_SIGNALS);
             prop_assert!(recent.windows(2).all(|w| w[0].observe_time >= w[1].observe_time));
             if let Some(max) = days.iter().max() {
-                prop_assert_eq!(recent[0].observe_time, max * DAY);
+                prop_assert_eq!(recent[0].observe_time, day_at(*max));
             }
         }
     }

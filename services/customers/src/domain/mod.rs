@@ -5,11 +5,10 @@ mod churn;
 mod lifetime_value;
 mod validate;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use churn::{
-    risk_level, ChurnSignal, RiskLevel, SignalKind, RECENT_SIGNALS, SIGNAL_WINDOW_MICROS,
-};
+pub use churn::{risk_level, ChurnSignal, RiskLevel, SignalKind, RECENT_SIGNALS, SIGNAL_WINDOW};
 pub use csops_runtime::RuleError;
 pub use lifetime_value::{lifetime_value_minor, LifetimeValueInputs};
 pub use validate::{FieldViolation, Violations};
@@ -195,8 +194,9 @@ pub struct Consent {
     pub channel: Channel,
     /// Agreed or refused.
     pub granted: bool,
-    /// When `granted` last changed (µs since the epoch).
-    pub update_time: i64,
+    /// When `granted` last changed; `None` until the file records the answer.
+    #[serde(with = "csops_runtime::time::serde_micros_opt")]
+    pub update_time: Option<DateTime<Utc>>,
 }
 
 /// The descriptive part of a file: everything except identity, tier and bookkeeping.
@@ -229,8 +229,9 @@ pub struct TierChange {
     pub changed_by: String,
     /// Why.
     pub reason: String,
-    /// When (µs since the epoch).
-    pub time: i64,
+    /// When.
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub time: DateTime<Utc>,
 }
 
 /// The fields a caller gives to create a customer, before validation.
@@ -273,12 +274,12 @@ pub struct Customer {
     pub churn_signals: Vec<ChurnSignal>,
     /// Active or archived.
     pub state: State,
-    /// Creation time (µs).
-    pub create_time: i64,
-    /// Last change (µs).
-    pub update_time: i64,
-    /// Archive time (µs), 0 while active.
-    pub delete_time: i64,
+    /// Creation time.
+    pub create_time: DateTime<Utc>,
+    /// Last change.
+    pub update_time: DateTime<Utc>,
+    /// Archive time; `None` while active.
+    pub delete_time: Option<DateTime<Utc>>,
     /// Optimistic-concurrency version, bumped by every change.
     pub version: i64,
 }
@@ -316,7 +317,7 @@ impl Customer {
         id: String,
         input: NewCustomer,
         actor: &str,
-        now: i64,
+        now: DateTime<Utc>,
     ) -> Result<Self, RuleError> {
         let violations = validate::new_customer(&input);
         if !violations.is_empty() {
@@ -324,7 +325,7 @@ impl Customer {
         }
         let mut profile = input.profile;
         for consent in &mut profile.consents {
-            consent.update_time = now;
+            consent.update_time = Some(now);
         }
         Ok(Self {
             id,
@@ -345,7 +346,7 @@ impl Customer {
             state: State::Active,
             create_time: now,
             update_time: now,
-            delete_time: 0,
+            delete_time: None,
             version: 1,
         })
     }
@@ -367,7 +368,7 @@ impl Customer {
     }
 
     /// Applies a patch. Consent times change only for channels whose answer changed.
-    pub fn apply(&mut self, patch: CustomerPatch, now: i64) -> Result<(), RuleError> {
+    pub fn apply(&mut self, patch: CustomerPatch, now: DateTime<Utc>) -> Result<(), RuleError> {
         self.ensure_active()?;
         let violations = validate::patch(&patch);
         if !violations.is_empty() {
@@ -422,7 +423,7 @@ impl Customer {
                     .find(|c| c.channel == consent.channel);
                 consent.update_time = match before {
                     Some(old) if old.granted == consent.granted => old.update_time,
-                    _ => now,
+                    _ => Some(now),
                 };
             }
             self.profile.consents = v;
@@ -440,7 +441,7 @@ impl Customer {
         to: Tier,
         reason: &str,
         changed_by: &str,
-        now: i64,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         let mut violations = Violations::default();
         if reason.trim().is_empty() {
@@ -475,16 +476,16 @@ impl Customer {
     }
 
     /// Archives the file.
-    pub fn archive(&mut self, now: i64) -> Result<(), RuleError> {
+    pub fn archive(&mut self, now: DateTime<Utc>) -> Result<(), RuleError> {
         self.ensure_active()?;
         self.state = State::Archived;
-        self.delete_time = now;
+        self.delete_time = Some(now);
         self.touch(now);
         Ok(())
     }
 
     /// Restores an archived file.
-    pub fn restore(&mut self, now: i64) -> Result<(), RuleError> {
+    pub fn restore(&mut self, now: DateTime<Utc>) -> Result<(), RuleError> {
         if self.state == State::Active {
             return Err(RuleError::Precondition(format!(
                 "customer {} is not archived",
@@ -492,14 +493,18 @@ impl Customer {
             )));
         }
         self.state = State::Active;
-        self.delete_time = 0;
+        self.delete_time = None;
         self.touch(now);
         Ok(())
     }
 
     /// Records a churn signal (idempotency by signal id is the store's job) and recomputes
     /// the risk level.
-    pub fn record_churn_signal(&mut self, signal: ChurnSignal, now: i64) -> Result<(), RuleError> {
+    pub fn record_churn_signal(
+        &mut self,
+        signal: ChurnSignal,
+        now: DateTime<Utc>,
+    ) -> Result<(), RuleError> {
         let violations = signal.validate();
         if !violations.is_empty() {
             return Err(RuleError::Invalid(violations.prefixed("signal")));
@@ -540,7 +545,7 @@ impl Customer {
         format!("|{}|", phones.join("|"))
     }
 
-    fn touch(&mut self, now: i64) {
+    fn touch(&mut self, now: DateTime<Utc>) {
         // Times never go backwards, even if the clock does.
         self.update_time = now.max(self.update_time);
         self.version += 1;
@@ -556,6 +561,11 @@ pub fn digits(text: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// An instant `micros` after the epoch.
+    fn t(micros: i64) -> DateTime<Utc> {
+        csops_runtime::time::from_micros(micros)
+    }
 
     fn input() -> NewCustomer {
         NewCustomer {
@@ -574,7 +584,7 @@ mod tests {
                 consents: vec![Consent {
                     channel: Channel::Sms,
                     granted: true,
-                    update_time: 0,
+                    update_time: None,
                 }],
                 ..Profile::default()
             },
@@ -583,25 +593,25 @@ mod tests {
 
     #[test]
     fn creation_starts_the_tier_history_and_trims_the_name() {
-        let c = Customer::create("c1".into(), input(), "agent-7", 100).unwrap();
+        let c = Customer::create("c1".into(), input(), "agent-7", t(100)).unwrap();
         assert_eq!(c.display_name, "Li Lei");
         assert_eq!(c.tier_history.len(), 1);
         assert_eq!(c.tier_history[0].from, None);
-        assert_eq!(c.profile.consents[0].update_time, 100);
+        assert_eq!(c.profile.consents[0].update_time, Some(t(100)));
         assert_eq!(c.etag(), "v1");
         assert_eq!(c.search_phones(), "|8613800138000|");
     }
 
     #[test]
     fn a_tier_change_is_recorded_with_who_and_why_and_bumps_the_version() {
-        let mut c = Customer::create("c1".into(), input(), "a", 100).unwrap();
-        c.change_tier(Tier::A, "signed a 3-year contract", "sup-1", 200)
+        let mut c = Customer::create("c1".into(), input(), "a", t(100)).unwrap();
+        c.change_tier(Tier::A, "signed a 3-year contract", "sup-1", t(200))
             .unwrap();
         assert_eq!(c.tier, Tier::A);
         let last = c.tier_history.last().unwrap();
         assert_eq!(
             (last.from, last.to, last.time),
-            (Some(Tier::B), Tier::A, 200)
+            (Some(Tier::B), Tier::A, t(200))
         );
         assert_eq!(last.changed_by, "sup-1");
         assert_eq!(c.version, 2);
@@ -609,44 +619,44 @@ mod tests {
 
     #[test]
     fn changing_to_the_same_tier_or_without_a_reason_is_refused() {
-        let mut c = Customer::create("c1".into(), input(), "a", 100).unwrap();
+        let mut c = Customer::create("c1".into(), input(), "a", t(100)).unwrap();
         assert!(matches!(
-            c.change_tier(Tier::B, "why", "me", 1),
+            c.change_tier(Tier::B, "why", "me", t(1)),
             Err(RuleError::Precondition(_))
         ));
         assert!(matches!(
-            c.change_tier(Tier::A, " ", "me", 1),
+            c.change_tier(Tier::A, " ", "me", t(1)),
             Err(RuleError::Invalid(_))
         ));
     }
 
     #[test]
     fn an_archived_file_refuses_changes_until_restored() {
-        let mut c = Customer::create("c1".into(), input(), "a", 100).unwrap();
-        c.archive(150).unwrap();
-        assert_eq!((c.state, c.delete_time), (State::Archived, 150));
+        let mut c = Customer::create("c1".into(), input(), "a", t(100)).unwrap();
+        c.archive(t(150)).unwrap();
+        assert_eq!((c.state, c.delete_time), (State::Archived, Some(t(150))));
         assert!(matches!(
-            c.apply(CustomerPatch::default(), 160),
+            c.apply(CustomerPatch::default(), t(160)),
             Err(RuleError::Precondition(_))
         ));
-        c.restore(170).unwrap();
-        assert_eq!((c.state, c.delete_time), (State::Active, 0));
-        assert!(matches!(c.restore(180), Err(RuleError::Precondition(_))));
+        c.restore(t(170)).unwrap();
+        assert_eq!((c.state, c.delete_time), (State::Active, None));
+        assert!(matches!(c.restore(t(180)), Err(RuleError::Precondition(_))));
     }
 
     #[test]
     fn consent_time_moves_only_when_the_answer_changes() {
-        let mut c = Customer::create("c1".into(), input(), "a", 100).unwrap();
+        let mut c = Customer::create("c1".into(), input(), "a", t(100)).unwrap();
         let same = vec![
             Consent {
                 channel: Channel::Sms,
                 granted: true,
-                update_time: 0,
+                update_time: None,
             },
             Consent {
                 channel: Channel::Email,
                 granted: false,
-                update_time: 0,
+                update_time: None,
             },
         ];
         c.apply(
@@ -654,10 +664,10 @@ mod tests {
                 consents: Some(same),
                 ..Default::default()
             },
-            200,
+            t(200),
         )
         .unwrap();
-        assert_eq!(c.profile.consents[0].update_time, 100);
-        assert_eq!(c.profile.consents[1].update_time, 200);
+        assert_eq!(c.profile.consents[0].update_time, Some(t(100)));
+        assert_eq!(c.profile.consents[1].update_time, Some(t(200)));
     }
 }

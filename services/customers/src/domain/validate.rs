@@ -292,7 +292,7 @@ mod tests {
         let c = |channel| Consent {
             channel,
             granted: true,
-            update_time: 0,
+            update_time: None,
         };
         let mut v = Violations::default();
         consents(

@@ -1,5 +1,7 @@
 //! Storage of customer files: one method per query, on SQLite or PostgreSQL through
-//! `sqlx::Any`. Only this module speaks SQL.
+//! `sqlx::Any`. Only this module speaks SQL; `rows` maps what it reads to the domain.
+
+mod rows;
 
 pub use csops_runtime::db::StoreError;
 use csops_runtime::db::{classify, DbErrorKind};
@@ -7,11 +9,12 @@ use csops_runtime::idempotency::{self, Key, Recorded};
 /// Position after the last row of a page: (create_time, id).
 pub use csops_runtime::paging::Cursor;
 use csops_runtime::sql::{like_anywhere, Sql};
+use csops_runtime::time::to_micros_opt;
 use csops_runtime::Error;
-use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 
-use crate::domain::{ChurnSignal, Customer, Profile, Region, RiskLevel, State, Tier, TierChange};
+use crate::domain::{ChurnSignal, Customer, Region, RiskLevel, Tier};
+use rows::{CustomerRow, COLUMNS};
 
 /// Which files a listing includes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,10 +68,6 @@ pub enum Inserted {
     Replayed,
 }
 
-const COLUMNS: &str = "id, display_name, tier, key_account, region, owner_agent_id, state, \
-                       profile, tier_history, churn_signals, version, create_time, update_time, \
-                       delete_time";
-
 /// Customer storage over a shared pool.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -88,7 +87,14 @@ impl Store {
             resource_id: customer.id.clone(),
             ref_id: String::new(),
         };
-        match idempotency::record(&mut tx, key, &produced, customer.create_time).await {
+        match idempotency::record(
+            &mut tx,
+            key,
+            &produced,
+            customer.create_time.timestamp_micros(),
+        )
+        .await
+        {
             Ok(()) => {}
             Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
             Err(error) => return Err(error),
@@ -112,9 +118,9 @@ impl Store {
         .bind(to_json(&customer.tier_history))
         .bind(customer.lifetime_value_minor())
         .bind(customer.version)
-        .bind(customer.create_time)
-        .bind(customer.update_time)
-        .bind(customer.delete_time)
+        .bind(customer.create_time.timestamp_micros())
+        .bind(customer.update_time.timestamp_micros())
+        .bind(to_micros_opt(customer.delete_time))
         .bind(churn_rank(customer))
         .bind(to_json(&customer.churn_signals))
         .execute(&mut *tx)
@@ -131,11 +137,12 @@ impl Store {
 
     /// Returns a customer by id.
     pub async fn get(&self, id: &str) -> Result<Option<Customer>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| from_row(&r)).transpose()
+        let row: Option<CustomerRow> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(Customer::try_from).transpose()
     }
 
     /// Writes a changed customer if nobody changed it since `expected_version`; returns false
@@ -163,7 +170,7 @@ impl Store {
         .bind(&signal.signal_id)
         .bind(&customer.id)
         .bind(to_json(signal))
-        .bind(customer.update_time)
+        .bind(customer.update_time.timestamp_micros())
         .execute(&mut *tx)
         .await;
         match claimed {
@@ -235,8 +242,8 @@ impl Store {
                 .bind(" AND id > $?))", cursor.id.as_str());
         }
         sql.bind(" ORDER BY create_time, id LIMIT $?", i64::from(limit));
-        let rows = sql.query().fetch_all(&self.pool).await?;
-        rows.iter().map(from_row).collect()
+        let rows: Vec<CustomerRow> = sql.query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(Customer::try_from).collect()
     }
 }
 
@@ -263,8 +270,8 @@ async fn save(
     .bind(to_json(&customer.tier_history))
     .bind(customer.lifetime_value_minor())
     .bind(customer.version)
-    .bind(customer.update_time)
-    .bind(customer.delete_time)
+    .bind(customer.update_time.timestamp_micros())
+    .bind(to_micros_opt(customer.delete_time))
     .bind(churn_rank(customer))
     .bind(to_json(&customer.churn_signals))
     .bind(&customer.id)
@@ -281,37 +288,4 @@ fn churn_rank(customer: &Customer) -> i64 {
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     // Serialising plain data structs to a String cannot fail.
     serde_json::to_string(value).unwrap_or_default()
-}
-
-fn from_row(row: &AnyRow) -> Result<Customer, StoreError> {
-    let id: String = row.try_get("id")?;
-    let corrupt = |what: String| StoreError::Corrupt {
-        id: id.clone(),
-        what,
-    };
-    let tier: String = row.try_get("tier")?;
-    let region: String = row.try_get("region")?;
-    let state: String = row.try_get("state")?;
-    let profile: String = row.try_get("profile")?;
-    let history: String = row.try_get("tier_history")?;
-    let signals: String = row.try_get("churn_signals")?;
-    Ok(Customer {
-        display_name: row.try_get("display_name")?,
-        tier: Tier::from_code(&tier).ok_or_else(|| corrupt(format!("tier {tier:?}")))?,
-        key_account: row.try_get::<i64, _>("key_account")? != 0,
-        region: Region::from_code(&region).ok_or_else(|| corrupt(format!("region {region:?}")))?,
-        owner_agent_id: row.try_get("owner_agent_id")?,
-        state: State::from_code(&state).ok_or_else(|| corrupt(format!("state {state:?}")))?,
-        profile: serde_json::from_str::<Profile>(&profile)
-            .map_err(|e| corrupt(format!("profile: {e}")))?,
-        tier_history: serde_json::from_str::<Vec<TierChange>>(&history)
-            .map_err(|e| corrupt(format!("tier_history: {e}")))?,
-        churn_signals: serde_json::from_str::<Vec<ChurnSignal>>(&signals)
-            .map_err(|e| corrupt(format!("churn_signals: {e}")))?,
-        version: row.try_get("version")?,
-        create_time: row.try_get("create_time")?,
-        update_time: row.try_get("update_time")?,
-        delete_time: row.try_get("delete_time")?,
-        id,
-    })
 }

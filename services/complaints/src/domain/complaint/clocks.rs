@@ -1,12 +1,16 @@
 //! SLA clocks: starting, stopping, pausing and retargeting them, and the breach watcher's tick.
 
+use chrono::{DateTime, TimeDelta, Utc};
 use csops_sla::Milestone;
 
 use super::{policy_error, text, Complaint, MAX_SHORT_NOTE};
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
 use crate::domain::vocabulary::*;
-use crate::domain::{at, micros, new_id, RuleError, Violations};
+use crate::domain::{new_id, RuleError, Violations};
+
+/// The precision of stored times: an open promise breaks one step after its due time.
+const STEP: TimeDelta = TimeDelta::nanoseconds(1_000);
 
 impl Complaint {
     /// Records an SLA event on the timeline and for watchers.
@@ -14,11 +18,11 @@ impl Complaint {
     pub(super) fn sla_event(
         &mut self,
         actor: &Actor,
-        now: Micros,
+        now: DateTime<Utc>,
         clock: Option<usize>,
         kind: SlaEventKind,
         threshold_percent: i32,
-        deadline: Micros,
+        deadline: DateTime<Utc>,
         escalation_level: Option<Level>,
         promise_id: &str,
     ) {
@@ -53,21 +57,21 @@ impl Complaint {
         self.entry(actor, now, summary, Details::Sla(event));
     }
 
-    fn deadline(&self, i: usize, rules: &Rules, now: Micros) -> Micros {
-        micros(rules.status(&self.clocks[i].clock, at(now)).deadline)
+    fn deadline(&self, i: usize, rules: &Rules, now: DateTime<Utc>) -> DateTime<Utc> {
+        rules.status(&self.clocks[i].clock, now).deadline
     }
 
     pub(super) fn start_clock(
         &mut self,
         kind: ClockKind,
-        start: Micros,
+        start: DateTime<Utc>,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         let clock = rules
             .policy
-            .start(kind.promise(), &self.case(), at(start))
+            .start(kind.promise(), &self.case(), start)
             .map_err(policy_error)?;
         let n = self.clocks.iter().filter(|c| c.kind == kind).count() + 1;
         self.clocks.push(SlaClock {
@@ -102,17 +106,17 @@ impl Complaint {
     pub(super) fn stop_clock(
         &mut self,
         i: usize,
-        when: Micros,
+        when: DateTime<Utc>,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) {
         let clock = &mut self.clocks[i].clock;
-        let when = at(when.max(micros(clock.started_at())));
+        let when = when.max(clock.started_at());
         if clock.stop(when).is_err() {
-            let _ = clock.stop(at(now));
+            let _ = clock.stop(now);
         }
-        let status = rules.status(&self.clocks[i].clock, at(now));
+        let status = rules.status(&self.clocks[i].clock, now);
         let kind = if status.state == csops_sla::State::MetLate {
             SlaEventKind::MetLate
         } else {
@@ -123,20 +127,17 @@ impl Complaint {
                 p.resumed_by = Some(actor.clone());
             }
         }
-        self.sla_event(
-            actor,
-            now,
-            Some(i),
-            kind,
-            0,
-            micros(status.deadline),
-            None,
-            "",
-        );
+        self.sla_event(actor, now, Some(i), kind, 0, status.deadline, None, "");
     }
 
-    pub(super) fn cancel_clock(&mut self, i: usize, actor: &Actor, rules: &Rules, now: Micros) {
-        if self.clocks[i].clock.cancel(at(now)).is_ok() {
+    pub(super) fn cancel_clock(
+        &mut self,
+        i: usize,
+        actor: &Actor,
+        rules: &Rules,
+        now: DateTime<Utc>,
+    ) {
+        if self.clocks[i].clock.cancel(now).is_ok() {
             let deadline = self.deadline(i, rules, now);
             self.sla_event(
                 actor,
@@ -158,7 +159,7 @@ impl Complaint {
         note: &str,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         let mut v = Violations::default();
         if reason.is_none() {
@@ -190,7 +191,7 @@ impl Complaint {
                 PauseReason::WaitingOnCustomer => csops_sla::PauseReason::WaitingOnCustomer,
                 PauseReason::ExternalDelay => csops_sla::PauseReason::ExternalDelay,
             };
-            if self.clocks[i].clock.pause(at(now), sla_reason).is_ok() {
+            if self.clocks[i].clock.pause(now, sla_reason).is_ok() {
                 self.clocks[i].pauses.push(PauseNote {
                     reason,
                     note: note.to_owned(),
@@ -219,7 +220,7 @@ impl Complaint {
         note: &str,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         let mut v = Violations::default();
         text(&mut v, "note", note, MAX_SHORT_NOTE, false);
@@ -237,7 +238,7 @@ impl Complaint {
         }
         self.touch(now);
         for i in targets {
-            if self.clocks[i].clock.resume(at(now)).is_ok() {
+            if self.clocks[i].clock.resume(now).is_ok() {
                 if let Some(p) = self.clocks[i].pauses.last_mut() {
                     p.resumed_by = Some(actor.clone());
                 }
@@ -262,7 +263,7 @@ impl Complaint {
         &mut self,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         let case = self.case();
         for i in 0..self.clocks.len() {
@@ -280,7 +281,7 @@ impl Complaint {
             if self.clocks[i].clock.retarget(spec).is_ok() {
                 let after = self.deadline(i, rules, now);
                 // Milestones of the old target no longer say anything about the new one.
-                let status = rules.status(&self.clocks[i].clock, at(now));
+                let status = rules.status(&self.clocks[i].clock, now);
                 self.clocks[i]
                     .reported
                     .retain(|m| status.reached.contains(m));
@@ -307,7 +308,7 @@ impl Complaint {
         &mut self,
         snapshot: Snapshot,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         let actor = Actor::system("customer-reevaluation");
         self.touch(now);
@@ -328,21 +329,21 @@ impl Complaint {
     /// The breach watcher's step: announces new warning thresholds and breaches once, breaks
     /// overdue promises, and escalates each breach or broken promise one level up the chain.
     /// Returns true when something changed (the caller then saves).
-    pub fn tick(&mut self, rules: &Rules, now: Micros) -> bool {
+    pub fn tick(&mut self, rules: &Rules, now: DateTime<Utc>) -> bool {
         let actor = Actor::system("sla-watcher");
         let mut changed = false;
         for i in 0..self.clocks.len() {
             if !self.clocks[i].is_open() {
                 continue;
             }
-            let status = rules.status(&self.clocks[i].clock, at(now));
+            let status = rules.status(&self.clocks[i].clock, now);
             for m in status.unreported(&self.clocks[i].reported) {
                 if !changed {
                     self.touch(now);
                     changed = true;
                 }
                 self.clocks[i].reported.push(m);
-                let deadline = micros(status.deadline);
+                let deadline = status.deadline;
                 match m {
                     Milestone::Threshold(p) => {
                         self.sla_event(
@@ -421,26 +422,27 @@ impl Complaint {
         changed
     }
 
-    /// When the watcher must look at this complaint again (0: never, until something changes).
-    pub fn next_check(&self, rules: &Rules, now: Micros) -> Micros {
+    /// When the watcher must look at this complaint again (`None`: never, until something
+    /// changes).
+    pub fn next_check(&self, rules: &Rules, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let clocks = self
             .clocks
             .iter()
             .filter(|c| c.is_open())
-            .filter_map(|c| rules.status(&c.clock, at(now)).next_change.map(micros));
+            .filter_map(|c| rules.status(&c.clock, now).next_change);
         let promises = self
             .promises
             .iter()
             .filter(|p| p.state == PromiseState::Open)
-            .map(|p| p.due_time + 1);
-        clocks.chain(promises).min().unwrap_or(0)
+            .map(|p| p.due_time.checked_add_signed(STEP).unwrap_or(p.due_time));
+        clocks.chain(promises).min()
     }
 
     /// The SLA state of the open clocks at `now`.
-    pub fn sla_state(&self, rules: &Rules, now: Micros) -> SlaState {
+    pub fn sla_state(&self, rules: &Rules, now: DateTime<Utc>) -> SlaState {
         let mut state = SlaState::OnTrack;
         for c in self.clocks.iter().filter(|c| c.is_open()) {
-            let status = rules.status(&c.clock, at(now));
+            let status = rules.status(&c.clock, now);
             if status.state == csops_sla::State::Breached {
                 return SlaState::Breached;
             }

@@ -1,5 +1,7 @@
 //! Compensation: proposed within the proposer's authority, else decided by a supervisor.
 
+use chrono::{DateTime, Utc};
+
 use super::{text, Complaint, MAX_SHORT_NOTE};
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
@@ -26,7 +28,7 @@ impl Complaint {
         currency_code: &str,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<String, RuleError> {
         self.ensure_not_final("propose a compensation", rules)?;
         let mut v = Violations::default();
@@ -62,7 +64,7 @@ impl Complaint {
             proposed_by: actor.clone(),
             propose_time: now,
             decided_by: (!approval_required).then(|| actor.clone()),
-            decide_time: if approval_required { 0 } else { now },
+            decide_time: (!approval_required).then_some(now),
             decision_note: String::new(),
         };
         let id = compensation.id.clone();
@@ -84,7 +86,7 @@ impl Complaint {
         note: &str,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         let i = self.compensation_index(id)?;
         let mut v = Violations::default();
@@ -122,7 +124,7 @@ impl Complaint {
             CompensationState::Rejected
         };
         c.decided_by = Some(actor.clone());
-        c.decide_time = now;
+        c.decide_time = Some(now);
         c.decision_note = note.to_owned();
         let c = c.clone();
         self.entry(

@@ -1,21 +1,28 @@
 //! Field edits, notes and calls, and the version and timeline bookkeeping of every change.
 
+use chrono::{DateTime, TimeDelta, Utc};
+
 use super::{
     references, text, Complaint, Patch, Pending, MAX_DEMAND, MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE,
 };
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
-use crate::domain::vocabulary::*;
 use crate::domain::{new_id, RuleError, Violations};
 
 impl Complaint {
     /// Marks the start of a change: a new version at `now`.
-    pub fn touch(&mut self, now: Micros) {
+    pub fn touch(&mut self, now: DateTime<Utc>) {
         self.version += 1;
         self.update_time = now;
     }
 
-    pub(super) fn entry(&mut self, actor: &Actor, now: Micros, summary: String, details: Details) {
+    pub(super) fn entry(
+        &mut self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        summary: String,
+        details: Details,
+    ) {
         self.timeline_seq += 1;
         self.pending_entries.push(Entry {
             id: new_id("tle"),
@@ -35,7 +42,7 @@ impl Complaint {
         paths: Vec<String>,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         self.ensure_not_final("update", rules)?;
         let mut v = Violations::default();
@@ -125,7 +132,12 @@ impl Complaint {
     }
 
     /// Appends a note.
-    pub fn add_note(&mut self, text_: &str, actor: &Actor, now: Micros) -> Result<(), RuleError> {
+    pub fn add_note(
+        &mut self,
+        text_: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), RuleError> {
         let mut v = Violations::default();
         text(&mut v, "text", text_, MAX_NOTE, true);
         if !v.is_empty() {
@@ -148,7 +160,7 @@ impl Complaint {
         &mut self,
         call: Option<Call>,
         actor: &Actor,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         let Some(call) = call else {
             return Err(RuleError::invalid(
@@ -157,10 +169,10 @@ impl Complaint {
             ));
         };
         let mut v = Violations::default();
-        if call.start_time <= 0 {
+        if call.start_time.is_none() {
             v.push("call.start_time", "is required");
         }
-        if call.duration < 0 {
+        if call.duration < TimeDelta::zero() {
             v.push("call.duration", "must not be negative");
         }
         text(&mut v, "call.summary", &call.summary, MAX_NOTE, false);

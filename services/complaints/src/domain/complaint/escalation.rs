@@ -1,5 +1,7 @@
 //! Escalation up the chain (by hand, on a breach, for a sensitive complainant) and visits.
 
+use chrono::{DateTime, Utc};
+
 use super::{text, Complaint, MAX_NOTE, VISIT_WITHIN};
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
@@ -8,7 +10,7 @@ use crate::domain::{new_id, RuleError, Violations};
 
 impl Complaint {
     /// A sensitive complainant is escalated to the first level of the chain at once.
-    pub(super) fn sensitive_follow_up(&mut self, rules: &Rules, now: Micros) {
+    pub(super) fn sensitive_follow_up(&mut self, rules: &Rules, now: DateTime<Utc>) {
         if !self.is_sensitive() || self.escalation_level != Level::Agent {
             return;
         }
@@ -27,7 +29,7 @@ impl Complaint {
     }
 
     /// VIP or sensitive complaint: ask the visits service once for an in-person visit.
-    pub(super) fn request_visit_if_due(&mut self, now: Micros) {
+    pub(super) fn request_visit_if_due(&mut self, now: DateTime<Utc>) {
         if self.visit_requested {
             return;
         }
@@ -49,7 +51,7 @@ impl Complaint {
                 complaint_id: self.id.clone(),
                 customer_id: self.customer_id.clone(),
                 reason: reason.to_owned(),
-                due_time: now + VISIT_WITHIN.num_microseconds().unwrap_or(0),
+                due_time: now + VISIT_WITHIN,
                 assigned_agent_id: self.assigned_agent_id.clone(),
             },
         });
@@ -65,7 +67,7 @@ impl Complaint {
         escalated_to_id: String,
         note: String,
         actor: &Actor,
-        now: Micros,
+        now: DateTime<Utc>,
     ) {
         let escalation = Escalation {
             from: self.escalation_level,
@@ -99,7 +101,7 @@ impl Complaint {
         note: &str,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         self.ensure_not_final("escalate", rules)?;
         let mut v = Violations::default();
@@ -140,10 +142,10 @@ impl Complaint {
         clock_id: &str,
         promise_id: &str,
         reason: EscalationReason,
-        deadline: Micros,
+        deadline: DateTime<Utc>,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) {
         let Some((to, owner)) = rules.chain.next(self.escalation_level) else {
             return;

@@ -1,6 +1,8 @@
 //! The state machine: the allowed next states and every move of the complaint process.
 
-use super::{list, text, Complaint, ResolutionInput, CLOCK_SKEW_MICROS, MAX_NOTE, MAX_SHORT_NOTE};
+use chrono::{DateTime, Utc};
+
+use super::{list, text, Complaint, ResolutionInput, CLOCK_SKEW, MAX_NOTE, MAX_SHORT_NOTE};
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
 use crate::domain::vocabulary::*;
@@ -9,11 +11,13 @@ use crate::domain::{new_id, RuleError, Violations};
 impl Complaint {
     /// Unreachable callbacks recorded since the latest resolution.
     fn unreachable_since_resolution(&self) -> u32 {
-        let since = self.resolution.as_ref().map_or(0, |r| r.resolve_time);
+        let since = self.resolution.as_ref().map(|r| r.resolve_time);
         let n = self
             .callbacks
             .iter()
-            .filter(|c| c.outcome == CallbackOutcome::Unreachable && c.time >= since)
+            .filter(|c| {
+                c.outcome == CallbackOutcome::Unreachable && since.is_none_or(|s| c.time >= s)
+            })
             .count();
         u32::try_from(n).unwrap_or(u32::MAX)
     }
@@ -49,7 +53,7 @@ impl Complaint {
         }
     }
 
-    fn move_to(&mut self, to: State, actor: &Actor, now: Micros, reason: &str) {
+    fn move_to(&mut self, to: State, actor: &Actor, now: DateTime<Utc>, reason: &str) {
         let transition = Transition {
             from: Some(self.state),
             to,
@@ -59,11 +63,7 @@ impl Complaint {
         };
         let summary = format!("state {} -> {}", self.state.label(), to.label());
         self.state = to;
-        if matches!(to, State::Closed | State::Withdrawn) {
-            self.close_time = now;
-        } else {
-            self.close_time = 0;
-        }
+        self.close_time = matches!(to, State::Closed | State::Withdrawn).then_some(now);
         self.history.push(transition.clone());
         self.entry(actor, now, summary, Details::StateChange(transition));
     }
@@ -72,25 +72,21 @@ impl Complaint {
     pub fn acknowledge(
         &mut self,
         note: &str,
-        contact_time: Micros,
+        contact_time: Option<DateTime<Utc>>,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         self.check_move(State::Acknowledged, "acknowledge", rules)?;
         let mut v = Violations::default();
         text(&mut v, "note", note, MAX_NOTE, false);
-        if contact_time > now + CLOCK_SKEW_MICROS {
+        if contact_time.is_some_and(|t| t > now + CLOCK_SKEW) {
             v.push("contact_time", "must not be in the future");
         }
         if !v.is_empty() {
             return Err(RuleError::Invalid(v));
         }
-        let when = if contact_time > 0 {
-            contact_time.min(now)
-        } else {
-            now
-        };
+        let when = contact_time.map_or(now, |t| t.min(now));
         self.touch(now);
         self.move_to(State::Acknowledged, actor, now, note);
         if let Some(i) = self.open_clock(ClockKind::FirstContact) {
@@ -105,7 +101,7 @@ impl Complaint {
         note: &str,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         if !matches!(self.state, State::Acknowledged | State::Reopened) {
             return Err(self.refuse("start the investigation", rules));
@@ -128,7 +124,7 @@ impl Complaint {
         plan: Vec<PlanStep>,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         self.check_move(State::SolutionProposed, "propose a solution", rules)?;
         let mut v = Violations::default();
@@ -149,7 +145,7 @@ impl Complaint {
                 MAX_SHORT_NOTE,
                 true,
             );
-            if s.due_time <= 0 {
+            if s.due_time.is_none() {
                 v.push(format!("plan[{i}].due_time"), "is required");
             }
         }
@@ -165,7 +161,7 @@ impl Complaint {
             proposed_by: actor.clone(),
             propose_time: now,
             decision: Decision::Pending,
-            decide_time: 0,
+            decide_time: None,
             customer_comment: String::new(),
         });
         self.move_to(State::SolutionProposed, actor, now, &id);
@@ -179,7 +175,7 @@ impl Complaint {
         comment: &str,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         let (to, action) = if accept {
             (State::SolutionAccepted, "accept the solution")
@@ -201,7 +197,7 @@ impl Complaint {
             } else {
                 Decision::Rejected
             };
-            s.decide_time = now;
+            s.decide_time = Some(now);
             s.customer_comment = comment.to_owned();
         }
         self.move_to(to, actor, now, comment);
@@ -215,7 +211,7 @@ impl Complaint {
         input: ResolutionInput,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         self.check_move(State::Resolved, "resolve", rules)?;
         let mut v = Violations::default();
@@ -285,11 +281,11 @@ impl Complaint {
         &mut self,
         outcome: CallbackOutcome,
         notes: &str,
-        time: Micros,
+        time: Option<DateTime<Utc>>,
         feedback_callback_id: &str,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         if self.state != State::Resolved {
             return Err(self.refuse("record a callback", rules));
@@ -302,13 +298,13 @@ impl Complaint {
             MAX_NOTE,
             outcome == CallbackOutcome::Unsatisfied,
         );
-        if time > now + CLOCK_SKEW_MICROS {
+        if time.is_some_and(|t| t > now + CLOCK_SKEW) {
             v.push("callback_time", "must not be in the future");
         }
         if !v.is_empty() {
             return Err(RuleError::Invalid(v));
         }
-        let time = if time > 0 { time.min(now) } else { now };
+        let time = time.map_or(now, |t| t.min(now));
         self.touch(now);
         let attempt = CallbackAttempt {
             outcome,
@@ -350,10 +346,10 @@ impl Complaint {
         &mut self,
         reason: ReopenReason,
         note: &str,
-        time: Micros,
+        time: DateTime<Utc>,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         self.reopen_count += 1;
         self.move_to(
@@ -376,7 +372,7 @@ impl Complaint {
         note: &str,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         self.check_move(State::Closed, "close", rules)?;
         let mut v = Violations::default();
@@ -399,7 +395,7 @@ impl Complaint {
         note: &str,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         self.check_move(State::Reopened, "reopen", rules)?;
         let mut v = Violations::default();
@@ -420,7 +416,7 @@ impl Complaint {
         reason: &str,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         self.check_move(State::Withdrawn, "withdraw", rules)?;
         let mut v = Violations::default();
@@ -468,7 +464,7 @@ impl Complaint {
         reason: &str,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         self.ensure_not_final("assign", rules)?;
         let mut v = Violations::default();

@@ -4,7 +4,7 @@
 //! allowed next ones), then applies itself and appends what happened to the pending timeline,
 //! SLA events and outbox, which the store writes in the same transaction as the complaint.
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use csops_sla::{Case, PolicyError};
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +29,7 @@ const MAX_REFERENCES: usize = 20;
 /// An in-person visit for a key account or sensitive complainant is due within two days.
 const VISIT_WITHIN: TimeDelta = TimeDelta::days(2);
 /// Client clocks may run a little ahead of ours.
-const CLOCK_SKEW_MICROS: i64 = 60_000_000;
+const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(1);
 
 /// What a caller gives to record a complaint.
 #[derive(Debug, Clone, Default)]
@@ -52,8 +52,8 @@ pub struct Input {
     pub traits: Vec<Trait>,
     /// References.
     pub references: Vec<Reference>,
-    /// When the customer complained; 0 = now.
-    pub receive_time: Micros,
+    /// When the customer complained; `None` = now.
+    pub receive_time: Option<DateTime<Utc>>,
 }
 
 /// Editable fields named by an update mask; `None` leaves a field alone.
@@ -153,15 +153,19 @@ pub struct Complaint {
     /// References.
     pub references: Vec<Reference>,
     /// When the customer complained.
-    pub receive_time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub receive_time: DateTime<Utc>,
     /// Who recorded it.
     pub created_by: Actor,
     /// Created.
-    pub create_time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub create_time: DateTime<Utc>,
     /// Updated.
-    pub update_time: Micros,
-    /// Closed or withdrawn.
-    pub close_time: Micros,
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub update_time: DateTime<Utc>,
+    /// Closed or withdrawn (`None` while open, and again after a reopen).
+    #[serde(with = "csops_runtime::time::serde_micros_opt")]
+    pub close_time: Option<DateTime<Utc>>,
     /// True once an in-person visit was requested from the visits service.
     pub visit_requested: bool,
     /// Optimistic-concurrency version.
@@ -226,7 +230,7 @@ impl Complaint {
         customer: Snapshot,
         actor: Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<Self, RuleError> {
         let mut v = Violations::default();
         text(&mut v, "customer_id", &input.customer_id, 100, true);
@@ -255,7 +259,7 @@ impl Complaint {
             v.push("channel", "is required");
         }
         references(&mut v, &input.references);
-        if input.receive_time > now + CLOCK_SKEW_MICROS {
+        if input.receive_time.is_some_and(|t| t > now + CLOCK_SKEW) {
             v.push("receive_time", "must not be in the future");
         }
         let (Some(nature), Some(severity), Some(channel)) =
@@ -266,11 +270,7 @@ impl Complaint {
         if !v.is_empty() {
             return Err(RuleError::Invalid(v));
         }
-        let receive_time = if input.receive_time > 0 {
-            input.receive_time.min(now)
-        } else {
-            now
-        };
+        let receive_time = input.receive_time.map_or(now, |t| t.min(now));
         let mut traits = input.traits;
         traits.sort();
         traits.dedup();
@@ -302,7 +302,7 @@ impl Complaint {
             created_by: actor.clone(),
             create_time: now,
             update_time: now,
-            close_time: 0,
+            close_time: None,
             visit_requested: false,
             version: 1,
             timeline_seq: 0,
@@ -395,5 +395,7 @@ impl Complaint {
     }
 }
 
+#[cfg(test)]
+mod stored_shape;
 #[cfg(test)]
 mod tests;

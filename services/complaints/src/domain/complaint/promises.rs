@@ -1,5 +1,7 @@
 //! Promises made to the customer: making, keeping and rescheduling them.
 
+use chrono::{DateTime, Utc};
+
 use super::{text, Complaint, MAX_SHORT_NOTE};
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
@@ -20,22 +22,23 @@ impl Complaint {
     pub fn make_promise(
         &mut self,
         description: &str,
-        due_time: Micros,
+        due_time: Option<DateTime<Utc>>,
         actor: &Actor,
         rules: &Rules,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<String, RuleError> {
         if matches!(self.state, State::Withdrawn | State::Closed) {
             return Err(self.refuse("make a promise", rules));
         }
         let mut v = Violations::default();
         text(&mut v, "description", description, MAX_SHORT_NOTE, true);
-        if due_time <= now {
+        let due_time = due_time.filter(|d| *d > now);
+        if due_time.is_none() {
             v.push("due_time", "is required and must be in the future");
         }
-        if !v.is_empty() {
+        let Some(due_time) = due_time.filter(|_| v.is_empty()) else {
             return Err(RuleError::Invalid(v));
-        }
+        };
         self.touch(now);
         let promise = Promise {
             id: new_id("prm"),
@@ -44,7 +47,7 @@ impl Complaint {
             promised_by: actor.clone(),
             make_time: now,
             state: PromiseState::Open,
-            keep_time: 0,
+            keep_time: None,
             kept_by: None,
             changes: Vec::new(),
         };
@@ -65,7 +68,7 @@ impl Complaint {
         id: &str,
         note: &str,
         actor: &Actor,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         let i = self.promise_index(id)?;
         let mut v = Violations::default();
@@ -87,7 +90,7 @@ impl Complaint {
         } else {
             PromiseState::Kept
         };
-        p.keep_time = now;
+        p.keep_time = Some(now);
         p.kept_by = Some(actor.clone());
         let p = p.clone();
         self.entry(
@@ -104,22 +107,23 @@ impl Complaint {
     pub fn reschedule_promise(
         &mut self,
         id: &str,
-        new_due: Micros,
+        new_due: Option<DateTime<Utc>>,
         reason: &str,
         consent: &str,
         actor: &Actor,
-        now: Micros,
+        now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         let i = self.promise_index(id)?;
         let mut v = Violations::default();
-        if new_due <= now {
+        let new_due = new_due.filter(|d| *d > now);
+        if new_due.is_none() {
             v.push("new_due_time", "is required and must be in the future");
         }
         text(&mut v, "reason", reason, MAX_SHORT_NOTE, true);
         text(&mut v, "customer_consent", consent, MAX_SHORT_NOTE, true);
-        if !v.is_empty() {
+        let Some(new_due) = new_due.filter(|_| v.is_empty()) else {
             return Err(RuleError::Invalid(v));
-        }
+        };
         let p = &self.promises[i];
         if !matches!(p.state, PromiseState::Open | PromiseState::Broken) {
             return Err(RuleError::Precondition(format!(

@@ -1,13 +1,16 @@
 //! Unit tests of the complaint aggregate: the moves, clocks, promises and compensation rules.
 #![allow(clippy::unwrap_used)]
 
+use chrono::{DateTime, TimeDelta, Utc};
 use proptest::prelude::*;
 
 use super::*;
-use crate::domain::at;
 use crate::domain::rules::Rules;
 
-const T0: Micros = 1_772_000_000_000_000; // 2026-02-25, a working Wednesday in Shanghai
+/// 2026-02-25, a working Wednesday in Shanghai.
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_772_000_000, 0).unwrap()
+}
 
 fn rules() -> Rules {
     Rules::new(csops_sla::Policy::default_presets())
@@ -37,7 +40,7 @@ fn snapshot(tier: Tier, key_account: bool, region: Region) -> Snapshot {
         key_account,
         region,
         defaulted: false,
-        fetch_time: T0,
+        fetch_time: Some(t0()),
     }
 }
 
@@ -48,7 +51,7 @@ fn new_complaint() -> Complaint {
         snapshot(Tier::C, false, Region::Rural),
         agent(),
         &rules(),
-        T0,
+        t0(),
     )
     .unwrap()
 }
@@ -57,7 +60,7 @@ fn plan() -> Vec<PlanStep> {
     vec![PlanStep {
         description: "replace".into(),
         owner_id: "eng-1".into(),
-        due_time: T0 + 86_400_000_000,
+        due_time: Some(t0() + TimeDelta::days(1)),
     }]
 }
 
@@ -77,10 +80,10 @@ enum Action {
     Withdraw,
 }
 
-fn apply(c: &mut Complaint, a: Action, r: &Rules, now: Micros) -> Result<(), RuleError> {
+fn apply(c: &mut Complaint, a: Action, r: &Rules, now: DateTime<Utc>) -> Result<(), RuleError> {
     let who = agent();
     match a {
-        Action::Ack => c.acknowledge("", 0, &who, r, now),
+        Action::Ack => c.acknowledge("", None, &who, r, now),
         Action::Investigate => c.start_investigation("", &who, r, now),
         Action::Propose => c.propose_solution(vec!["swap".into()], plan(), &who, r, now),
         Action::Accept => c.decide_solution(true, "", &who, r, now),
@@ -96,18 +99,20 @@ fn apply(c: &mut Complaint, a: Action, r: &Rules, now: Micros) -> Result<(), Rul
             r,
             now,
         ),
-        Action::Satisfied => c.record_callback(CallbackOutcome::Satisfied, "", 0, "", &who, r, now),
+        Action::Satisfied => {
+            c.record_callback(CallbackOutcome::Satisfied, "", None, "", &who, r, now)
+        }
         Action::Unsatisfied => c.record_callback(
             CallbackOutcome::Unsatisfied,
             "still slow",
-            0,
+            None,
             "",
             &who,
             r,
             now,
         ),
         Action::Unreachable => {
-            c.record_callback(CallbackOutcome::Unreachable, "", 0, "", &who, r, now)
+            c.record_callback(CallbackOutcome::Unreachable, "", None, "", &who, r, now)
         }
         Action::Close => c.close("", &who, r, now),
         Action::Reopen => c.reopen(
@@ -126,7 +131,7 @@ fn a_complaint_goes_through_every_step_with_its_clocks() {
     let r = rules();
     let mut c = new_complaint();
     assert_eq!(c.clocks.len(), 2);
-    let mut now = T0;
+    let mut now = t0();
     for a in [
         Action::Ack,
         Action::Investigate,
@@ -134,7 +139,7 @@ fn a_complaint_goes_through_every_step_with_its_clocks() {
         Action::Accept,
         Action::Resolve,
     ] {
-        now += 60_000_000;
+        now += TimeDelta::minutes(1);
         apply(&mut c, a, &r, now).unwrap();
     }
     assert_eq!(c.state, State::Resolved);
@@ -144,7 +149,13 @@ fn a_complaint_goes_through_every_step_with_its_clocks() {
         "resolution asks feedback for the callback"
     );
     assert_eq!(c.clocks.iter().filter(|k| k.is_open()).count(), 1);
-    apply(&mut c, Action::Unsatisfied, &r, now + 1).unwrap();
+    apply(
+        &mut c,
+        Action::Unsatisfied,
+        &r,
+        now + TimeDelta::nanoseconds(1_000),
+    )
+    .unwrap();
     assert_eq!(c.state, State::Reopened);
     assert_eq!(c.reopen_count, 1);
     assert!(c.clock("callback_fix-1").unwrap().is_open());
@@ -156,11 +167,11 @@ fn a_complaint_goes_through_every_step_with_its_clocks() {
         Action::Satisfied,
         Action::Close,
     ] {
-        now += 60_000_000;
+        now += TimeDelta::minutes(1);
         apply(&mut c, a, &r, now).unwrap();
     }
     assert_eq!(c.state, State::Closed);
-    assert!(c.close_time > 0);
+    assert!(c.close_time.is_some());
     assert!(c.clocks.iter().all(|k| !k.is_open()));
 }
 
@@ -168,7 +179,7 @@ fn a_complaint_goes_through_every_step_with_its_clocks() {
 fn a_refused_transition_names_the_state_and_the_allowed_ones() {
     let r = rules();
     let mut c = new_complaint();
-    let RuleError::Precondition(message) = apply(&mut c, Action::Resolve, &r, T0).unwrap_err()
+    let RuleError::Precondition(message) = apply(&mut c, Action::Resolve, &r, t0()).unwrap_err()
     else {
         panic!("precondition expected");
     };
@@ -185,7 +196,7 @@ fn key_accounts_get_half_the_resolution_time_and_sensitive_traits_escalate() {
         snapshot(Tier::A, true, Region::Urban),
         agent(),
         &r,
-        T0,
+        t0(),
     )
     .unwrap();
     let plain = new_complaint();
@@ -204,7 +215,7 @@ fn key_accounts_get_half_the_resolution_time_and_sensitive_traits_escalate() {
         snapshot(Tier::C, false, Region::Rural),
         agent(),
         &r,
-        T0,
+        t0(),
     )
     .unwrap();
     assert_eq!(media.escalation_level, Level::Supervisor);
@@ -220,22 +231,23 @@ fn pausing_moves_the_deadline_out() {
     let r = rules();
     let mut c = new_complaint();
     let deadline = |c: &Complaint, now| {
-        r.status(&c.clock("resolution-1").unwrap().clock, at(now))
+        r.status(&c.clock("resolution-1").unwrap().clock, now)
             .deadline
     };
-    let before = deadline(&c, T0);
+    let before = deadline(&c, t0());
     c.pause(
         Some(PauseReason::WaitingOnCustomer),
         "waiting for photos",
         &agent(),
         &r,
-        T0 + 3_600_000_000,
+        t0() + TimeDelta::hours(1),
     )
     .unwrap();
-    c.resume("", &agent(), &r, T0 + 5 * 3_600_000_000).unwrap();
-    assert!(deadline(&c, T0 + 5 * 3_600_000_000) > before);
+    c.resume("", &agent(), &r, t0() + TimeDelta::hours(5))
+        .unwrap();
+    assert!(deadline(&c, t0() + TimeDelta::hours(5)) > before);
     assert!(matches!(
-        c.resume("", &agent(), &r, T0 + 6 * 3_600_000_000),
+        c.resume("", &agent(), &r, t0() + TimeDelta::hours(6)),
         Err(RuleError::Precondition(_))
     ));
 }
@@ -244,7 +256,7 @@ fn pausing_moves_the_deadline_out() {
 fn the_watcher_breaches_once_and_escalates_along_the_chain() {
     let r = rules();
     let mut c = new_complaint();
-    let late = T0 + 10 * 86_400_000_000;
+    let late = t0() + TimeDelta::days(10);
     assert!(c.tick(&r, late));
     assert_eq!(
         c.escalation_level,
@@ -258,7 +270,10 @@ fn the_watcher_breaches_once_and_escalates_along_the_chain() {
         .filter(|e| e.kind == SlaEventKind::Breached)
         .count();
     assert_eq!(breaches, 2, "first contact and resolution both breached");
-    assert!(!c.tick(&r, late + 1), "milestones are reported once");
+    assert!(
+        !c.tick(&r, late + TimeDelta::nanoseconds(1_000)),
+        "milestones are reported once"
+    );
 }
 
 #[test]
@@ -273,19 +288,19 @@ fn compensation_beyond_authority_waits_for_a_supervisor() {
             "CNY",
             &agent(),
             &r,
-            T0,
+            t0(),
         )
         .unwrap();
     assert_eq!(c.compensations[0].state, CompensationState::PendingApproval);
     assert!(matches!(
-        c.decide_compensation(&id, true, "", &agent(), &r, T0),
+        c.decide_compensation(&id, true, "", &agent(), &r, t0()),
         Err(RuleError::PermissionDenied(_))
     ));
     let sup = Actor {
         id: "sup-1".into(),
         role: Role::Supervisor,
     };
-    c.decide_compensation(&id, true, "ok", &sup, &r, T0)
+    c.decide_compensation(&id, true, "ok", &sup, &r, t0())
         .unwrap();
     assert_eq!(c.compensations[0].state, CompensationState::Approved);
 }
@@ -312,9 +327,9 @@ proptest! {
     fn every_move_follows_the_machine_and_every_refusal_lists_the_allowed_states(actions in proptest::collection::vec(action(), 1..40)) {
         let r = rules();
         let mut c = new_complaint();
-        let mut now = T0;
+        let mut now = t0();
         for a in actions {
-            now += 1_000_000;
+            now += TimeDelta::seconds(1);
             let before = c.state;
             let allowed = c.allowed_next(&r);
             match apply(&mut c, a, &r, now) {
