@@ -1,7 +1,11 @@
-//! Test support shared by csops crates: an in-process OTLP trace receiver and throwaway PostgreSQL.
+//! Test support shared by csops crates: the two test databases (SQLite, throwaway
+//! PostgreSQL), servers run inside the test, an in-process OTLP trace receiver and tool lookup.
 #![forbid(unsafe_code)]
 
+pub mod backend;
 pub mod otlp;
 pub mod postgres;
 pub mod server;
 pub mod tools;
+
+pub use backend::Backend;

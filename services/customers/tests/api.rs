@@ -9,17 +9,12 @@ use csops_observability::Metrics;
 use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use csops_runtime::Settings;
+use csops_testkit::Backend;
 use prost_types::FieldMask;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic_types::StatusExt;
-
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 struct TestApp {
     client: CustomersServiceClient<Channel>,
@@ -38,10 +33,7 @@ impl Drop for TestApp {
 
 async fn spawn_app(backend: Backend) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let url = match backend {
-        Backend::Sqlite => Settings::sqlite_url(dir.path(), "customers"),
-        Backend::Postgres => csops_testkit::postgres::fresh_database().await,
-    };
+    let url = backend.database_url(dir.path(), "customers").await;
     let settings = Settings::for_tests(&url);
     let app = App::build(&settings, Metrics::new()).await.unwrap();
     let addr = app.local_addr();
@@ -735,18 +727,7 @@ async fn churn_signals_raise_the_risk_once_per_signal_and_can_be_listed(backend:
     assert_eq!(violations(&status), ["signal.kind", "signal.level"]);
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Postgres).await; })*
-        }
-    };
-}
-
-on_both_backends!(
+csops_testkit::on_both_backends!(
     create_then_get_returns_the_full_file,
     create_answers_invalid_argument_naming_every_bad_field,
     a_repeated_request_id_returns_the_first_customer_and_creates_nothing,
