@@ -4,6 +4,9 @@
 
 use std::fmt;
 
+/// The longest id (resource ids, request ids, actor ids) any csops API accepts.
+pub const MAX_ID_LEN: usize = 100;
+
 /// One broken input rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldViolation {
@@ -24,6 +27,27 @@ impl Violations {
             field: field.into(),
             description: description.into(),
         });
+    }
+
+    /// Checks a required id field: present and at most 100 characters.
+    pub fn require_id(&mut self, field: &str, id: &str) {
+        if id.trim().is_empty() {
+            self.push(field, "is required");
+        } else if id.len() > MAX_ID_LEN {
+            self.push(field, format!("must be at most {MAX_ID_LEN} characters"));
+        }
+    }
+
+    /// Checks the `request_id` a create must carry so retries are safe; returns it trimmed.
+    pub fn require_request_id<'a>(&mut self, request_id: &'a str) -> &'a str {
+        let request_id = request_id.trim();
+        if request_id.is_empty() || request_id.len() > MAX_ID_LEN {
+            self.push(
+                "request_id",
+                format!("must be 1-{MAX_ID_LEN} characters (e.g. a UUID) so retries are safe"),
+            );
+        }
+        request_id
     }
 
     /// Returns true when no rule was broken.
@@ -108,6 +132,18 @@ impl RuleError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_required_and_bounded() {
+        let mut v = Violations::default();
+        v.require_id("customer_id", " ");
+        v.require_id("complaint_id", &"x".repeat(101));
+        v.require_id("agent_id", "agent-1");
+        assert_eq!(v.require_request_id(" r1 "), "r1");
+        v.require_request_id("");
+        let fields: Vec<&str> = v.0.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["customer_id", "complaint_id", "request_id"]);
+    }
 
     #[test]
     fn prefixes_join_with_a_dot_and_display_lists_every_field() {

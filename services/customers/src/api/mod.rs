@@ -32,14 +32,6 @@ impl CustomersApi {
     }
 }
 
-fn require_id(v: &mut Violations, field: &str, id: &str) {
-    if id.trim().is_empty() {
-        v.push(field, "must not be empty");
-    } else if id.len() > 100 {
-        v.push(field, "must be at most 100 characters");
-    }
-}
-
 fn valid(v: Violations) -> Result<(), Error> {
     v.into_result(()).map_err(Error::InvalidArgument)
 }
@@ -98,13 +90,7 @@ impl CustomersService for CustomersApi {
             actor_id,
         } = request;
         let mut v = Violations::default();
-        let request_id = request_id.trim();
-        if request_id.is_empty() || request_id.len() > 100 {
-            v.push(
-                "request_id",
-                "must be 1-100 characters (e.g. a UUID) so retries are safe",
-            );
-        }
+        v.require_request_id(&request_id);
         let input = match customer.map(convert::new_customer) {
             None => {
                 v.push("customer", "is required");
@@ -135,7 +121,7 @@ impl CustomersService for CustomersApi {
     ) -> Result<Response<pb::GetCustomerResponse>, Status> {
         let pb::GetCustomerRequest { customer_id } = request.into_inner();
         let mut v = Violations::default();
-        require_id(&mut v, "customer_id", &customer_id);
+        v.require_id("customer_id", &customer_id);
         valid(v)?;
         let customer = self.app.get(&customer_id).await?;
         Ok(reply(&customer, |customer| pb::GetCustomerResponse {
@@ -202,7 +188,7 @@ impl CustomersService for CustomersApi {
             return Err(Error::invalid("customer", "is required").into());
         };
         let mut v = Violations::default();
-        require_id(&mut v, "customer.id", &customer.id);
+        v.require_id("customer.id", &customer.id);
         valid(v)?;
         let id = customer.id.clone();
         let etag = customer.etag.clone();
@@ -259,7 +245,7 @@ impl CustomersService for CustomersApi {
     ) -> Result<Response<pb::DeleteCustomerResponse>, Status> {
         let pb::DeleteCustomerRequest { customer_id, etag } = request.into_inner();
         let mut v = Violations::default();
-        require_id(&mut v, "customer_id", &customer_id);
+        v.require_id("customer_id", &customer_id);
         valid(v)?;
         let archived = self
             .app
@@ -277,7 +263,7 @@ impl CustomersService for CustomersApi {
     ) -> Result<Response<pb::UndeleteCustomerResponse>, Status> {
         let pb::UndeleteCustomerRequest { customer_id, etag } = request.into_inner();
         let mut v = Violations::default();
-        require_id(&mut v, "customer_id", &customer_id);
+        v.require_id("customer_id", &customer_id);
         valid(v)?;
         let restored = self
             .app
@@ -298,7 +284,7 @@ impl CustomersService for CustomersApi {
             signal,
         } = request.into_inner();
         let mut v = Violations::default();
-        require_id(&mut v, "customer_id", &customer_id);
+        v.require_id("customer_id", &customer_id);
         valid(v)?;
         let Some(signal) = signal else {
             return Err(Error::invalid("signal", "is required").into());
