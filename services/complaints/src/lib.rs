@@ -115,11 +115,6 @@ impl App {
         self.server.local_addr()
     }
 
-    /// Returns the port the gRPC server listens on.
-    pub fn port(&self) -> u16 {
-        self.local_addr().port()
-    }
-
     /// Returns the metrics endpoint address, when on.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.server.metrics_addr()

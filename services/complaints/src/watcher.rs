@@ -1,29 +1,27 @@
-//! Background work on complaints: the breach watcher (at risk, breached, broken promises,
-//! escalation), the re-evaluation of complaints accepted with defaulted customer facts, and the
-//! SLA gauges. Correct with several replicas: each complaint is claimed under a lease and saved
-//! under its version, and each escalation holds a unique key, so it happens exactly once.
+//! Background work on complaints, scheduled here and run by the use cases in `crate::app`:
+//! the breach watcher (at risk, breached, broken promises, escalation), the re-evaluation of
+//! complaints accepted with defaulted customer facts, and the SLA gauges. Correct with several
+//! replicas: each complaint is claimed under a lease and saved under its version, and each
+//! escalation holds a unique key, so it happens exactly once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
 use csops_runtime::time;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use std::sync::atomic::AtomicU64;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::Complaints;
-use crate::clients::Lookup;
+use crate::app::{Checked, Complaints, Reevaluated};
 use crate::domain::Complaint;
 use crate::store::StoreError;
 
-const LEASE: TimeDelta = TimeDelta::seconds(30);
 const BATCH: u32 = 100;
 /// Batches per sweep at most, so a stop request is seen in time even with a large backlog.
 const MAX_BATCHES: usize = 200;
-/// A complaint checked without change is looked at again no sooner than this.
-const MIN_RECHECK: TimeDelta = TimeDelta::seconds(1);
+/// Complaints re-evaluated per pass at most.
+const REEVALUATE_BATCH: u32 = 50;
 
 /// The SLA gauges the dashboards read.
 #[derive(Debug, Clone, Default)]
@@ -154,9 +152,9 @@ async fn sweep_batch(core: &Complaints) -> Result<(usize, usize), StoreError> {
         if stopping(core) {
             break;
         }
-        match check(core, &id, now).await {
-            Ok(true) => changed += 1,
-            Ok(false) => {}
+        match core.tick(&id).await {
+            Ok(Checked::Changed) => changed += 1,
+            Ok(Checked::Postponed | Checked::Skipped) => {}
             Err(error @ StoreError::Unavailable(_)) => return Err(error),
             Err(error) => tracing::warn!(
                 complaint_id = %id,
@@ -168,86 +166,15 @@ async fn sweep_batch(core: &Complaints) -> Result<(usize, usize), StoreError> {
     Ok((changed, fetched))
 }
 
-/// Claims one due complaint, moves its clocks on and saves it; returns true when it changed.
-async fn check(core: &Complaints, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-    if !core
-        .store
-        .claim(id, &core.instance, now + LEASE, now)
-        .await?
-    {
-        return Ok(false);
-    }
-    let Some(mut complaint) = core.store.get(id).await? else {
-        return Ok(false);
-    };
-    let expected = complaint.version;
-    let now = time::now();
-    if complaint.tick(&core.rules, now) {
-        let sla_state = complaint.sla_state(&core.rules, now);
-        let next = complaint.next_check(&core.rules, now);
-        match core
-            .store
-            .save(&mut complaint, expected, None, sla_state, next)
-            .await
-        {
-            Ok(true) => {
-                core.published(&complaint);
-                Ok(true)
-            }
-            Ok(false) => {
-                tracing::info!(complaint_id = %id, "complaint changed during the check; next sweep retries");
-                Ok(false)
-            }
-            Err(StoreError::Duplicate(_)) => {
-                tracing::info!(complaint_id = %id, "escalation already recorded by another watcher");
-                Ok(false)
-            }
-            Err(error) => Err(error),
-        }
-    } else {
-        let next = complaint
-            .next_check(&core.rules, now)
-            .map(|next| next.max(now + MIN_RECHECK));
-        core.store.postpone(id, expected, next).await?;
-        Ok(false)
-    }
-}
-
-/// Re-reads customer facts for complaints accepted while the customers service was away.
+/// Re-reads customer facts for complaints accepted while the customers service was away;
+/// returns how many were corrected. Stops early while the customers service is unreachable.
 pub async fn reevaluate(core: &Complaints) -> Result<usize, StoreError> {
     let mut corrected = 0;
-    for id in core.store.defaulted(50).await? {
-        let Some(mut complaint) = core.store.get(&id).await? else {
-            continue;
-        };
-        let snapshot = match core
-            .customers
-            .lookup(&complaint.customer_id, time::now())
-            .await
-        {
-            Lookup::Found(s) => s,
-            Lookup::Unreachable => break,
-            Lookup::NotFound => {
-                tracing::warn!(complaint_id = %id, "customer unknown to the customers service; keeping the defaults");
-                continue;
-            }
-        };
-        let expected = complaint.version;
-        let now = time::now();
-        if let Err(error) = complaint.reevaluate(snapshot, &core.rules, now) {
-            tracing::warn!(complaint_id = %id, %error, "re-evaluation refused");
-            continue;
-        }
-        let sla_state = complaint.sla_state(&core.rules, now);
-        let next = complaint.next_check(&core.rules, now);
-        if core
-            .store
-            .save(&mut complaint, expected, None, sla_state, next)
-            .await?
-        {
-            tracing::info!(complaint_id = %id, "clocks corrected with the customer's facts");
-            core.published(&complaint);
-            corrected += 1;
+    for id in core.store.defaulted(REEVALUATE_BATCH).await? {
+        match core.reevaluate(&id).await? {
+            Reevaluated::Corrected => corrected += 1,
+            Reevaluated::Skipped => {}
+            Reevaluated::CustomersUnreachable => break,
         }
     }
     Ok(corrected)

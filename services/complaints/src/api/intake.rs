@@ -217,7 +217,7 @@ pub(super) async fn update_complaint(
     let (c, _) = api
         .mutate(&id, &etag, None, |c, rules, now| {
             c.update(patch.clone(), paths.clone(), &actor, rules, now)
-                .map(|()| String::new())
+                .map(|effects| (String::new(), effects))
         })
         .await
         .map_err(|e| match e {

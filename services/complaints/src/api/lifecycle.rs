@@ -223,7 +223,7 @@ pub(super) async fn record_callback(
                 rules,
                 now,
             )
-            .map(|()| String::new())
+            .map(|effects| (String::new(), effects))
         })
         .await?;
     tracing::info!(complaint_id = %c.id, outcome = outcome.code(), state = c.state.code(), "callback recorded");
@@ -278,7 +278,7 @@ pub(super) async fn reopen_complaint(
     let (c, _) = api
         .mutate(&complaint_id, &etag, rid.map(|_| key), |c, rules, now| {
             c.reopen(reason, &note, &actor, rules, now)
-                .map(|()| String::new())
+                .map(|effects| (String::new(), effects))
         })
         .await?;
     tracing::info!(complaint_id = %c.id, reopen_count = c.reopen_count, "complaint reopened");

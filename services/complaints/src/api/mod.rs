@@ -25,7 +25,7 @@ use csops_runtime::{time, Error};
 use tonic::{Request, Response, Status};
 
 use crate::app::Complaints;
-use crate::domain::{Actor, Complaint, RuleError, Rules, Violations};
+use crate::domain::{Actor, Complaint, Effects, RuleError, Rules, Violations};
 
 /// Implementation of `csops.complaints.v1.ComplaintsService`.
 #[derive(Debug, Clone)]
@@ -87,7 +87,8 @@ impl ComplaintsApi {
         id: &str,
         etag: &str,
         retry: Option<Key>,
-        change: impl Fn(&mut Complaint, &Rules, DateTime<Utc>) -> Result<String, RuleError> + Sync,
+        change: impl Fn(&mut Complaint, &Rules, DateTime<Utc>) -> Result<(String, Effects), RuleError>
+            + Sync,
     ) -> Result<(Complaint, String), Error> {
         self.core.change(id, etag, retry, change).await
     }
@@ -102,14 +103,14 @@ impl ComplaintsApi {
         change: F,
     ) -> Result<pb::Complaint, Error>
     where
-        F: Fn(&mut Complaint, &Actor, &Rules, DateTime<Utc>) -> Result<(), RuleError> + Sync,
+        F: Fn(&mut Complaint, &Actor, &Rules, DateTime<Utc>) -> Result<Effects, RuleError> + Sync,
     {
         require_id(&mut v, "complaint_id", complaint_id);
         let actor = convert::actor(actor, &mut v);
         done(v)?;
         let (c, _) = self
             .mutate(complaint_id, etag, None, |c, rules, now| {
-                change(c, &actor, rules, now).map(|()| String::new())
+                change(c, &actor, rules, now).map(|effects| (String::new(), effects))
             })
             .await?;
         tracing::info!(complaint_id = %c.id, state = c.state.code(), "complaint changed");

@@ -7,7 +7,7 @@ use csops_runtime::Error;
 
 use super::{convert, done, ComplaintsApi};
 use crate::domain::{new_id, Violations};
-use crate::store::ViolationRow;
+use crate::store::ViolationRecord;
 
 /// Handles `check_reply`.
 pub(super) async fn check_reply(
@@ -31,9 +31,9 @@ pub(super) async fn check_reply(
     let found = api.rules().reply.check(&text);
     if !agent_id.trim().is_empty() && !found.is_empty() {
         let now = time::now();
-        let rows: Vec<ViolationRow> = found
+        let rows: Vec<ViolationRecord> = found
             .iter()
-            .map(|x| ViolationRow {
+            .map(|x| ViolationRecord {
                 id: new_id("rvi"),
                 agent_id: agent_id.trim().to_owned(),
                 complaint_id: complaint_id.trim().to_owned(),

@@ -73,8 +73,8 @@ pub(super) async fn add_note(
     done(v)?;
     let (c, seq) = api
         .mutate(&complaint_id, "", rid.map(|_| key), |c, _, now| {
-            c.add_note(&text, &actor, now)?;
-            Ok(c.timeline_seq.to_string())
+            let (sequence, effects) = c.add_note(&text, &actor, now)?;
+            Ok((sequence.to_string(), effects))
         })
         .await?;
     let entry = api.entry_at(&c.id, &seq).await?;
@@ -101,8 +101,8 @@ pub(super) async fn record_call(
     done(v)?;
     let (c, seq) = api
         .mutate(&complaint_id, "", rid.map(|_| key), |c, _, now| {
-            c.record_call(call.clone(), &actor, now)?;
-            Ok(c.timeline_seq.to_string())
+            let (sequence, effects) = c.record_call(call.clone(), &actor, now)?;
+            Ok((sequence.to_string(), effects))
         })
         .await?;
     let entry = api.entry_at(&c.id, &seq).await?;

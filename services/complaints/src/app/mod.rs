@@ -1,6 +1,9 @@
 //! The use cases of the complaints service: the one place where a change runs (load, etag,
-//! domain rule, save with everything the change produced, retry on a lost race, idempotent
-//! replay by request id). The gRPC handlers and the background workers both call these.
+//! domain rule, save with the effects the rule returned, publish, retry on a lost race,
+//! idempotent replay by request id). The gRPC handlers call these; the background workers call
+//! theirs in `workers`, which save through the same guarded step.
+
+mod workers;
 
 use chrono::{DateTime, Utc};
 use csops_runtime::change::{self, Attempt};
@@ -10,8 +13,10 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::clients::{CustomersClient, Lookup};
-use crate::domain::{new_id, Actor, Complaint, Input, RuleError, Rules, Snapshot};
-use crate::store::{Inserted, Store, StoreError};
+use crate::domain::{new_id, Actor, Complaint, Effects, Input, RuleError, Rules, Snapshot};
+use crate::store::{Inserted, Saved, Store, StoreError};
+
+pub use workers::{Checked, Reevaluated};
 
 /// What the API and the background workers share: the store, the rules, the customers
 /// lookup, and the signals between them.
@@ -36,9 +41,9 @@ fn resource(id: &str) -> String {
 }
 
 impl Complaints {
-    /// Tells local SLA streams that events were recorded.
-    pub fn published(&self, complaint: &Complaint) {
-        if !complaint.pending_sla.is_empty() {
+    /// Tells local SLA streams that a committed change recorded `sla_events` SLA events.
+    fn published(&self, sla_events: usize) {
+        if sla_events > 0 {
             self.sla_recorded.notify_waiters();
         }
     }
@@ -74,19 +79,24 @@ impl Complaints {
                 }
             }
         };
-        let mut c = Complaint::create(new_id("cmp"), input, snapshot, actor, &self.rules, now)
-            .map_err(|e| Error::from(e).in_field("complaint"))?;
+        let (c, effects) =
+            Complaint::create(new_id("cmp"), input, snapshot, actor, &self.rules, now)
+                .map_err(|e| Error::from(e).in_field("complaint"))?;
         let sla_state = c.sla_state(&self.rules, now);
         let next = c.next_check(&self.rules, now);
-        match self.store.insert(&mut c, key, sla_state, next).await? {
-            Inserted::Created => {
+        match self
+            .store
+            .insert(&c, &effects, key, sla_state, next)
+            .await?
+        {
+            Inserted::Created { sla_events } => {
                 tracing::info!(
                     complaint_id = %c.id,
                     severity = c.severity.code(),
                     defaulted = c.customer.defaulted,
                     "complaint created"
                 );
-                self.published(&c);
+                self.published(sla_events);
                 Ok(c)
             }
             // A concurrent call with the same key won the race: answer what it made.
@@ -100,16 +110,18 @@ impl Complaints {
     }
 
     /// Loads a complaint, checks the etag (empty = unconditional), applies `rule` and saves
-    /// the complaint with everything the rule produced, only if nobody changed it meanwhile.
+    /// the complaint with the effects the rule returned, only if nobody changed it meanwhile.
     /// An unconditional change is retried on a concurrent write; a conditional one answers
     /// ABORTED. With a retry key, a repeated call returns the complaint and the id the first
-    /// call produced (`rule` returns that id: an entry, promise or compensation).
+    /// call produced (`rule` returns that id beside its effects: an entry's sequence, a
+    /// promise's or a compensation's id; empty when the change produces none).
     pub async fn change(
         &self,
         id: &str,
         given_etag: &str,
         retry: Option<Key>,
-        rule: impl Fn(&mut Complaint, &Rules, DateTime<Utc>) -> Result<String, RuleError> + Sync,
+        rule: impl Fn(&mut Complaint, &Rules, DateTime<Utc>) -> Result<(String, Effects), RuleError>
+            + Sync,
     ) -> Result<(Complaint, String), Error> {
         if let Some(key) = &retry {
             if let Some(found) = self.replay(id, key).await? {
@@ -122,20 +134,11 @@ impl Complaints {
             etag::check(|| resource(id), given_etag, c.version)?;
             let read_version = c.version;
             let now = time::now();
-            let produced = rule(&mut c, &self.rules, now)?;
-            let sla_state = c.sla_state(&self.rules, now);
-            let next = c.next_check(&self.rules, now);
+            let (produced, effects) = rule(&mut c, &self.rules, now)?;
             let key = retry.as_ref().map(|key| (key, produced.as_str()));
-            match self
-                .store
-                .save(&mut c, read_version, key, sla_state, next)
-                .await
-            {
-                Ok(true) => {
-                    self.published(&c);
-                    Ok(Attempt::Saved((c, produced)))
-                }
-                Ok(false) => Ok(Attempt::Lost {
+            match self.save(&c, &effects, read_version, key, now).await {
+                Ok(Saved::Written { .. }) => Ok(Attempt::Saved((c, produced))),
+                Ok(Saved::Stale) => Ok(Attempt::Lost {
                     read_version,
                     current_version: self.load(id).await?.version,
                 }),
@@ -152,6 +155,29 @@ impl Complaints {
             }
         })
         .await
+    }
+
+    /// The step every change shares: saves `c` with the effects of its change (and the retry
+    /// key of the request that made it) if it is still at `read_version`, then tells the SLA
+    /// streams about recorded SLA events. `Stale` when someone saved first.
+    async fn save(
+        &self,
+        c: &Complaint,
+        effects: &Effects,
+        read_version: i64,
+        retry: Option<(&Key, &str)>,
+        now: DateTime<Utc>,
+    ) -> Result<Saved, StoreError> {
+        let sla_state = c.sla_state(&self.rules, now);
+        let next = c.next_check(&self.rules, now);
+        let saved = self
+            .store
+            .save(c, effects, read_version, retry, sla_state, next)
+            .await?;
+        if let Saved::Written { sla_events } = saved {
+            self.published(sla_events);
+        }
+        Ok(saved)
     }
 
     async fn replay(&self, id: &str, key: &Key) -> Result<Option<(Complaint, String)>, Error> {

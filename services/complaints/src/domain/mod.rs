@@ -1,6 +1,7 @@
 //! The complaint process of the handbooks as pure rules: an explicit state machine, SLA clocks
 //! from csops-sla, promises, compensation within authority, escalation and the reply check.
-//! No I/O: `now` is passed in, changes are collected on the aggregate for the store to write.
+//! No I/O: `now` is passed in, and each change returns the effects it caused (timeline
+//! entries, SLA events, outbox events, escalation keys) for the store to write.
 //! Instants are `DateTime<Utc>`, `Option` where one may be unset; stored bodies keep the shape
 //! they always had through the serde adapters of `csops_runtime::time`.
 
@@ -10,7 +11,7 @@ pub mod rules;
 pub mod types;
 pub mod vocabulary;
 
-pub use complaint::{Complaint, Input, Patch, Pending, ResolutionInput};
+pub use complaint::{Complaint, Effects, EscalationKey, Input, Patch, ResolutionInput};
 pub use csops_runtime::violations::{FieldViolation, RuleError, Violations};
 pub use rules::{AuthorityLimits, Chain, Rules};
 pub use types::*;

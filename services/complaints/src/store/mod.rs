@@ -1,27 +1,34 @@
 //! Storage of complaints, their timeline, SLA events, outbox and reply violations, on SQLite
-//! or PostgreSQL through `sqlx::Any`. Only this module speaks SQL.
+//! or PostgreSQL through `sqlx::Any`: one method per query. Only this module speaks SQL;
+//! `rows` maps what it reads to the domain.
 //!
-//! A complaint is saved with everything its change produced (timeline entries, SLA events,
-//! outbox events, escalation keys, the request id) in one transaction guarded by its version.
+//! A complaint is saved with the effects of its change (timeline entries, SLA events, outbox
+//! events, escalation keys) and its retry key in one transaction guarded by its version.
 //!
 //! Time columns hold microseconds since the epoch (0 for unset); methods take and return
 //! `DateTime<Utc>` and `Option` and convert here. Only the SLA stream's cursor over
 //! `sla_events.event_time` stays in stored microseconds.
+
+mod rows;
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 pub use csops_runtime::db::StoreError;
 use csops_runtime::idempotency::{self, Key, Recorded};
 use csops_runtime::outbox::{self, NewEvent};
 pub use csops_runtime::paging::Cursor;
-use csops_runtime::time::{from_micros, to_micros_opt};
+use csops_runtime::sql::Sql;
+use csops_runtime::time::to_micros_opt;
 use csops_runtime::Error;
-use sqlx::any::AnyRow;
-use std::sync::Arc;
-
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::Notify;
 
-use crate::domain::{Complaint, Entry, EntryKind, OutboxEvent, SlaEvent, SlaState};
+use crate::domain::{Complaint, Effects, Entry, EntryKind, OutboxEvent, SlaEvent, SlaState};
+use rows::{
+    ComplaintRow, EntryRow, SlaEventRow, ViolationRow, COMPLAINT_COLUMNS, ENTRY_COLUMNS,
+    SLA_EVENT_COLUMNS, VIOLATION_COLUMNS,
+};
 
 /// Filters of ListComplaints; they combine with AND, values inside one with OR.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,17 +56,32 @@ pub struct ListFilter {
 }
 
 /// Result of an idempotent insert.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Inserted {
-    /// Created.
-    Created,
+    /// Created with its effects, `sla_events` of which were SLA events.
+    Created {
+        /// SLA events recorded (the SLA streams wait for these).
+        sla_events: usize,
+    },
     /// The retry key was recorded before: nothing was written.
     Replayed,
 }
 
+/// Result of a save guarded by the version read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Saved {
+    /// Committed with its effects, `sla_events` of which were SLA events.
+    Written {
+        /// SLA events recorded (the SLA streams wait for these).
+        sla_events: usize,
+    },
+    /// Someone saved a newer version first: nothing was written.
+    Stale,
+}
+
 /// A recorded reply violation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ViolationRow {
+pub struct ViolationRecord {
     /// Id.
     pub id: String,
     /// Agent.
@@ -70,11 +92,6 @@ pub struct ViolationRow {
     pub check_time: DateTime<Utc>,
     /// The violation as JSON.
     pub body: String,
-}
-
-enum Bind {
-    Text(String),
-    Int(i64),
 }
 
 /// Complaint storage over a shared pool.
@@ -90,21 +107,6 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-fn corrupt(id: &str, what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt {
-        id: id.to_owned(),
-        what: what.to_string(),
-    }
-}
-
-fn complaint_from_row(row: &AnyRow) -> Result<Complaint, StoreError> {
-    let id: String = row.try_get("id")?;
-    let body: String = row.try_get("body")?;
-    let mut c: Complaint = serde_json::from_str(&body).map_err(|e| corrupt(&id, e))?;
-    c.version = row.try_get("version")?;
-    Ok(c)
-}
-
 impl Store {
     /// Wraps a pool whose database has the complaints migrations applied.
     pub fn new(pool: AnyPool, outbox_written: Arc<Notify>) -> Self {
@@ -114,17 +116,20 @@ impl Store {
         }
     }
 
-    /// Commits a change and wakes the relay when it wrote outbox events.
+    /// Writes a change's effects and commits; wakes the relay when they held outbox events.
+    /// Returns how many SLA events were recorded.
     async fn commit(
         &self,
-        tx: Transaction<'_, Any>,
-        outbox_events: usize,
-    ) -> Result<(), StoreError> {
+        mut tx: Transaction<'_, Any>,
+        c: &Complaint,
+        effects: &Effects,
+    ) -> Result<usize, StoreError> {
+        write_effects(&mut tx, c, effects).await?;
         tx.commit().await?;
-        if outbox_events > 0 {
+        if !effects.outbox.is_empty() {
             self.outbox_written.notify_one();
         }
-        Ok(())
+        Ok(effects.sla_events.len())
     }
 
     /// Returns what the first call with `key` produced, if it ran (ALREADY_EXISTS when the
@@ -133,11 +138,12 @@ impl Store {
         idempotency::find(&self.pool, key).await
     }
 
-    /// Inserts a new complaint (with its pending changes) and its retry key, unless the key
-    /// was recorded before.
+    /// Inserts a new complaint with the effects of its creation and its retry key, unless the
+    /// key was recorded before.
     pub async fn insert(
         &self,
-        c: &mut Complaint,
+        c: &Complaint,
+        effects: &Effects,
         key: &Key,
         sla_state: SlaState,
         next_check: Option<DateTime<Utc>>,
@@ -168,37 +174,40 @@ impl Store {
         .bind(sla_state.code())
         .bind(i64::from(c.customer.defaulted))
         .bind(to_micros_opt(next_check))
-        .bind(to_json(&*c))
+        .bind(to_json(c))
         .bind(c.version)
         .bind(c.create_time.timestamp_micros())
         .bind(c.update_time.timestamp_micros())
         .execute(&mut *tx)
         .await?;
-        let written = write_pending(&mut tx, c).await?;
-        self.commit(tx, written).await?;
-        Ok(Inserted::Created)
+        let sla_events = self.commit(tx, c, effects).await?;
+        Ok(Inserted::Created { sla_events })
     }
 
     /// Returns a complaint by id.
     pub async fn get(&self, id: &str) -> Result<Option<Complaint>, StoreError> {
-        let row = sqlx::query("SELECT id, body, version FROM complaints WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| complaint_from_row(&r)).transpose()
+        let row: Option<ComplaintRow> = sqlx::query_as(&format!(
+            "SELECT {COMPLAINT_COLUMNS} FROM complaints WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Complaint::try_from).transpose()
     }
 
-    /// Writes a changed complaint and what the change produced, if nobody changed it since
-    /// `expected_version`. Returns false when someone did (nothing is written then). A claimed
-    /// request key or escalation key that already exists fails with `Duplicate`.
+    /// Writes a changed complaint with the effects of its change (and the retry key of the
+    /// request that made it), if nobody changed it since `expected_version`; `Stale` when
+    /// someone did (nothing is written then). A claimed retry key or escalation key that
+    /// already exists fails with `Duplicate`.
     pub async fn save(
         &self,
-        c: &mut Complaint,
+        c: &Complaint,
+        effects: &Effects,
         expected_version: i64,
         request: Option<(&Key, &str)>,
         sla_state: SlaState,
         next_check: Option<DateTime<Utc>>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Saved, StoreError> {
         let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
             "UPDATE complaints SET state = $1, nature = $2, severity = $3, assigned_agent_id = $4, \
@@ -214,7 +223,7 @@ impl Store {
         .bind(sla_state.code())
         .bind(i64::from(c.customer.defaulted))
         .bind(to_micros_opt(next_check))
-        .bind(to_json(&*c))
+        .bind(to_json(c))
         .bind(c.version)
         .bind(c.update_time.timestamp_micros())
         .bind(&c.id)
@@ -222,7 +231,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if result.rows_affected() != 1 {
-            return Ok(false);
+            return Ok(Saved::Stale);
         }
         if let Some((key, ref_id)) = request {
             let produced = Recorded {
@@ -231,21 +240,8 @@ impl Store {
             };
             idempotency::record(&mut tx, key, &produced, c.update_time.timestamp_micros()).await?;
         }
-        for (subject, level) in &c.pending_guards {
-            sqlx::query(
-                "INSERT INTO sla_escalations (complaint_id, subject_id, escalation_level, create_time) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&c.id)
-            .bind(subject)
-            .bind(level.code())
-            .bind(c.update_time.timestamp_micros())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let written = write_pending(&mut tx, c).await?;
-        self.commit(tx, written).await?;
-        Ok(true)
+        let sla_events = self.commit(tx, c, effects).await?;
+        Ok(Saved::Written { sla_events })
     }
 
     /// Lists complaints in (create_time, id) order after `after`.
@@ -255,68 +251,50 @@ impl Store {
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<Complaint>, StoreError> {
-        let mut sql = String::from("SELECT id, body, version FROM complaints WHERE 1 = 1");
-        let mut binds: Vec<Bind> = Vec::new();
-        let mut param = |sql: &mut String, clause: &str, value: Bind| {
-            binds.push(value);
-            sql.push_str(&clause.replace("$?", &format!("${}", binds.len())));
-        };
-        let mut any_of = |sql: &mut String, column: &str, values: &[String]| {
-            if values.is_empty() {
-                return;
-            }
-            sql.push_str(&format!(" AND {column} IN ("));
-            for (i, v) in values.iter().enumerate() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                param(sql, "$?", Bind::Text(v.clone()));
-            }
-            sql.push(')');
-        };
-        any_of(&mut sql, "state", &filter.states);
-        any_of(&mut sql, "nature", &filter.natures);
-        any_of(&mut sql, "severity", &filter.severities);
-        any_of(&mut sql, "sla_state", &filter.sla_states);
-        if let Some(level) = &filter.escalation_level {
-            any_of(&mut sql, "escalation_level", std::slice::from_ref(level));
+        let ListFilter {
+            states,
+            natures,
+            severities,
+            assigned_agent_id,
+            unassigned,
+            customer_id,
+            sla_states,
+            create_time_start,
+            create_time_end,
+            escalation_level,
+        } = filter;
+        let mut sql = Sql::new(&format!(
+            "SELECT {COMPLAINT_COLUMNS} FROM complaints WHERE 1 = 1"
+        ));
+        sql.and_in("state", states)
+            .and_in("nature", natures)
+            .and_in("severity", severities)
+            .and_in("sla_state", sla_states);
+        if let Some(level) = escalation_level {
+            sql.bind(" AND escalation_level = $?", level.as_str());
         }
-        if filter.unassigned {
-            any_of(&mut sql, "assigned_agent_id", &[String::new()]);
-        } else if let Some(agent) = &filter.assigned_agent_id {
-            any_of(&mut sql, "assigned_agent_id", std::slice::from_ref(agent));
+        if *unassigned {
+            sql.bind(" AND assigned_agent_id = $?", "");
+        } else if let Some(agent) = assigned_agent_id {
+            sql.bind(" AND assigned_agent_id = $?", agent.as_str());
         }
-        if let Some(customer) = &filter.customer_id {
-            any_of(&mut sql, "customer_id", std::slice::from_ref(customer));
+        if let Some(customer) = customer_id {
+            sql.bind(" AND customer_id = $?", customer.as_str());
         }
-        if let Some(start) = filter.create_time_start {
-            param(
-                &mut sql,
-                " AND create_time >= $?",
-                Bind::Int(start.timestamp_micros()),
-            );
+        if let Some(start) = create_time_start {
+            sql.bind(" AND create_time >= $?", start.timestamp_micros());
         }
-        if let Some(end) = filter.create_time_end {
-            param(
-                &mut sql,
-                " AND create_time < $?",
-                Bind::Int(end.timestamp_micros()),
-            );
+        if let Some(end) = create_time_end {
+            sql.bind(" AND create_time < $?", end.timestamp_micros());
         }
         if let Some(cursor) = after {
-            param(&mut sql, " AND (create_time > $?", Bind::Int(cursor.key));
-            param(&mut sql, " OR (create_time = $?", Bind::Int(cursor.key));
-            param(&mut sql, " AND id > $?))", Bind::Text(cursor.id.clone()));
+            sql.bind(" AND (create_time > $?", cursor.key)
+                .bind(" OR (create_time = $?", cursor.key)
+                .bind(" AND id > $?))", cursor.id.as_str());
         }
-        param(
-            &mut sql,
-            " ORDER BY create_time, id LIMIT $?",
-            Bind::Int(i64::from(limit)),
-        );
-        let rows = bind_all(sqlx::query(&sql), binds)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(complaint_from_row).collect()
+        sql.bind(" ORDER BY create_time, id LIMIT $?", i64::from(limit));
+        let rows: Vec<ComplaintRow> = sql.query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(Complaint::try_from).collect()
     }
 
     /// Lists timeline entries after sequence `after`, optionally only some kinds.
@@ -327,32 +305,14 @@ impl Store {
         kinds: &[EntryKind],
         limit: u32,
     ) -> Result<Vec<Entry>, StoreError> {
-        let mut sql = String::from(
-            "SELECT body FROM timeline_entries WHERE complaint_id = $1 AND sequence > $2",
-        );
-        let mut binds = vec![Bind::Text(complaint_id.to_owned()), Bind::Int(after)];
-        if !kinds.is_empty() {
-            sql.push_str(" AND kind IN (");
-            for (i, k) in kinds.iter().enumerate() {
-                binds.push(Bind::Text(k.code().to_owned()));
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", binds.len()));
-            }
-            sql.push(')');
-        }
-        binds.push(Bind::Int(i64::from(limit)));
-        sql.push_str(&format!(" ORDER BY sequence LIMIT ${}", binds.len()));
-        let rows = bind_all(sqlx::query(&sql), binds)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let body: String = r.try_get(0)?;
-                serde_json::from_str(&body).map_err(|e| corrupt(complaint_id, e))
-            })
-            .collect()
+        let kinds: Vec<&str> = kinds.iter().map(|k| k.code()).collect();
+        let mut sql = Sql::new(&format!("SELECT {ENTRY_COLUMNS} FROM timeline_entries"));
+        sql.bind(" WHERE complaint_id = $?", complaint_id)
+            .bind(" AND sequence > $?", after)
+            .and_in("kind", &kinds)
+            .bind(" ORDER BY sequence LIMIT $?", i64::from(limit));
+        let rows: Vec<EntryRow> = sql.query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(Entry::try_from).collect()
     }
 
     /// Ids of complaints whose next check is due and whose lease is free.
@@ -362,7 +322,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
         let now = now.timestamp_micros();
-        let rows = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT id FROM complaints WHERE next_check_time > 0 AND next_check_time <= $1 \
              AND lease_until < $2 ORDER BY next_check_time LIMIT $3",
         )
@@ -370,8 +330,7 @@ impl Store {
         .bind(now)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+        .await?)
     }
 
     /// Claims a complaint for one watcher until `until`; false when another holds it.
@@ -416,13 +375,12 @@ impl Store {
 
     /// Ids of complaints created with defaulted customer facts, oldest first.
     pub async fn defaulted(&self, limit: u32) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT id FROM complaints WHERE defaulted = 1 ORDER BY create_time LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+        .await?)
     }
 
     /// SLA events at or after `since` (stored microseconds, the stream's cursor), in
@@ -432,49 +390,42 @@ impl Store {
         since: i64,
         limit: u32,
     ) -> Result<Vec<SlaEvent>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, body FROM sla_events WHERE event_time >= $1 ORDER BY event_time, id LIMIT $2",
-        )
+        let rows: Vec<SlaEventRow> = sqlx::query_as(&format!(
+            "SELECT {SLA_EVENT_COLUMNS} FROM sla_events WHERE event_time >= $1 \
+             ORDER BY event_time, id LIMIT $2"
+        ))
         .bind(since)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let id: String = r.try_get(0)?;
-                let body: String = r.try_get(1)?;
-                serde_json::from_str(&body).map_err(|e| corrupt(&id, e))
-            })
-            .collect()
+        rows.into_iter().map(SlaEvent::try_from).collect()
     }
 
     /// The time of a stored SLA event, in stored microseconds (the stream's cursor).
     pub async fn sla_event_time(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT event_time FROM sla_events WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
-            Some(r) => Some(r.try_get(0)?),
-            None => None,
-        })
+        Ok(
+            sqlx::query_scalar("SELECT event_time FROM sla_events WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// The most recent complaints, for the SLA gauges.
     pub async fn recent(&self, limit: u32) -> Result<Vec<Complaint>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, body, version FROM complaints ORDER BY create_time DESC LIMIT $1",
-        )
+        let rows: Vec<ComplaintRow> = sqlx::query_as(&format!(
+            "SELECT {COMPLAINT_COLUMNS} FROM complaints ORDER BY create_time DESC LIMIT $1"
+        ))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(complaint_from_row).collect()
+        rows.into_iter().map(Complaint::try_from).collect()
     }
 
     /// Records reply violations.
-    pub async fn insert_violations(&self, rows: &[ViolationRow]) -> Result<(), StoreError> {
+    pub async fn insert_violations(&self, records: &[ViolationRecord]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for v in rows {
+        for v in records {
             sqlx::query(
                 "INSERT INTO reply_violations (id, agent_id, complaint_id, check_time, body) \
                  VALUES ($1, $2, $3, $4, $5)",
@@ -500,99 +451,74 @@ impl Store {
         end: Option<DateTime<Utc>>,
         before: Option<&Cursor>,
         limit: u32,
-    ) -> Result<Vec<ViolationRow>, StoreError> {
-        let mut sql = String::from(
-            "SELECT id, agent_id, complaint_id, check_time, body FROM reply_violations WHERE 1 = 1",
-        );
-        let mut binds = Vec::new();
-        let mut param = |sql: &mut String, clause: &str, value: Bind| {
-            binds.push(value);
-            sql.push_str(&clause.replace("$?", &format!("${}", binds.len())));
-        };
+    ) -> Result<Vec<ViolationRecord>, StoreError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {VIOLATION_COLUMNS} FROM reply_violations WHERE 1 = 1"
+        ));
         if !agent_id.is_empty() {
-            param(
-                &mut sql,
-                " AND agent_id = $?",
-                Bind::Text(agent_id.to_owned()),
-            );
+            sql.bind(" AND agent_id = $?", agent_id);
         }
         if !complaint_id.is_empty() {
-            param(
-                &mut sql,
-                " AND complaint_id = $?",
-                Bind::Text(complaint_id.to_owned()),
-            );
+            sql.bind(" AND complaint_id = $?", complaint_id);
         }
         if let Some(start) = start {
-            param(
-                &mut sql,
-                " AND check_time >= $?",
-                Bind::Int(start.timestamp_micros()),
-            );
+            sql.bind(" AND check_time >= $?", start.timestamp_micros());
         }
         if let Some(end) = end {
-            param(
-                &mut sql,
-                " AND check_time < $?",
-                Bind::Int(end.timestamp_micros()),
-            );
+            sql.bind(" AND check_time < $?", end.timestamp_micros());
         }
         if let Some(c) = before {
-            param(&mut sql, " AND (check_time < $?", Bind::Int(c.key));
-            param(&mut sql, " OR (check_time = $?", Bind::Int(c.key));
-            param(&mut sql, " AND id < $?))", Bind::Text(c.id.clone()));
+            sql.bind(" AND (check_time < $?", c.key)
+                .bind(" OR (check_time = $?", c.key)
+                .bind(" AND id < $?))", c.id.as_str());
         }
-        param(
-            &mut sql,
+        sql.bind(
             " ORDER BY check_time DESC, id DESC LIMIT $?",
-            Bind::Int(i64::from(limit)),
+            i64::from(limit),
         );
-        let rows = bind_all(sqlx::query(&sql), binds)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ViolationRow {
-                    id: r.try_get(0)?,
-                    agent_id: r.try_get(1)?,
-                    complaint_id: r.try_get(2)?,
-                    check_time: from_micros(r.try_get(3)?),
-                    body: r.try_get(4)?,
-                })
-            })
-            .collect()
+        let rows: Vec<ViolationRow> = sql.query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(ViolationRecord::from).collect())
     }
 
     /// Number of escalations recorded for a complaint (exactly-once checks in tests).
     pub async fn escalation_keys(&self, complaint_id: &str) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) FROM sla_escalations WHERE complaint_id = $1")
-            .bind(complaint_id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get(0)?)
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM sla_escalations WHERE complaint_id = $1")
+                .bind(complaint_id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 }
 
-fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
-    binds: Vec<Bind>,
-) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
-    for bind in binds {
-        query = match bind {
-            Bind::Text(text) => query.bind(text),
-            Bind::Int(int) => query.bind(int),
-        };
-    }
-    query
-}
-
-/// Writes what a change produced; returns how many outbox events it wrote.
-async fn write_pending(
+/// Writes the effects of a change of `c`: its exactly-once escalation keys first (a duplicate
+/// fails the transaction before anything else is written), then its timeline entries, SLA
+/// events and outbox events.
+async fn write_effects(
     tx: &mut Transaction<'_, Any>,
-    c: &mut Complaint,
-) -> Result<usize, StoreError> {
-    let (entries, events, outbox, _guards) = c.take_pending();
-    for e in &entries {
+    c: &Complaint,
+    effects: &Effects,
+) -> Result<(), StoreError> {
+    let Effects {
+        entries,
+        sla_events,
+        outbox,
+        escalation_keys,
+    } = effects;
+    let time = c.update_time.timestamp_micros();
+    for key in escalation_keys {
+        sqlx::query(
+            "INSERT INTO sla_escalations (complaint_id, subject_id, escalation_level, create_time) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&c.id)
+        .bind(&key.subject)
+        .bind(key.level.code())
+        .bind(time)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for e in entries {
         sqlx::query(
             "INSERT INTO timeline_entries (complaint_id, sequence, id, kind, create_time, body) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -606,7 +532,7 @@ async fn write_pending(
         .execute(&mut **tx)
         .await?;
     }
-    for e in &events {
+    for e in sla_events {
         sqlx::query(
             "INSERT INTO sla_events (id, complaint_id, event_time, body) VALUES ($1, $2, $3, $4)",
         )
@@ -617,7 +543,7 @@ async fn write_pending(
         .execute(&mut **tx)
         .await?;
     }
-    for OutboxEvent { id, event } in &outbox {
+    for OutboxEvent { id, event } in outbox {
         let row = NewEvent {
             id: id.clone(),
             destination: event.destination(),
@@ -625,9 +551,7 @@ async fn write_pending(
             aggregate_id: c.id.clone(),
             payload: to_json(event),
         };
-        outbox::write(&mut *tx, &row, c.update_time.timestamp_micros()).await?;
+        outbox::write(tx, &row, time).await?;
     }
-    // Keep the events so the caller can publish them after the commit.
-    c.pending_sla = events;
-    Ok(outbox.len())
+    Ok(())
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use csops_sla::Milestone;
 
-use super::{policy_error, text, Complaint, MAX_SHORT_NOTE};
+use super::{policy_error, text, Complaint, Effects, MAX_SHORT_NOTE};
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
 use crate::domain::vocabulary::*;
@@ -17,6 +17,7 @@ impl Complaint {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn sla_event(
         &mut self,
+        fx: &mut Effects,
         actor: &Actor,
         now: DateTime<Utc>,
         clock: Option<usize>,
@@ -53,8 +54,8 @@ impl Complaint {
         if threshold_percent > 0 {
             summary.push_str(&format!(" ({threshold_percent} %)"));
         }
-        self.pending_sla.push(event.clone());
-        self.entry(actor, now, summary, Details::Sla(event));
+        fx.sla_events.push(event.clone());
+        self.entry(fx, actor, now, summary, Details::Sla(event));
     }
 
     fn deadline(&self, i: usize, rules: &Rules, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -63,6 +64,7 @@ impl Complaint {
 
     pub(super) fn start_clock(
         &mut self,
+        fx: &mut Effects,
         kind: ClockKind,
         start: DateTime<Utc>,
         actor: &Actor,
@@ -84,6 +86,7 @@ impl Complaint {
         let i = self.clocks.len() - 1;
         let deadline = self.deadline(i, rules, now);
         self.sla_event(
+            fx,
             actor,
             now,
             Some(i),
@@ -105,6 +108,7 @@ impl Complaint {
     /// Stops a clock at `when` (not before its latest event) and reports met or met late.
     pub(super) fn stop_clock(
         &mut self,
+        fx: &mut Effects,
         i: usize,
         when: DateTime<Utc>,
         actor: &Actor,
@@ -127,11 +131,12 @@ impl Complaint {
                 p.resumed_by = Some(actor.clone());
             }
         }
-        self.sla_event(actor, now, Some(i), kind, 0, status.deadline, None, "");
+        self.sla_event(fx, actor, now, Some(i), kind, 0, status.deadline, None, "");
     }
 
     pub(super) fn cancel_clock(
         &mut self,
+        fx: &mut Effects,
         i: usize,
         actor: &Actor,
         rules: &Rules,
@@ -140,6 +145,7 @@ impl Complaint {
         if self.clocks[i].clock.cancel(now).is_ok() {
             let deadline = self.deadline(i, rules, now);
             self.sla_event(
+                fx,
                 actor,
                 now,
                 Some(i),
@@ -160,7 +166,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         let mut v = Violations::default();
         if reason.is_none() {
             v.push(
@@ -186,6 +192,7 @@ impl Complaint {
             )));
         }
         self.touch(now);
+        let mut fx = Effects::default();
         for i in targets {
             let sla_reason = match reason {
                 PauseReason::WaitingOnCustomer => csops_sla::PauseReason::WaitingOnCustomer,
@@ -200,6 +207,7 @@ impl Complaint {
                 });
                 let deadline = self.deadline(i, rules, now);
                 self.sla_event(
+                    &mut fx,
                     actor,
                     now,
                     Some(i),
@@ -211,7 +219,7 @@ impl Complaint {
                 );
             }
         }
-        Ok(())
+        Ok(fx)
     }
 
     /// Resumes paused clocks; their deadlines move out by the paused working time.
@@ -221,7 +229,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         let mut v = Violations::default();
         text(&mut v, "note", note, MAX_SHORT_NOTE, false);
         if !v.is_empty() {
@@ -237,6 +245,7 @@ impl Complaint {
             )));
         }
         self.touch(now);
+        let mut fx = Effects::default();
         for i in targets {
             if self.clocks[i].clock.resume(now).is_ok() {
                 if let Some(p) = self.clocks[i].pauses.last_mut() {
@@ -244,6 +253,7 @@ impl Complaint {
                 }
                 let deadline = self.deadline(i, rules, now);
                 self.sla_event(
+                    &mut fx,
                     actor,
                     now,
                     Some(i),
@@ -255,12 +265,13 @@ impl Complaint {
                 );
             }
         }
-        Ok(())
+        Ok(fx)
     }
 
     /// Re-selects the target of every open clock for the current facts; reports changes.
     pub(super) fn retarget_clocks(
         &mut self,
+        fx: &mut Effects,
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
@@ -287,6 +298,7 @@ impl Complaint {
                     .retain(|m| status.reached.contains(m));
                 if after != before {
                     self.sla_event(
+                        fx,
                         actor,
                         now,
                         Some(i),
@@ -309,11 +321,13 @@ impl Complaint {
         snapshot: Snapshot,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         let actor = Actor::system("customer-reevaluation");
         self.touch(now);
+        let mut fx = Effects::default();
         self.customer = snapshot;
         self.entry(
+            &mut fx,
             &actor,
             now,
             "customer facts re-read from the customers service".into(),
@@ -321,16 +335,18 @@ impl Complaint {
                 changed_fields: vec!["customer".into()],
             },
         );
-        self.retarget_clocks(&actor, rules, now)?;
-        self.request_visit_if_due(now);
-        Ok(())
+        self.retarget_clocks(&mut fx, &actor, rules, now)?;
+        self.request_visit_if_due(&mut fx, now);
+        Ok(fx)
     }
 
     /// The breach watcher's step: announces new warning thresholds and breaches once, breaks
     /// overdue promises, and escalates each breach or broken promise one level up the chain.
-    /// Returns true when something changed (the caller then saves).
-    pub fn tick(&mut self, rules: &Rules, now: DateTime<Utc>) -> bool {
+    /// Returns what that caused: nothing when nothing changed (the caller then only postpones
+    /// the next check), else a new version to save with its effects.
+    pub fn tick(&mut self, rules: &Rules, now: DateTime<Utc>) -> Effects {
         let actor = Actor::system("sla-watcher");
+        let mut fx = Effects::default();
         let mut changed = false;
         for i in 0..self.clocks.len() {
             if !self.clocks[i].is_open() {
@@ -347,6 +363,7 @@ impl Complaint {
                 match m {
                     Milestone::Threshold(p) => {
                         self.sla_event(
+                            &mut fx,
                             &actor,
                             now,
                             Some(i),
@@ -359,6 +376,7 @@ impl Complaint {
                     }
                     Milestone::Breach => {
                         self.sla_event(
+                            &mut fx,
                             &actor,
                             now,
                             Some(i),
@@ -370,6 +388,7 @@ impl Complaint {
                         );
                         let id = self.clocks[i].id.clone();
                         self.escalate_for(
+                            &mut fx,
                             &id,
                             "",
                             EscalationReason::SlaBreached,
@@ -394,12 +413,14 @@ impl Complaint {
             self.promises[i].state = PromiseState::Broken;
             let p = self.promises[i].clone();
             self.entry(
+                &mut fx,
                 &actor,
                 now,
                 format!("promise {} BROKEN", p.id),
                 Details::Promise(p.clone()),
             );
             self.sla_event(
+                &mut fx,
                 &actor,
                 now,
                 None,
@@ -410,6 +431,7 @@ impl Complaint {
                 &p.id,
             );
             self.escalate_for(
+                &mut fx,
                 "",
                 &p.id,
                 EscalationReason::PromiseBroken,
@@ -419,7 +441,7 @@ impl Complaint {
                 now,
             );
         }
-        changed
+        fx
     }
 
     /// When the watcher must look at this complaint again (`None`: never, until something

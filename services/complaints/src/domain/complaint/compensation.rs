@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{text, Complaint, MAX_SHORT_NOTE};
+use super::{text, Complaint, Effects, MAX_SHORT_NOTE};
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
 use crate::domain::vocabulary::*;
@@ -29,7 +29,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<String, RuleError> {
+    ) -> Result<(String, Effects), RuleError> {
         self.ensure_not_final("propose a compensation", rules)?;
         let mut v = Violations::default();
         if kind.is_none() {
@@ -69,13 +69,15 @@ impl Complaint {
         };
         let id = compensation.id.clone();
         self.compensations.push(compensation.clone());
+        let mut fx = Effects::default();
         self.entry(
+            &mut fx,
             actor,
             now,
             format!("compensation {id} {}", compensation.state.label()),
             Details::Compensation(compensation),
         );
-        Ok(id)
+        Ok((id, fx))
     }
 
     /// Approves or rejects a pending compensation.
@@ -87,7 +89,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         let i = self.compensation_index(id)?;
         let mut v = Violations::default();
         text(&mut v, "note", note, MAX_SHORT_NOTE, !approve);
@@ -127,12 +129,14 @@ impl Complaint {
         c.decide_time = Some(now);
         c.decision_note = note.to_owned();
         let c = c.clone();
+        let mut fx = Effects::default();
         self.entry(
+            &mut fx,
             actor,
             now,
             format!("compensation {id} {}", c.state.label()),
             Details::Compensation(c),
         );
-        Ok(())
+        Ok(fx)
     }
 }

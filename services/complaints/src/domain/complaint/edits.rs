@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{
-    references, text, Complaint, Patch, Pending, MAX_DEMAND, MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE,
+    references, text, Complaint, Effects, Patch, MAX_DEMAND, MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE,
 };
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
@@ -16,15 +16,17 @@ impl Complaint {
         self.update_time = now;
     }
 
+    /// Appends a timeline entry at the next sequence; returns that sequence.
     pub(super) fn entry(
         &mut self,
+        fx: &mut Effects,
         actor: &Actor,
         now: DateTime<Utc>,
         summary: String,
         details: Details,
-    ) {
+    ) -> i64 {
         self.timeline_seq += 1;
-        self.pending_entries.push(Entry {
+        fx.entries.push(Entry {
             id: new_id("tle"),
             complaint_id: self.id.clone(),
             sequence: self.timeline_seq,
@@ -33,6 +35,7 @@ impl Complaint {
             summary,
             details,
         });
+        self.timeline_seq
     }
 
     /// Applies the masked fields; severity, channel or traits re-evaluate the clocks.
@@ -43,7 +46,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         self.ensure_not_final("update", rules)?;
         let mut v = Violations::default();
         if let Some(t) = &patch.title {
@@ -71,6 +74,7 @@ impl Complaint {
             return Err(RuleError::Invalid(v));
         }
         self.touch(now);
+        let mut fx = Effects::default();
         let Patch {
             title,
             description,
@@ -116,6 +120,7 @@ impl Complaint {
             r.lesson_learned = l;
         }
         self.entry(
+            &mut fx,
             actor,
             now,
             format!("updated {}", paths.join(", ")),
@@ -124,27 +129,29 @@ impl Complaint {
             },
         );
         if retarget {
-            self.retarget_clocks(actor, rules, now)?;
-            self.sensitive_follow_up(rules, now);
-            self.request_visit_if_due(now);
+            self.retarget_clocks(&mut fx, actor, rules, now)?;
+            self.sensitive_follow_up(&mut fx, rules, now);
+            self.request_visit_if_due(&mut fx, now);
         }
-        Ok(())
+        Ok(fx)
     }
 
-    /// Appends a note.
+    /// Appends a note; returns its timeline sequence.
     pub fn add_note(
         &mut self,
         text_: &str,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<(i64, Effects), RuleError> {
         let mut v = Violations::default();
         text(&mut v, "text", text_, MAX_NOTE, true);
         if !v.is_empty() {
             return Err(RuleError::Invalid(v));
         }
         self.touch(now);
-        self.entry(
+        let mut fx = Effects::default();
+        let sequence = self.entry(
+            &mut fx,
             actor,
             now,
             "note".into(),
@@ -152,16 +159,16 @@ impl Complaint {
                 text: text_.to_owned(),
             },
         );
-        Ok(())
+        Ok((sequence, fx))
     }
 
-    /// Appends a call.
+    /// Appends a call; returns its timeline sequence.
     pub fn record_call(
         &mut self,
         call: Option<Call>,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<(i64, Effects), RuleError> {
         let Some(call) = call else {
             return Err(RuleError::invalid(
                 "call",
@@ -185,17 +192,8 @@ impl Complaint {
             call.direction.code(),
             if call.reached { "" } else { " (not reached)" }
         );
-        self.entry(actor, now, summary, Details::Call(call));
-        Ok(())
-    }
-
-    /// Clears the pending changes once written.
-    pub fn take_pending(&mut self) -> Pending {
-        (
-            std::mem::take(&mut self.pending_entries),
-            std::mem::take(&mut self.pending_sla),
-            std::mem::take(&mut self.pending_outbox),
-            std::mem::take(&mut self.pending_guards),
-        )
+        let mut fx = Effects::default();
+        let sequence = self.entry(&mut fx, actor, now, summary, Details::Call(call));
+        Ok((sequence, fx))
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{text, Complaint, MAX_NOTE, VISIT_WITHIN};
+use super::{text, Complaint, Effects, EscalationKey, MAX_NOTE, VISIT_WITHIN};
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
 use crate::domain::vocabulary::*;
@@ -10,12 +10,18 @@ use crate::domain::{new_id, RuleError, Violations};
 
 impl Complaint {
     /// A sensitive complainant is escalated to the first level of the chain at once.
-    pub(super) fn sensitive_follow_up(&mut self, rules: &Rules, now: DateTime<Utc>) {
+    pub(super) fn sensitive_follow_up(
+        &mut self,
+        fx: &mut Effects,
+        rules: &Rules,
+        now: DateTime<Utc>,
+    ) {
         if !self.is_sensitive() || self.escalation_level != Level::Agent {
             return;
         }
         if let Some((to, owner)) = rules.chain.next(Level::Agent) {
             self.record_escalation(
+                fx,
                 to,
                 EscalationReason::SensitiveComplainant,
                 "",
@@ -29,7 +35,7 @@ impl Complaint {
     }
 
     /// VIP or sensitive complaint: ask the visits service once for an in-person visit.
-    pub(super) fn request_visit_if_due(&mut self, now: DateTime<Utc>) {
+    pub(super) fn request_visit_if_due(&mut self, fx: &mut Effects, now: DateTime<Utc>) {
         if self.visit_requested {
             return;
         }
@@ -45,7 +51,7 @@ impl Complaint {
             return;
         };
         self.visit_requested = true;
-        self.pending_outbox.push(OutboxEvent {
+        fx.outbox.push(OutboxEvent {
             id: new_id("obx"),
             event: Outgoing::RequestVisit {
                 complaint_id: self.id.clone(),
@@ -60,6 +66,7 @@ impl Complaint {
     #[allow(clippy::too_many_arguments)]
     fn record_escalation(
         &mut self,
+        fx: &mut Effects,
         to: Level,
         reason: EscalationReason,
         clock_id: &str,
@@ -88,7 +95,7 @@ impl Complaint {
         );
         self.escalation_level = to;
         self.escalations.push(escalation.clone());
-        self.entry(actor, now, summary, Details::Escalation(escalation));
+        self.entry(fx, actor, now, summary, Details::Escalation(escalation));
     }
 
     /// Escalates by hand to a higher level.
@@ -102,7 +109,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         self.ensure_not_final("escalate", rules)?;
         let mut v = Violations::default();
         match to {
@@ -132,13 +139,25 @@ impl Complaint {
         } else {
             escalated_to_id.trim().to_owned()
         };
-        self.record_escalation(to, reason, "", "", owner, note.to_owned(), actor, now);
-        Ok(())
+        let mut fx = Effects::default();
+        self.record_escalation(
+            &mut fx,
+            to,
+            reason,
+            "",
+            "",
+            owner,
+            note.to_owned(),
+            actor,
+            now,
+        );
+        Ok(fx)
     }
 
     #[allow(clippy::too_many_arguments)]
     pub(super) fn escalate_for(
         &mut self,
+        fx: &mut Effects,
         clock_id: &str,
         promise_id: &str,
         reason: EscalationReason,
@@ -155,8 +174,10 @@ impl Complaint {
         } else {
             format!("clock:{clock_id}")
         };
-        self.pending_guards.push((subject, to));
+        fx.escalation_keys
+            .push(EscalationKey { subject, level: to });
         self.record_escalation(
+            fx,
             to,
             reason,
             clock_id,
@@ -171,6 +192,7 @@ impl Complaint {
             .iter()
             .position(|c| c.id == clock_id && !clock_id.is_empty());
         self.sla_event(
+            fx,
             actor,
             now,
             clock,

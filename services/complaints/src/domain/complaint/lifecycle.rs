@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{list, text, Complaint, ResolutionInput, CLOCK_SKEW, MAX_NOTE, MAX_SHORT_NOTE};
+use super::{
+    list, text, Complaint, Effects, ResolutionInput, CLOCK_SKEW, MAX_NOTE, MAX_SHORT_NOTE,
+};
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
 use crate::domain::vocabulary::*;
@@ -53,7 +55,14 @@ impl Complaint {
         }
     }
 
-    fn move_to(&mut self, to: State, actor: &Actor, now: DateTime<Utc>, reason: &str) {
+    fn move_to(
+        &mut self,
+        fx: &mut Effects,
+        to: State,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) {
         let transition = Transition {
             from: Some(self.state),
             to,
@@ -65,7 +74,7 @@ impl Complaint {
         self.state = to;
         self.close_time = matches!(to, State::Closed | State::Withdrawn).then_some(now);
         self.history.push(transition.clone());
-        self.entry(actor, now, summary, Details::StateChange(transition));
+        self.entry(fx, actor, now, summary, Details::StateChange(transition));
     }
 
     /// RECEIVED -> ACKNOWLEDGED; stops the first-contact clock at the contact time.
@@ -76,7 +85,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         self.check_move(State::Acknowledged, "acknowledge", rules)?;
         let mut v = Violations::default();
         text(&mut v, "note", note, MAX_NOTE, false);
@@ -88,11 +97,12 @@ impl Complaint {
         }
         let when = contact_time.map_or(now, |t| t.min(now));
         self.touch(now);
-        self.move_to(State::Acknowledged, actor, now, note);
+        let mut fx = Effects::default();
+        self.move_to(&mut fx, State::Acknowledged, actor, now, note);
         if let Some(i) = self.open_clock(ClockKind::FirstContact) {
-            self.stop_clock(i, when, actor, rules, now);
+            self.stop_clock(&mut fx, i, when, actor, rules, now);
         }
-        Ok(())
+        Ok(fx)
     }
 
     /// ACKNOWLEDGED or REOPENED -> INVESTIGATING.
@@ -102,7 +112,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         if !matches!(self.state, State::Acknowledged | State::Reopened) {
             return Err(self.refuse("start the investigation", rules));
         }
@@ -113,8 +123,9 @@ impl Complaint {
             return Err(RuleError::Invalid(v));
         }
         self.touch(now);
-        self.move_to(State::Investigating, actor, now, note);
-        Ok(())
+        let mut fx = Effects::default();
+        self.move_to(&mut fx, State::Investigating, actor, now, note);
+        Ok(fx)
     }
 
     /// INVESTIGATING or REOPENED -> SOLUTION_PROPOSED with measures and a time plan.
@@ -125,7 +136,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         self.check_move(State::SolutionProposed, "propose a solution", rules)?;
         let mut v = Violations::default();
         if measures.is_empty() {
@@ -153,6 +164,7 @@ impl Complaint {
             return Err(RuleError::Invalid(v));
         }
         self.touch(now);
+        let mut fx = Effects::default();
         let id = format!("solution-{}", self.solutions.len() + 1);
         self.solutions.push(Solution {
             id: id.clone(),
@@ -164,8 +176,8 @@ impl Complaint {
             decide_time: None,
             customer_comment: String::new(),
         });
-        self.move_to(State::SolutionProposed, actor, now, &id);
-        Ok(())
+        self.move_to(&mut fx, State::SolutionProposed, actor, now, &id);
+        Ok(fx)
     }
 
     /// SOLUTION_PROPOSED -> SOLUTION_ACCEPTED (accept) or INVESTIGATING (reject).
@@ -176,7 +188,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         let (to, action) = if accept {
             (State::SolutionAccepted, "accept the solution")
         } else {
@@ -191,6 +203,7 @@ impl Complaint {
             return Err(RuleError::Invalid(v));
         }
         self.touch(now);
+        let mut fx = Effects::default();
         if let Some(s) = self.solutions.last_mut() {
             s.decision = if accept {
                 Decision::Accepted
@@ -200,8 +213,8 @@ impl Complaint {
             s.decide_time = Some(now);
             s.customer_comment = comment.to_owned();
         }
-        self.move_to(to, actor, now, comment);
-        Ok(())
+        self.move_to(&mut fx, to, actor, now, comment);
+        Ok(fx)
     }
 
     /// SOLUTION_ACCEPTED -> RESOLVED: stops the resolution (or callback-fix) clock, keeps the
@@ -212,7 +225,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         self.check_move(State::Resolved, "resolve", rules)?;
         let mut v = Violations::default();
         text(&mut v, "resolution.summary", &input.summary, MAX_NOTE, true);
@@ -241,6 +254,7 @@ impl Complaint {
             return Err(RuleError::Invalid(v));
         }
         self.touch(now);
+        let mut fx = Effects::default();
         self.resolution = Some(Resolution {
             summary: input.summary,
             root_cause: input.root_cause,
@@ -250,15 +264,15 @@ impl Complaint {
             resolved_by: actor.clone(),
             resolve_time: now,
         });
-        self.move_to(State::Resolved, actor, now, "");
+        self.move_to(&mut fx, State::Resolved, actor, now, "");
         let running = self
             .open_clock(ClockKind::CallbackFix)
             .or_else(|| self.open_clock(ClockKind::Resolution));
         if let Some(i) = running {
-            self.stop_clock(i, now, actor, rules, now);
+            self.stop_clock(&mut fx, i, now, actor, rules, now);
         }
-        self.start_clock(ClockKind::Callback, now, actor, rules, now)?;
-        self.pending_outbox.push(OutboxEvent {
+        self.start_clock(&mut fx, ClockKind::Callback, now, actor, rules, now)?;
+        fx.outbox.push(OutboxEvent {
             id: new_id("obx"),
             event: Outgoing::ScheduleCallback {
                 customer_id: self.customer_id.clone(),
@@ -271,7 +285,7 @@ impl Complaint {
                 },
             },
         });
-        Ok(())
+        Ok(fx)
     }
 
     /// Records a callback outcome in RESOLVED: SATISFIED -> CALLBACK_DONE, UNSATISFIED ->
@@ -286,7 +300,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         if self.state != State::Resolved {
             return Err(self.refuse("record a callback", rules));
         }
@@ -306,6 +320,7 @@ impl Complaint {
         }
         let time = time.map_or(now, |t| t.min(now));
         self.touch(now);
+        let mut fx = Effects::default();
         let attempt = CallbackAttempt {
             outcome,
             notes: notes.to_owned(),
@@ -315,6 +330,7 @@ impl Complaint {
         };
         self.callbacks.push(attempt.clone());
         self.entry(
+            &mut fx,
             actor,
             now,
             format!("callback {}", outcome.label()),
@@ -323,13 +339,14 @@ impl Complaint {
         match outcome {
             CallbackOutcome::Unreachable => {}
             CallbackOutcome::Satisfied => {
-                self.move_to(State::CallbackDone, actor, now, notes);
+                self.move_to(&mut fx, State::CallbackDone, actor, now, notes);
                 if let Some(i) = self.open_clock(ClockKind::Callback) {
-                    self.stop_clock(i, time, actor, rules, now);
+                    self.stop_clock(&mut fx, i, time, actor, rules, now);
                 }
             }
             CallbackOutcome::Unsatisfied => {
                 self.reopen_inner(
+                    &mut fx,
                     ReopenReason::CallbackFinding,
                     notes,
                     time,
@@ -339,11 +356,13 @@ impl Complaint {
                 )?;
             }
         }
-        Ok(())
+        Ok(fx)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn reopen_inner(
         &mut self,
+        fx: &mut Effects,
         reason: ReopenReason,
         note: &str,
         time: DateTime<Utc>,
@@ -353,6 +372,7 @@ impl Complaint {
     ) -> Result<(), RuleError> {
         self.reopen_count += 1;
         self.move_to(
+            fx,
             State::Reopened,
             actor,
             now,
@@ -360,9 +380,9 @@ impl Complaint {
         );
         // The callback reached the customer (and found a problem): that promise was kept.
         if let Some(i) = self.open_clock(ClockKind::Callback) {
-            self.stop_clock(i, time, actor, rules, now);
+            self.stop_clock(fx, i, time, actor, rules, now);
         }
-        self.start_clock(ClockKind::CallbackFix, now, actor, rules, now)
+        self.start_clock(fx, ClockKind::CallbackFix, now, actor, rules, now)
     }
 
     /// CALLBACK_DONE -> CLOSED, or RESOLVED -> CLOSED after the configured unreachable
@@ -373,7 +393,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         self.check_move(State::Closed, "close", rules)?;
         let mut v = Violations::default();
         text(&mut v, "note", note, MAX_NOTE, false);
@@ -381,11 +401,12 @@ impl Complaint {
             return Err(RuleError::Invalid(v));
         }
         self.touch(now);
-        self.move_to(State::Closed, actor, now, note);
+        let mut fx = Effects::default();
+        self.move_to(&mut fx, State::Closed, actor, now, note);
         if let Some(i) = self.open_clock(ClockKind::Callback) {
-            self.cancel_clock(i, actor, rules, now);
+            self.cancel_clock(&mut fx, i, actor, rules, now);
         }
-        Ok(())
+        Ok(fx)
     }
 
     /// RESOLVED, CALLBACK_DONE or CLOSED -> REOPENED; starts the 2-day callback-fix clock.
@@ -396,7 +417,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         self.check_move(State::Reopened, "reopen", rules)?;
         let mut v = Violations::default();
         if reason.is_none() {
@@ -407,7 +428,9 @@ impl Complaint {
             return Err(RuleError::Invalid(v));
         };
         self.touch(now);
-        self.reopen_inner(reason, note, now, actor, rules, now)
+        let mut fx = Effects::default();
+        self.reopen_inner(&mut fx, reason, note, now, actor, rules, now)?;
+        Ok(fx)
     }
 
     /// Any state before RESOLVED, or REOPENED -> WITHDRAWN: clocks and open promises cancelled.
@@ -417,7 +440,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         self.check_move(State::Withdrawn, "withdraw", rules)?;
         let mut v = Violations::default();
         text(&mut v, "reason", reason, MAX_NOTE, true);
@@ -425,10 +448,11 @@ impl Complaint {
             return Err(RuleError::Invalid(v));
         }
         self.touch(now);
-        self.move_to(State::Withdrawn, actor, now, reason);
+        let mut fx = Effects::default();
+        self.move_to(&mut fx, State::Withdrawn, actor, now, reason);
         for i in 0..self.clocks.len() {
             if self.clocks[i].is_open() {
-                self.cancel_clock(i, actor, rules, now);
+                self.cancel_clock(&mut fx, i, actor, rules, now);
             }
         }
         for i in 0..self.promises.len() {
@@ -439,6 +463,7 @@ impl Complaint {
                 self.promises[i].state = PromiseState::Cancelled;
                 let p = self.promises[i].clone();
                 self.entry(
+                    &mut fx,
                     actor,
                     now,
                     format!("promise {} cancelled", p.id),
@@ -446,7 +471,7 @@ impl Complaint {
                 );
             }
         }
-        Ok(())
+        Ok(fx)
     }
 
     pub(super) fn ensure_not_final(&self, action: &str, rules: &Rules) -> Result<(), RuleError> {
@@ -465,7 +490,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         self.ensure_not_final("assign", rules)?;
         let mut v = Violations::default();
         text(&mut v, "agent_id", agent_id, 100, true);
@@ -474,8 +499,10 @@ impl Complaint {
             return Err(RuleError::Invalid(v));
         }
         self.touch(now);
+        let mut fx = Effects::default();
         let previous = std::mem::replace(&mut self.assigned_agent_id, agent_id.trim().to_owned());
         self.entry(
+            &mut fx,
             actor,
             now,
             format!("assigned to {}", agent_id.trim()),
@@ -485,6 +512,6 @@ impl Complaint {
                 reason: reason.to_owned(),
             },
         );
-        Ok(())
+        Ok(fx)
     }
 }

@@ -1,8 +1,9 @@
 //! The complaint aggregate and every change the process allows.
 //!
 //! Each change checks the state machine first (an illegal move names the current state and the
-//! allowed next ones), then applies itself and appends what happened to the pending timeline,
-//! SLA events and outbox, which the store writes in the same transaction as the complaint.
+//! allowed next ones), then applies itself and returns what it caused — timeline entries, SLA
+//! events, outbox events, escalation keys — as [`Effects`], which the store writes in the same
+//! transaction as the complaint. Inside a change the private steps append to one `&mut Effects`.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use csops_sla::{Case, PolicyError};
@@ -16,9 +17,12 @@ use super::{RuleError, Violations};
 mod clocks;
 mod compensation;
 mod edits;
+mod effects;
 mod escalation;
 mod lifecycle;
 mod promises;
+
+pub use effects::{Effects, EscalationKey};
 
 const MAX_TITLE: usize = 200;
 const MAX_DESCRIPTION: usize = 10_000;
@@ -94,15 +98,6 @@ pub struct ResolutionInput {
     pub company_at_fault: bool,
 }
 
-/// What a change produced, for the store: timeline entries, SLA events, outbox events and
-/// exactly-once escalation keys.
-pub type Pending = (
-    Vec<Entry>,
-    Vec<SlaEvent>,
-    Vec<OutboxEvent>,
-    Vec<(String, Level)>,
-);
-
 /// A complaint and everything done about it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Complaint {
@@ -172,18 +167,6 @@ pub struct Complaint {
     pub version: i64,
     /// Last timeline sequence used.
     pub timeline_seq: i64,
-    /// Timeline entries to append.
-    #[serde(skip)]
-    pub pending_entries: Vec<Entry>,
-    /// SLA events to record.
-    #[serde(skip)]
-    pub pending_sla: Vec<SlaEvent>,
-    /// Outbox events to write.
-    #[serde(skip)]
-    pub pending_outbox: Vec<OutboxEvent>,
-    /// Exactly-once escalation keys (subject, level) to claim.
-    #[serde(skip)]
-    pub pending_guards: Vec<(String, Level)>,
 }
 
 fn text(v: &mut Violations, field: &str, value: &str, max: usize, required: bool) {
@@ -223,7 +206,8 @@ fn list(states: &[State]) -> String {
 impl Complaint {
     /// Records a new complaint: validates the input, starts the first-contact and resolution
     /// clocks at the receive time, escalates a sensitive complainant at once and asks for an
-    /// in-person visit for a key account or sensitive complainant.
+    /// in-person visit for a key account or sensitive complainant. Returns the complaint and
+    /// what its creation caused.
     pub fn create(
         id: String,
         input: Input,
@@ -231,7 +215,7 @@ impl Complaint {
         actor: Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<Self, RuleError> {
+    ) -> Result<(Self, Effects), RuleError> {
         let mut v = Violations::default();
         text(&mut v, "customer_id", &input.customer_id, 100, true);
         text(&mut v, "title", &input.title, MAX_TITLE, true);
@@ -306,11 +290,8 @@ impl Complaint {
             visit_requested: false,
             version: 1,
             timeline_seq: 0,
-            pending_entries: Vec::new(),
-            pending_sla: Vec::new(),
-            pending_outbox: Vec::new(),
-            pending_guards: Vec::new(),
         };
+        let mut fx = Effects::default();
         let transition = Transition {
             from: None,
             to: State::Received,
@@ -320,16 +301,31 @@ impl Complaint {
         };
         c.history.push(transition.clone());
         c.entry(
+            &mut fx,
             &actor,
             now,
             "complaint received".into(),
             Details::StateChange(transition),
         );
-        c.start_clock(ClockKind::FirstContact, receive_time, &actor, rules, now)?;
-        c.start_clock(ClockKind::Resolution, receive_time, &actor, rules, now)?;
-        c.sensitive_follow_up(rules, now);
-        c.request_visit_if_due(now);
-        Ok(c)
+        c.start_clock(
+            &mut fx,
+            ClockKind::FirstContact,
+            receive_time,
+            &actor,
+            rules,
+            now,
+        )?;
+        c.start_clock(
+            &mut fx,
+            ClockKind::Resolution,
+            receive_time,
+            &actor,
+            rules,
+            now,
+        )?;
+        c.sensitive_follow_up(&mut fx, rules, now);
+        c.request_visit_if_due(&mut fx, now);
+        Ok((c, fx))
     }
 
     /// Opaque etag of this version.

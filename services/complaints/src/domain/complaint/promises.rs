@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{text, Complaint, MAX_SHORT_NOTE};
+use super::{text, Complaint, Effects, MAX_SHORT_NOTE};
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
 use crate::domain::vocabulary::*;
@@ -26,7 +26,7 @@ impl Complaint {
         actor: &Actor,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<String, RuleError> {
+    ) -> Result<(String, Effects), RuleError> {
         if matches!(self.state, State::Withdrawn | State::Closed) {
             return Err(self.refuse("make a promise", rules));
         }
@@ -53,13 +53,15 @@ impl Complaint {
         };
         self.promises.push(promise.clone());
         let id = promise.id.clone();
+        let mut fx = Effects::default();
         self.entry(
+            &mut fx,
             actor,
             now,
             format!("promise {id} made"),
             Details::Promise(promise),
         );
-        Ok(id)
+        Ok((id, fx))
     }
 
     /// Marks a promise kept (KEPT_LATE when past due).
@@ -69,7 +71,7 @@ impl Complaint {
         note: &str,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         let i = self.promise_index(id)?;
         let mut v = Violations::default();
         text(&mut v, "note", note, MAX_SHORT_NOTE, false);
@@ -93,13 +95,15 @@ impl Complaint {
         p.keep_time = Some(now);
         p.kept_by = Some(actor.clone());
         let p = p.clone();
+        let mut fx = Effects::default();
         self.entry(
+            &mut fx,
             actor,
             now,
             format!("promise {id} {}", p.state.label()),
             Details::Promise(p),
         );
-        Ok(())
+        Ok(fx)
     }
 
     /// Moves a promise's due time with the customer's consent.
@@ -112,7 +116,7 @@ impl Complaint {
         consent: &str,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<(), RuleError> {
+    ) -> Result<Effects, RuleError> {
         let i = self.promise_index(id)?;
         let mut v = Violations::default();
         let new_due = new_due.filter(|d| *d > now);
@@ -144,12 +148,14 @@ impl Complaint {
         p.due_time = new_due;
         p.state = PromiseState::Open;
         let p = p.clone();
+        let mut fx = Effects::default();
         self.entry(
+            &mut fx,
             actor,
             now,
             format!("promise {id} rescheduled"),
             Details::Promise(p),
         );
-        Ok(())
+        Ok(fx)
     }
 }

@@ -45,7 +45,7 @@ fn snapshot(tier: Tier, key_account: bool, region: Region) -> Snapshot {
 }
 
 fn new_complaint() -> Complaint {
-    Complaint::create(
+    let (c, _) = Complaint::create(
         "cmp_1".into(),
         input(),
         snapshot(Tier::C, false, Region::Rural),
@@ -53,7 +53,8 @@ fn new_complaint() -> Complaint {
         &rules(),
         t0(),
     )
-    .unwrap()
+    .unwrap();
+    c
 }
 
 fn plan() -> Vec<PlanStep> {
@@ -80,7 +81,12 @@ enum Action {
     Withdraw,
 }
 
-fn apply(c: &mut Complaint, a: Action, r: &Rules, now: DateTime<Utc>) -> Result<(), RuleError> {
+fn apply(
+    c: &mut Complaint,
+    a: Action,
+    r: &Rules,
+    now: DateTime<Utc>,
+) -> Result<Effects, RuleError> {
     let who = agent();
     match a {
         Action::Ack => c.acknowledge("", None, &who, r, now),
@@ -132,6 +138,7 @@ fn a_complaint_goes_through_every_step_with_its_clocks() {
     let mut c = new_complaint();
     assert_eq!(c.clocks.len(), 2);
     let mut now = t0();
+    let mut outbox = Vec::new();
     for a in [
         Action::Ack,
         Action::Investigate,
@@ -140,16 +147,12 @@ fn a_complaint_goes_through_every_step_with_its_clocks() {
         Action::Resolve,
     ] {
         now += TimeDelta::minutes(1);
-        apply(&mut c, a, &r, now).unwrap();
+        outbox.extend(apply(&mut c, a, &r, now).unwrap().outbox);
     }
     assert_eq!(c.state, State::Resolved);
-    assert_eq!(
-        c.pending_outbox.len(),
-        1,
-        "resolution asks feedback for the callback"
-    );
+    assert_eq!(outbox.len(), 1, "resolution asks feedback for the callback");
     assert_eq!(c.clocks.iter().filter(|k| k.is_open()).count(), 1);
-    apply(
+    let _ = apply(
         &mut c,
         Action::Unsatisfied,
         &r,
@@ -168,7 +171,7 @@ fn a_complaint_goes_through_every_step_with_its_clocks() {
         Action::Close,
     ] {
         now += TimeDelta::minutes(1);
-        apply(&mut c, a, &r, now).unwrap();
+        let _ = apply(&mut c, a, &r, now).unwrap();
     }
     assert_eq!(c.state, State::Closed);
     assert!(c.close_time.is_some());
@@ -190,7 +193,7 @@ fn a_refused_transition_names_the_state_and_the_allowed_ones() {
 #[test]
 fn key_accounts_get_half_the_resolution_time_and_sensitive_traits_escalate() {
     let r = rules();
-    let vip = Complaint::create(
+    let (vip, vip_effects) = Complaint::create(
         "cmp_v".into(),
         input(),
         snapshot(Tier::A, true, Region::Urban),
@@ -203,13 +206,13 @@ fn key_accounts_get_half_the_resolution_time_and_sensitive_traits_escalate() {
     let target = |c: &Complaint| c.clock("resolution-1").unwrap().clock.spec().target;
     assert_eq!(target(&vip) * 2, target(&plain));
     assert_eq!(
-        vip.pending_outbox.len(),
+        vip_effects.outbox.len(),
         1,
         "a VIP complaint asks for a visit"
     );
     let mut i = input();
     i.traits = vec![Trait::Media];
-    let media = Complaint::create(
+    let (media, _) = Complaint::create(
         "cmp_m".into(),
         i,
         snapshot(Tier::C, false, Region::Rural),
@@ -235,15 +238,17 @@ fn pausing_moves_the_deadline_out() {
             .deadline
     };
     let before = deadline(&c, t0());
-    c.pause(
-        Some(PauseReason::WaitingOnCustomer),
-        "waiting for photos",
-        &agent(),
-        &r,
-        t0() + TimeDelta::hours(1),
-    )
-    .unwrap();
-    c.resume("", &agent(), &r, t0() + TimeDelta::hours(5))
+    let _ = c
+        .pause(
+            Some(PauseReason::WaitingOnCustomer),
+            "waiting for photos",
+            &agent(),
+            &r,
+            t0() + TimeDelta::hours(1),
+        )
+        .unwrap();
+    let _ = c
+        .resume("", &agent(), &r, t0() + TimeDelta::hours(5))
         .unwrap();
     assert!(deadline(&c, t0() + TimeDelta::hours(5)) > before);
     assert!(matches!(
@@ -257,21 +262,22 @@ fn the_watcher_breaches_once_and_escalates_along_the_chain() {
     let r = rules();
     let mut c = new_complaint();
     let late = t0() + TimeDelta::days(10);
-    assert!(c.tick(&r, late));
+    let effects = c.tick(&r, late);
+    assert!(!effects.is_empty());
     assert_eq!(
         c.escalation_level,
         Level::Manager,
         "each breach escalates one level"
     );
-    assert_eq!(c.pending_guards.len(), 2);
-    let breaches = c
-        .pending_sla
+    assert_eq!(effects.escalation_keys.len(), 2);
+    let breaches = effects
+        .sla_events
         .iter()
         .filter(|e| e.kind == SlaEventKind::Breached)
         .count();
     assert_eq!(breaches, 2, "first contact and resolution both breached");
     assert!(
-        !c.tick(&r, late + TimeDelta::nanoseconds(1_000)),
+        c.tick(&r, late + TimeDelta::nanoseconds(1_000)).is_empty(),
         "milestones are reported once"
     );
 }
@@ -280,7 +286,7 @@ fn the_watcher_breaches_once_and_escalates_along_the_chain() {
 fn compensation_beyond_authority_waits_for_a_supervisor() {
     let r = rules();
     let mut c = new_complaint();
-    let id = c
+    let (id, _) = c
         .propose_compensation(
             Some(CompensationKind::Refund),
             "refund",
@@ -300,9 +306,22 @@ fn compensation_beyond_authority_waits_for_a_supervisor() {
         id: "sup-1".into(),
         role: Role::Supervisor,
     };
-    c.decide_compensation(&id, true, "ok", &sup, &r, t0())
+    let _ = c
+        .decide_compensation(&id, true, "ok", &sup, &r, t0())
         .unwrap();
     assert_eq!(c.compensations[0].state, CompensationState::Approved);
+}
+
+#[test]
+fn a_note_returns_the_sequence_of_the_entry_it_appends() {
+    let mut c = new_complaint();
+    let before = c.timeline_seq;
+    let (sequence, effects) = c.add_note("called twice", &agent(), t0()).unwrap();
+    assert_eq!(sequence, before + 1);
+    assert_eq!(c.timeline_seq, sequence);
+    assert_eq!(effects.entries.len(), 1);
+    assert_eq!(effects.entries[0].sequence, sequence);
+    assert!(effects.sla_events.is_empty() && effects.outbox.is_empty());
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -333,7 +352,7 @@ proptest! {
             let before = c.state;
             let allowed = c.allowed_next(&r);
             match apply(&mut c, a, &r, now) {
-                Ok(()) => prop_assert!(c.state == before || allowed.contains(&c.state), "{before:?} -> {:?}", c.state),
+                Ok(_) => prop_assert!(c.state == before || allowed.contains(&c.state), "{before:?} -> {:?}", c.state),
                 Err(RuleError::Precondition(m)) => {
                     prop_assert_eq!(c.state, before);
                     prop_assert!(m.contains(&before.label()), "{}", m);
