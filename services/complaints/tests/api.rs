@@ -20,23 +20,15 @@ use csops_proto::customers::v1 as cpb;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use csops_proto::feedback::v1 as fb;
 use csops_runtime::Settings;
+use csops_testkit::Backend;
 use tokio::sync::oneshot;
 use tonic::codegen::{http, BoxFuture, Service};
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
 async fn url(backend: Backend, dir: &tempfile::TempDir, name: &str) -> String {
-    match backend {
-        Backend::Sqlite => Settings::sqlite_url(dir.path(), name),
-        Backend::Postgres => csops_testkit::postgres::fresh_database().await,
-    }
+    backend.database_url(dir.path(), name).await
 }
 
 struct TestApp {
@@ -940,20 +932,7 @@ async fn every_list_refuses_a_malformed_or_tampered_page_token(backend: Backend)
     );
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Sqlite).await }) *
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Postgres).await }) *
-        }
-    };
-}
-
-on_both_backends!(
+csops_testkit::on_both_backends!(
     create_validate_get_list_and_conflicts,
     every_list_refuses_a_malformed_or_tampered_page_token,
     the_outbox_delivers_to_a_late_receiver_once_per_event,

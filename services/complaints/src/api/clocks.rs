@@ -4,7 +4,7 @@ use csops_proto::complaints::v1 as pb;
 use csops_runtime::{time, Error};
 
 use super::enums::ProtoEnum;
-use super::{convert, done, require_id, ComplaintsApi};
+use super::{convert, done, ComplaintsApi};
 use crate::domain::{PauseReason, Violations};
 
 /// Handles `pause_clocks`.
@@ -65,8 +65,8 @@ pub(super) async fn explain_clock(
         clock_id,
     } = request;
     let mut v = Violations::default();
-    require_id(&mut v, "complaint_id", &complaint_id);
-    require_id(&mut v, "clock_id", &clock_id);
+    v.require_id("complaint_id", &complaint_id);
+    v.require_id("clock_id", &clock_id);
     done(v)?;
     let c = api.load(&complaint_id).await?;
     let clock = c.clock(&clock_id).ok_or_else(|| {

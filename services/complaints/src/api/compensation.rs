@@ -6,7 +6,7 @@ use csops_runtime::idempotency::Key;
 use csops_runtime::Error;
 
 use super::enums::ProtoEnum;
-use super::{convert, done, require_id, retry_key, ComplaintsApi};
+use super::{convert, done, retry_key, ComplaintsApi};
 use crate::domain::{CompensationKind, Violations};
 
 /// Handles `propose_compensation`.
@@ -26,7 +26,7 @@ pub(super) async fn propose_compensation(
         etag,
     } = request;
     let mut v = Violations::default();
-    require_id(&mut v, "complaint_id", &complaint_id);
+    v.require_id("complaint_id", &complaint_id);
     let actor = convert::actor(actor, &mut v);
     let rid = retry_key(&mut v, &request_id);
     done(v)?;

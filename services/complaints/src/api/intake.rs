@@ -8,7 +8,7 @@ use csops_runtime::time::to_micros_opt;
 use csops_runtime::Error;
 
 use super::enums::ProtoEnum;
-use super::{convert, done, known, require_id, ComplaintsApi};
+use super::{convert, done, known, ComplaintsApi};
 use crate::domain::{Level, Nature, Severity, State, Violations};
 use crate::store::ListFilter;
 
@@ -24,13 +24,7 @@ pub(super) async fn create_complaint(
         actor,
     } = request;
     let mut v = Violations::default();
-    let request_id = request_id.trim().to_owned();
-    if request_id.is_empty() || request_id.len() > 100 {
-        v.push(
-            "request_id",
-            "must be 1-100 characters (e.g. a UUID) so retries are safe",
-        );
-    }
+    v.require_request_id(&request_id);
     let actor = convert::actor(actor, &mut v);
     let Some(complaint) = complaint else {
         v.push("complaint", "is required");
@@ -51,7 +45,7 @@ pub(super) async fn get_complaint(
 ) -> Result<pb::GetComplaintResponse, Error> {
     let pb::GetComplaintRequest { complaint_id } = request;
     let mut v = Violations::default();
-    require_id(&mut v, "complaint_id", &complaint_id);
+    v.require_id("complaint_id", &complaint_id);
     done(v)?;
     let c = api.load(&complaint_id).await?;
     Ok(pb::GetComplaintResponse {
@@ -193,7 +187,7 @@ pub(super) async fn update_complaint(
         v.push("complaint", "is required");
         return Err(Error::InvalidArgument(v));
     };
-    require_id(&mut v, "complaint.id", &complaint.id);
+    v.require_id("complaint.id", &complaint.id);
     if complaint.etag.trim().is_empty() {
         v.push(
             "complaint.etag",

@@ -7,7 +7,7 @@ use csops_runtime::idempotency::Key;
 use csops_runtime::Error;
 
 use super::enums::ProtoEnum;
-use super::{convert, done, require_id, retry_key, ComplaintsApi};
+use super::{convert, done, retry_key, ComplaintsApi};
 use crate::domain::{
     CallbackOutcome, EscalationReason, Level, ReopenReason, ResolutionInput, Violations,
 };
@@ -203,7 +203,7 @@ pub(super) async fn record_callback(
         etag,
     } = request;
     let mut v = Violations::default();
-    require_id(&mut v, "complaint_id", &complaint_id);
+    v.require_id("complaint_id", &complaint_id);
     let actor = convert::actor(actor, &mut v);
     let outcome = convert::required(CallbackOutcome::from_number(outcome), "outcome", &mut v);
     let rid = retry_key(&mut v, &request_id);
@@ -270,7 +270,7 @@ pub(super) async fn reopen_complaint(
         etag,
     } = request;
     let mut v = Violations::default();
-    require_id(&mut v, "complaint_id", &complaint_id);
+    v.require_id("complaint_id", &complaint_id);
     let actor = convert::actor(actor, &mut v);
     let rid = retry_key(&mut v, &request_id);
     done(v)?;

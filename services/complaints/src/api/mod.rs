@@ -21,6 +21,7 @@ use csops_proto::complaints::v1 as pb;
 use csops_proto::complaints::v1::complaints_service_server::ComplaintsService;
 use csops_runtime::idempotency::Key;
 use csops_runtime::paging::PageTokens;
+use csops_runtime::violations::MAX_ID_LEN;
 use csops_runtime::{time, Error};
 use tonic::{Request, Response, Status};
 
@@ -34,14 +35,6 @@ pub struct ComplaintsApi {
     page_tokens: PageTokens,
 }
 
-fn require_id(v: &mut Violations, field: &str, id: &str) {
-    if id.trim().is_empty() {
-        v.push(field, "is required");
-    } else if id.len() > 100 {
-        v.push(field, "must be at most 100 characters");
-    }
-}
-
 fn done(v: Violations) -> Result<(), Error> {
     v.into_result(()).map_err(Error::InvalidArgument)
 }
@@ -49,8 +42,11 @@ fn done(v: Violations) -> Result<(), Error> {
 /// Reads an optional request_id, the retry key of a change.
 fn retry_key(v: &mut Violations, id: &str) -> Option<String> {
     let id = id.trim();
-    if id.len() > 100 {
-        v.push("request_id", "must be at most 100 characters");
+    if id.len() > MAX_ID_LEN {
+        v.push(
+            "request_id",
+            format!("must be at most {MAX_ID_LEN} characters"),
+        );
     }
     (!id.is_empty()).then(|| id.to_owned())
 }
@@ -105,7 +101,7 @@ impl ComplaintsApi {
     where
         F: Fn(&mut Complaint, &Actor, &Rules, DateTime<Utc>) -> Result<Effects, RuleError> + Sync,
     {
-        require_id(&mut v, "complaint_id", complaint_id);
+        v.require_id("complaint_id", complaint_id);
         let actor = convert::actor(actor, &mut v);
         done(v)?;
         let (c, _) = self
@@ -128,7 +124,7 @@ impl ComplaintsApi {
         etag: &str,
     ) -> Result<(pb::Complaint, Option<pb::Compensation>), Error> {
         let mut v = Violations::default();
-        require_id(&mut v, "compensation_id", compensation_id);
+        v.require_id("compensation_id", compensation_id);
         let c = self
             .transition(complaint_id, actor, etag, v, |c, a, r, now| {
                 c.decide_compensation(compensation_id, approve, note, a, r, now)

@@ -4,7 +4,7 @@ use csops_proto::complaints::v1 as pb;
 use csops_runtime::idempotency::Key;
 use csops_runtime::Error;
 
-use super::{convert, done, require_id, retry_key, ComplaintsApi};
+use super::{convert, done, retry_key, ComplaintsApi};
 use crate::domain::Violations;
 
 /// Handles `make_promise`.
@@ -22,7 +22,7 @@ pub(super) async fn make_promise(
         etag,
     } = request;
     let mut v = Violations::default();
-    require_id(&mut v, "complaint_id", &complaint_id);
+    v.require_id("complaint_id", &complaint_id);
     let actor = convert::actor(actor, &mut v);
     let rid = retry_key(&mut v, &request_id);
     let due = convert::instant("due_time", due_time, &mut v);
@@ -52,7 +52,7 @@ pub(super) async fn keep_promise(
         etag,
     } = request;
     let mut v = Violations::default();
-    require_id(&mut v, "promise_id", &promise_id);
+    v.require_id("promise_id", &promise_id);
     let c = api
         .transition(&complaint_id, actor, &etag, v, |c, a, _, now| {
             c.keep_promise(&promise_id, &note, a, now)
@@ -80,7 +80,7 @@ pub(super) async fn reschedule_promise(
         etag,
     } = request;
     let mut v = Violations::default();
-    require_id(&mut v, "promise_id", &promise_id);
+    v.require_id("promise_id", &promise_id);
     let due = convert::instant("new_due_time", new_due_time, &mut v);
     let c = api
         .transition(&complaint_id, actor, &etag, v, |c, a, _, now| {

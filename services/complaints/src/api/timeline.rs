@@ -6,7 +6,7 @@ use csops_runtime::paging::{self, Cursor, Filters};
 use csops_runtime::Error;
 
 use super::enums::ProtoEnum;
-use super::{convert, done, require_id, retry_key, ComplaintsApi};
+use super::{convert, done, retry_key, ComplaintsApi};
 use crate::domain::{EntryKind, Violations};
 
 /// Handles `list_timeline`.
@@ -21,7 +21,7 @@ pub(super) async fn list_timeline(
         kinds,
     } = request;
     let mut v = Violations::default();
-    require_id(&mut v, "complaint_id", &complaint_id);
+    v.require_id("complaint_id", &complaint_id);
     let limit = paging::page_size(page_size, 100, &mut v);
     let mut wanted = Vec::new();
     for (i, k) in kinds.iter().enumerate() {
@@ -67,7 +67,7 @@ pub(super) async fn add_note(
         actor,
     } = request;
     let mut v = Violations::default();
-    require_id(&mut v, "complaint_id", &complaint_id);
+    v.require_id("complaint_id", &complaint_id);
     let actor = convert::actor(actor, &mut v);
     let rid = retry_key(&mut v, &request_id);
     done(v)?;
@@ -94,7 +94,7 @@ pub(super) async fn record_call(
         actor,
     } = request;
     let mut v = Violations::default();
-    require_id(&mut v, "complaint_id", &complaint_id);
+    v.require_id("complaint_id", &complaint_id);
     let actor = convert::actor(actor, &mut v);
     let rid = retry_key(&mut v, &request_id);
     let call = convert::call(call, &mut v);
