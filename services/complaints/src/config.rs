@@ -68,7 +68,7 @@ pub struct Config {
     /// suggestion); default: the handbook's phrases in Chinese and English.
     #[arg(long, env = "CSOPS_REPLY_RULES_FILE", value_name = "FILE")]
     pub reply_rules_file: Option<PathBuf>,
-    /// How often the outbox relay looks for events to deliver.
+    /// Longest pause of the outbox relay when nothing is due (a change wakes it at once).
     #[arg(long, env = "CSOPS_OUTBOX_INTERVAL", value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
     pub outbox_interval: Duration,
     /// How often complaints accepted with defaulted customer facts are re-evaluated.
