@@ -932,8 +932,36 @@ async fn every_list_refuses_a_malformed_or_tampered_page_token(backend: Backend)
     );
 }
 
+async fn create_answers_failed_precondition_for_a_customer_the_customers_service_does_not_know(
+    backend: Backend,
+) {
+    let mut app = spawn_app(backend).await;
+    let status = app
+        .client
+        .create_complaint(pb::CreateComplaintRequest {
+            complaint: Some(complaint("cus_nobody")),
+            request_id: "unknown-customer".into(),
+            actor: agent(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let failure = status
+        .get_details_precondition_failure()
+        .expect("PreconditionFailure details");
+    assert_eq!(failure.violations[0].subject, "customers/cus_nobody");
+    let listed = app
+        .client
+        .list_complaints(pb::ListComplaintsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.complaints.is_empty(), "nothing was recorded");
+}
+
 csops_testkit::on_both_backends!(
     create_validate_get_list_and_conflicts,
+    create_answers_failed_precondition_for_a_customer_the_customers_service_does_not_know,
     every_list_refuses_a_malformed_or_tampered_page_token,
     the_outbox_delivers_to_a_late_receiver_once_per_event,
     a_customers_outage_loses_nothing_and_clocks_are_corrected,

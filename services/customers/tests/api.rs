@@ -281,6 +281,33 @@ async fn update_changes_only_masked_fields_and_a_stale_etag_is_aborted(backend: 
         .unwrap_err();
     assert_eq!(status.code(), Code::Aborted, "{status:?}");
 
+    // Without an etag nothing is applied blindly: the etag is required.
+    let mut blind = updated.clone();
+    blind.etag = String::new();
+    blind.notes = "overwritten without reading".into();
+    let status = app
+        .client
+        .update_customer(pb::UpdateCustomerRequest {
+            customer: Some(blind),
+            update_mask: Some(FieldMask {
+                paths: vec!["notes".into()],
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violations(&status), ["customer.etag"]);
+    let current = app
+        .client
+        .get_customer(pb::GetCustomerRequest {
+            customer_id: updated.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    assert_eq!(current.notes, "prefers calls after 18:00");
+
     let mut tier_change = updated;
     tier_change.tier = pb::CustomerTier::A as i32;
     let status = app

@@ -72,10 +72,16 @@ impl Complaints {
                 Lookup::Found(s) => s,
                 Lookup::Unreachable => Snapshot::most_demanding(),
                 Lookup::NotFound => {
-                    return Err(Error::invalid(
-                        "complaint.customer_id",
-                        "no such customer in the customers service",
-                    ))
+                    // Whether a customer exists is the system's state, not the request's form
+                    // (AIP-193): FAILED_PRECONDITION naming the customer.
+                    return Err(Error::precondition_on(
+                        "CUSTOMER_EXISTS",
+                        format!("customers/{customer_id}"),
+                        format!(
+                            "customer {customer_id} does not exist in the customers service; \
+                             open the customer's file first"
+                        ),
+                    ));
                 }
             }
         };

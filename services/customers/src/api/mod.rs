@@ -189,6 +189,12 @@ impl CustomersService for CustomersApi {
         };
         let mut v = Violations::default();
         v.require_id("customer.id", &customer.id);
+        if customer.etag.trim().is_empty() {
+            v.push(
+                "customer.etag",
+                "is required: send the etag of the customer you read",
+            );
+        }
         valid(v)?;
         let id = customer.id.clone();
         let etag = customer.etag.clone();
