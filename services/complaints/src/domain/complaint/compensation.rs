@@ -109,6 +109,14 @@ impl Complaint {
                 actor.role.label()
             )));
         }
+        // Four eyes: whoever proposed a compensation may withdraw it (reject) but never
+        // approve it, whatever their role.
+        if approve && c.proposed_by.id == actor.id {
+            return Err(RuleError::PermissionDenied(format!(
+                "compensation {id} was proposed by {}; another person must approve it (four eyes)",
+                actor.id
+            )));
+        }
         let limit = rules.authority.limit(actor.role);
         if approve && c.amount_minor > limit {
             return Err(RuleError::PermissionDenied(format!(

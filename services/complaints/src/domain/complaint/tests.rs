@@ -313,6 +313,42 @@ fn compensation_beyond_authority_waits_for_a_supervisor() {
 }
 
 #[test]
+fn whoever_proposed_a_compensation_may_not_approve_it_whatever_the_role() {
+    let r = rules();
+    let mut c = new_complaint();
+    let sup = Actor {
+        id: "sup-1".into(),
+        role: Role::Supervisor,
+    };
+    // A supervisor proposing beyond an agent's authority (here: beyond the supervisor's own).
+    let (id, _) = c
+        .propose_compensation(
+            Some(CompensationKind::Refund),
+            "refund",
+            500_000,
+            "CNY",
+            &sup,
+            &r,
+            t0(),
+        )
+        .unwrap();
+    assert_eq!(c.compensations[0].state, CompensationState::PendingApproval);
+    let refused = c.decide_compensation(&id, true, "mine", &sup, &r, t0());
+    assert!(
+        matches!(&refused, Err(RuleError::PermissionDenied(why)) if why.contains("four eyes")),
+        "{refused:?}"
+    );
+    let manager = Actor {
+        id: "mgr-1".into(),
+        role: Role::Manager,
+    };
+    let _ = c
+        .decide_compensation(&id, true, "second pair of eyes", &manager, &r, t0())
+        .unwrap();
+    assert_eq!(c.compensations[0].state, CompensationState::Approved);
+}
+
+#[test]
 fn a_note_returns_the_sequence_of_the_entry_it_appends() {
     let mut c = new_complaint();
     let before = c.timeline_seq;
