@@ -959,8 +959,67 @@ async fn create_answers_failed_precondition_for_a_customer_the_customers_service
     assert!(listed.complaints.is_empty(), "nothing was recorded");
 }
 
+async fn a_complaint_late_when_recorded_is_escalated_at_once(backend: Backend) {
+    // The watcher does not run during the test (an hour between sweeps): whatever escalation
+    // the answer shows was made by the create itself.
+    let mut app = spawn_app_with(backend, |c| {
+        c.sla_watch_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let cus = customer(&mut app, cpb::CustomerTier::B, false, cpb::Region::Urban).await;
+    let received = chrono::Utc::now() - chrono::TimeDelta::days(20);
+    let mut letter = complaint(&cus);
+    letter.channel = pb::Channel::Letter as i32;
+    letter.receive_time = Some(prost_types::Timestamp {
+        seconds: received.timestamp(),
+        nanos: 0,
+    });
+    let created = create(&mut app, letter).await;
+    // Both clocks (first contact: 1 hour; resolution: 4 working days) were breached before the
+    // complaint was recorded: one escalation each, up the chain, exactly once.
+    let breached_clocks: Vec<&str> = created
+        .escalations
+        .iter()
+        .map(|e| e.clock_id.as_str())
+        .collect();
+    assert_eq!(
+        breached_clocks,
+        ["first_contact-1", "resolution-1"],
+        "{created:?}"
+    );
+    assert_eq!(
+        created.escalation_level,
+        pb::EscalationLevel::Manager as i32
+    );
+    let timeline = app
+        .client
+        .list_timeline(pb::ListTimelineRequest {
+            complaint_id: created.id.clone(),
+            kinds: vec![pb::TimelineEntryKind::Escalation as i32],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        !timeline.entries.is_empty(),
+        "the escalation is on the timeline"
+    );
+    let breached = app
+        .client
+        .list_complaints(pb::ListComplaintsRequest {
+            sla_state: pb::SlaStateFilter::Breached as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(breached.complaints.len(), 1);
+}
+
 csops_testkit::on_both_backends!(
     create_validate_get_list_and_conflicts,
+    a_complaint_late_when_recorded_is_escalated_at_once,
     create_answers_failed_precondition_for_a_customer_the_customers_service_does_not_know,
     every_list_refuses_a_malformed_or_tampered_page_token,
     the_outbox_delivers_to_a_late_receiver_once_per_event,

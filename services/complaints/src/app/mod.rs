@@ -85,9 +85,13 @@ impl Complaints {
                 }
             }
         };
-        let (c, effects) =
+        let (mut c, mut effects) =
             Complaint::create(new_id("cmp"), input, snapshot, actor, &self.rules, now)
                 .map_err(|e| Error::from(e).in_field("complaint"))?;
+        // A complaint already late when it is recorded (a letter received days ago, a
+        // backdated receive time) reports its milestones and escalates now, in the same
+        // transaction, not at some later threshold.
+        effects.append(c.tick(&self.rules, now));
         let sla_state = c.sla_state(&self.rules, now);
         let next = c.next_check(&self.rules, now);
         match self
@@ -140,7 +144,10 @@ impl Complaints {
             etag::check(|| resource(id), given_etag, c.version)?;
             let read_version = c.version;
             let now = time::now();
-            let (produced, effects) = rule(&mut c, &self.rules, now)?;
+            let (produced, mut effects) = rule(&mut c, &self.rules, now)?;
+            // A clock the change made late (an edited receive time, a resumed pause) is
+            // reported and escalated with the change itself.
+            effects.append(c.tick(&self.rules, now));
             let key = retry.as_ref().map(|key| (key, produced.as_str()));
             match self.save(&c, &effects, read_version, key, now).await {
                 Ok(Saved::Written { .. }) => Ok(Attempt::Saved((c, produced))),

@@ -104,13 +104,15 @@ impl Complaints {
         };
         let read_version = complaint.version;
         let now = time::now();
-        let effects = match complaint.reevaluate(snapshot, &self.rules, now) {
+        let mut effects = match complaint.reevaluate(snapshot, &self.rules, now) {
             Ok(effects) => effects,
             Err(error) => {
                 tracing::warn!(complaint_id = %id, %error, "re-evaluation refused");
                 return Ok(Reevaluated::Skipped);
             }
         };
+        // Stricter facts can make a clock late at once: reported and escalated now.
+        effects.append(complaint.tick(&self.rules, now));
         match self
             .save(&complaint, &effects, read_version, None, now)
             .await?

@@ -447,11 +447,17 @@ impl Complaint {
     /// When the watcher must look at this complaint again (`None`: never, until something
     /// changes).
     pub fn next_check(&self, rules: &Rules, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let clocks = self
-            .clocks
-            .iter()
-            .filter(|c| c.is_open())
-            .filter_map(|c| rules.status(&c.clock, now).next_change);
+        let clocks = self.clocks.iter().filter(|c| c.is_open()).filter_map(|c| {
+            let status = rules.status(&c.clock, now);
+            // A milestone reached but not yet reported (a clock born breached, or made so
+            // by an edit) is due now: otherwise a breached clock, which changes no more,
+            // would never be looked at again.
+            if status.unreported(&c.reported).is_empty() {
+                status.next_change
+            } else {
+                Some(now)
+            }
+        });
         let promises = self
             .promises
             .iter()

@@ -29,6 +29,20 @@ pub struct Effects {
 }
 
 impl Effects {
+    /// Adds what a later step of the same change caused, after what is here.
+    pub fn append(&mut self, later: Effects) {
+        let Effects {
+            entries,
+            sla_events,
+            outbox,
+            escalation_keys,
+        } = later;
+        self.entries.extend(entries);
+        self.sla_events.extend(sla_events);
+        self.outbox.extend(outbox);
+        self.escalation_keys.extend(escalation_keys);
+    }
+
     /// True when the change caused nothing (the watcher's tick then changed nothing either).
     pub fn is_empty(&self) -> bool {
         let Self {

@@ -399,3 +399,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_clock_born_breached_is_due_for_a_check_until_its_breach_is_reported() {
+    let r = rules();
+    let (mut c, _) = Complaint::create(
+        "cmp_late".into(),
+        Input {
+            receive_time: Some(t0() - TimeDelta::days(20)),
+            ..input()
+        },
+        snapshot(Tier::C, false, Region::Rural),
+        agent(),
+        &r,
+        t0(),
+    )
+    .unwrap();
+    // A breached clock changes no more: without the unreported breach it would have no next
+    // check at all, and nobody would ever escalate it.
+    assert_eq!(c.next_check(&r, t0()), Some(t0()));
+    let effects = c.tick(&r, t0());
+    assert_eq!(effects.escalation_keys.len(), 2, "{effects:?}");
+    assert_eq!(
+        c.next_check(&r, t0()),
+        None,
+        "nothing more to watch once reported"
+    );
+}
