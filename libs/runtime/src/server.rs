@@ -204,11 +204,14 @@ impl Server {
 }
 
 /// Reflection lists only what this server serves (the descriptor set holds every csops
-/// service), and knows the health service so `grpcurl describe grpc.health.v1.Health` works.
+/// service), knows the health service so `grpcurl describe grpc.health.v1.Health` works, and
+/// serves the `google.rpc` error details (`BadRequest`, `PreconditionFailure`, `ErrorInfo`,
+/// `Status`) so grpcurl prints the details of an error instead of base64.
 fn reflection(service: &str) -> tonic_reflection::server::Builder<'static> {
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(csops_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
         .with_service_name(service)
