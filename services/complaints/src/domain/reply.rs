@@ -178,8 +178,9 @@ fn rule(
 }
 
 impl Default for ReplyRules {
-    /// The seed's three forbidden phrases, their English equivalents, and two of the
-    /// handbook's other don'ts (shifting blame, denying outright).
+    /// The seed's three forbidden phrases (003, with both wordings of the third), the
+    /// lecturing the customer that seed 000 warns against, their English equivalents, and two
+    /// of the handbook's other don'ts (shifting blame, denying outright).
     fn default() -> Self {
         Self(vec![
             rule(
@@ -218,8 +219,18 @@ impl Default for ReplyRules {
             ),
             rule(
                 "some-day-zh",
-                "改天再和你联络",
-                &["改天再跟你联络", "改天再和你联系", "改天再跟你联系"],
+                "改天再和你联络(通知你)",
+                &[
+                    "改天再和你联络",
+                    "改天再跟你联络",
+                    "改天再和你联系",
+                    "改天再跟你联系",
+                    // The seed's "(通知你)": the same put-off in its other wording (003).
+                    "改天再通知你",
+                    "改天再和您联络",
+                    "改天再跟您联系",
+                    "改天再通知您",
+                ],
                 Category::VagueDelay,
                 "不要含糊推托：说清楚谁在什么时间回复客户，并把这个承诺记录下来。",
             ),
@@ -234,6 +245,22 @@ impl Default for ReplyRules {
                 ],
                 Category::VagueDelay,
                 "Don't put the customer off: say who will call back and by when, and record that promise.",
+            ),
+            // Seed 000: 對顧客說「不要不講理！」以殺殺他的威風 — answered "no": it pours oil on an
+            // angry customer's fire.
+            rule(
+                "lecturing-zh",
+                "不要不讲理",
+                &["不要不講理", "你不要不讲理", "别不讲理", "請不要不講理", "请不要不讲理"],
+                Category::Arguing,
+                "不要教训客户：先让客户把话说完，确认他的感受，再说明我们能做什么。",
+            ),
+            rule(
+                "lecturing-en",
+                "don't be unreasonable",
+                &["do not be unreasonable", "stop being unreasonable", "you are being unreasonable"],
+                Category::Arguing,
+                "Don't lecture the customer: let them finish, acknowledge how they feel, then say what you can do.",
             ),
             rule(
                 "not-our-problem",
@@ -291,6 +318,19 @@ mod tests {
         assert!(ReplyRules::default()
             .check("I will call you back by 15:00 today with the engineer's answer.")
             .is_empty());
+    }
+
+    #[test]
+    fn both_wordings_of_the_seeds_put_off_and_lecturing_the_customer_are_caught() {
+        let rules = ReplyRules::default();
+        let found = rules.check("我们改天再通知你。");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].category, Category::VagueDelay);
+        let found = rules.check("先生，请你不要不讲理。");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].category, Category::Arguing);
+        let found = rules.check("Please don't be unreasonable.");
+        assert_eq!(found[0].category, Category::Arguing);
     }
 
     #[test]
