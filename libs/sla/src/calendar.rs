@@ -679,6 +679,43 @@ impl Calendar {
         }
     }
 
+    /// Renders an amount of working time in this calendar's units, for people: on a business
+    /// calendar "4 working days (32 working hours)", "2 working hours 30 minutes"; on a 24x7
+    /// calendar plain time ("1d8h").
+    pub fn describe_working_time(&self, time: TimeDelta) -> String {
+        let Kind::Business(b) = &self.kind else {
+            return format_secs(time.num_seconds());
+        };
+        let secs = time.num_seconds();
+        let hours = |s: i64| {
+            let (h, m) = (s / 3600, s % 3600 / 60);
+            let unit = if h == 1 {
+                "working hour"
+            } else {
+                "working hours"
+            };
+            match (h, m) {
+                (0, m) => format!("{m} working minutes"),
+                (h, 0) => format!("{h} {unit}"),
+                (h, m) => format!("{h} {unit} {m} minutes"),
+            }
+        };
+        if b.working_day <= 0 || secs < b.working_day {
+            return hours(secs);
+        }
+        let (days, rest) = (secs / b.working_day, secs % b.working_day);
+        let day_unit = if days == 1 {
+            "working day"
+        } else {
+            "working days"
+        };
+        if rest == 0 {
+            format!("{days} {day_unit} ({})", hours(secs))
+        } else {
+            format!("{days} {day_unit} {} ({})", hours(rest), hours(secs))
+        }
+    }
+
     /// Returns the working time in `[from, to)` (zero when `to <= from`), in whole seconds.
     pub fn working_time(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta {
         TimeDelta::seconds(self.working_secs(ts(from), ts(to)))

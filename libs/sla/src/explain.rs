@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::calendar::CalendarSummary;
 use crate::case::Promise;
 use crate::clock::{Clock, PauseReason, State};
-use crate::duration::{format_secs, serde_human};
+use crate::duration::serde_human;
 use crate::policy::{Condition, Policy, PolicyError};
 
 /// Why a clock's deadline is what it is ([`Policy::explain`]). Serializable as JSON.
@@ -158,13 +158,19 @@ impl Policy {
             None => format!("{} UTC", t.format("%a %Y-%m-%d %H:%M")),
         };
         let mut summary = format!(
-            "{} within {} of {} (rule {}",
+            "{} within {} (rule {}",
             spec.promise,
-            format_secs(spec.target.num_seconds()),
             if cal.is_always() {
-                "calendar time".to_string()
+                format!(
+                    "{} of calendar time",
+                    cal.describe_working_time(spec.target)
+                )
             } else {
-                format!("working time on {}", cal.name())
+                format!(
+                    "{} on {}",
+                    cal.describe_working_time(spec.target),
+                    cal.name()
+                )
             },
             spec.rule
         );
@@ -179,14 +185,14 @@ impl Policy {
         if let Some(a) = &rule.adjustment_rule {
             summary.push_str(&format!(
                 "; {a} applies x{factor} to {}",
-                format_secs(base_target.num_seconds())
+                cal.describe_working_time(base_target)
             ));
         }
         summary.push(')');
         if !pauses.is_empty() {
             summary.push_str(&format!(
-                "; paused {} of working time in {} pause(s)",
-                format_secs(status.paused.num_seconds()),
+                "; paused {} in {} pause(s)",
+                cal.describe_working_time(status.paused),
                 pauses.len()
             ));
         }
@@ -199,7 +205,9 @@ impl Policy {
             promise: spec.promise,
             evaluated_at: now,
             policy_version: self.version().to_string(),
-            calendar: cal.summary(clock.started_at(), status.deadline.max(now)),
+            // Between the start and the deadline, as the contract says: after a breach the
+            // holidays since the deadline do not explain it.
+            calendar: cal.summary(clock.started_at(), status.deadline),
             started_at: clock.started_at(),
             pauses,
             working_time_used: status.elapsed,

@@ -55,9 +55,45 @@ fn explain_says_which_rule_why_and_how_the_deadline_follows() {
         "{}",
         e.summary
     );
+    assert!(
+        e.summary
+            .contains("within 1 working day (8 working hours) on cn_service (rule resolution.high"),
+        "{}",
+        e.summary
+    );
     let json = serde_json::to_value(&e).unwrap();
     assert_eq!(json["rule"]["target"], "8h");
     assert_eq!(json["state"], "at_risk");
+}
+
+#[test]
+fn working_time_reads_in_the_calendars_units() {
+    let p = Policy::default_presets();
+    let cal = &p.calendars()["cn_service"];
+    assert_eq!(
+        cal.describe_working_time(TimeDelta::hours(32)),
+        "4 working days (32 working hours)"
+    );
+    assert_eq!(
+        cal.describe_working_time(TimeDelta::hours(10)),
+        "1 working day 2 working hours (10 working hours)"
+    );
+    assert_eq!(
+        cal.describe_working_time(TimeDelta::minutes(90)),
+        "1 working hour 30 minutes"
+    );
+}
+
+#[test]
+fn a_breached_clock_lists_only_the_holidays_up_to_its_deadline() {
+    let p = Policy::default_presets();
+    let clock = p
+        .start(Promise::FirstContact, &Case::new(), bj("2026-09-29 09:00"))
+        .unwrap();
+    // Due the same morning; explained in the middle of the National Day holidays.
+    let e = p.explain(&clock, bj("2026-10-05 12:00")).unwrap();
+    assert_eq!(e.state, State::Breached);
+    assert!(e.calendar.holidays.is_empty(), "{:?}", e.calendar.holidays);
 }
 
 #[test]
