@@ -3,9 +3,8 @@
 //! extreme value is a field violation instead of an overflow deeper in.
 //!
 //! Stores keep times as microseconds since the Unix epoch (`sqlx::Any` has no time type), where
-//! 0 means unset; [`micros_to_timestamp`] and [`timestamp_to_micros`] bridge code that still
-//! carries that convention, [`from_micros`], [`from_micros_opt`] and [`to_micros_opt`] convert
-//! at a store's edge, and the `serde_*` modules keep instants in JSON bodies in the same shape
+//! 0 means unset; [`timestamp_to_micros`] reads a request time straight into that convention,
+//! [`from_micros`], [`from_micros_opt`] and [`to_micros_opt`] convert at a store's edge, and the `serde_*` modules keep instants in JSON bodies in the same shape
 //! (integers, 0 for unset), so rows written before a domain carried `DateTime<Utc>` still read.
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
@@ -52,15 +51,6 @@ pub fn from_timestamp(
         );
     }
     instant
-}
-
-/// Returns the Timestamp of microseconds since the epoch; `None` for 0 (unset).
-pub fn micros_to_timestamp(micros: i64) -> Option<Timestamp> {
-    (micros != 0).then(|| Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        // In 0..1e9, so it fits.
-        nanos: i32::try_from(micros.rem_euclid(1_000_000) * 1_000).unwrap_or(0),
-    })
 }
 
 /// Reads an optional Timestamp field as microseconds since the epoch (0 when unset), with the
@@ -173,14 +163,14 @@ mod tests {
     fn unset_is_none_and_zero_micros_is_unset() {
         let mut v = Violations::default();
         assert_eq!(from_timestamp("t", None, &mut v), None);
-        assert_eq!(micros_to_timestamp(0), None);
+        assert_eq!(to_timestamp_opt(from_micros_opt(0)), None);
         assert_eq!(timestamp_to_micros("t", None, &mut v), 0);
         assert!(v.is_empty());
     }
 
     #[test]
     fn microseconds_survive_the_round_trip() {
-        let ts = micros_to_timestamp(1_700_000_000_123_456).unwrap();
+        let ts = to_timestamp(from_micros(1_700_000_000_123_456));
         assert_eq!(ts.seconds, 1_700_000_000);
         assert_eq!(ts.nanos, 123_456_000);
         let mut v = Violations::default();
@@ -188,7 +178,7 @@ mod tests {
             timestamp_to_micros("t", Some(ts), &mut v),
             1_700_000_000_123_456
         );
-        let before_epoch = micros_to_timestamp(-1).unwrap();
+        let before_epoch = to_timestamp(from_micros(-1));
         assert_eq!(
             (before_epoch.seconds, before_epoch.nanos),
             (-1, 999_999_000)
@@ -308,10 +298,7 @@ mod tests {
             prop_assert_eq!(serde_json::from_str::<Stored>(&json).unwrap(), stored);
             if DateTime::from_timestamp_micros(micros).is_some() {
                 prop_assert_eq!(at.timestamp_micros(), micros);
-                prop_assert_eq!(
-                    micros_to_timestamp(micros),
-                    to_timestamp_opt(from_micros_opt(micros))
-                );
+                prop_assert_eq!(to_timestamp(at).seconds, micros.div_euclid(1_000_000));
             }
         }
 
