@@ -19,15 +19,14 @@ use std::sync::Arc;
 
 use csops_observability::Metrics;
 use csops_proto::complaints::v1::complaints_service_server::ComplaintsServiceServer;
+use csops_runtime::outbox::{Outbox, Relay, RelaySettings};
 pub use csops_runtime::StartError;
 use csops_runtime::{ServeError, Server, ServiceSpec, Settings};
-
-use crate::app::Complaints;
-use csops_runtime::outbox::{Outbox, Relay, RelaySettings};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
+use crate::app::Complaints;
 pub use config::Config;
 
 /// The complaints service's identity, default ports and database variable.
