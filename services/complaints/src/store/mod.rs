@@ -479,16 +479,6 @@ impl Store {
         let rows: Vec<ViolationRow> = sql.query_as().fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(ViolationRecord::from).collect())
     }
-
-    /// Number of escalations recorded for a complaint (exactly-once checks in tests).
-    pub async fn escalation_keys(&self, complaint_id: &str) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM sla_escalations WHERE complaint_id = $1")
-                .bind(complaint_id)
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
 }
 
 /// Writes the effects of a change of `c`: its exactly-once escalation keys first (a duplicate
