@@ -4,16 +4,29 @@
 //! into a `Status`, through the exhaustive `From<Error> for Status` below. Invalid input carries
 //! `google.rpc.BadRequest` field violations, a failed precondition a
 //! `google.rpc.PreconditionFailure`, a stale etag a `google.rpc.ErrorInfo`; storage failures are
-//! logged with their cause chain and answered with an opaque message.
+//! logged with their cause chain and answered with an opaque message. Every text that goes out
+//! is bounded: a message at most [`MAX_MESSAGE_LEN`] bytes, a detail at most
+//! [`MAX_VIOLATION_TEXT`] bytes, at most [`MAX_VIOLATIONS`] field violations and one that
+//! counts the rest, so no input comes back whole.
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::db::StoreError;
-use crate::violations::{RuleError, Violations};
+use crate::violations::{clip, quote, RuleError, Violations, MAX_VIOLATIONS, MAX_VIOLATION_TEXT};
 
 /// The `google.rpc.ErrorInfo` domain of csops errors.
 pub const ERROR_DOMAIN: &str = "csops";
+/// The longest status message any csops service sends, in bytes.
+pub const MAX_MESSAGE_LEN: usize = 1024;
+
+fn message(text: String) -> String {
+    clip(text, MAX_MESSAGE_LEN)
+}
+
+fn detail(text: String) -> String {
+    clip(text, MAX_VIOLATION_TEXT)
+}
 
 /// Everything that can go wrong while serving a request, in the terms a caller acts on.
 #[derive(Debug, thiserror::Error)]
@@ -119,16 +132,18 @@ impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
             Error::InvalidArgument(violations) => invalid_argument(&violations),
-            error @ Error::NotFound(_) => Status::not_found(error.to_string()),
-            error @ Error::AlreadyExists(_) => Status::already_exists(error.to_string()),
+            error @ Error::NotFound(_) => Status::not_found(message(error.to_string())),
+            error @ Error::AlreadyExists(_) => Status::already_exists(message(error.to_string())),
             Error::StaleEtag {
                 resource,
                 given,
                 current,
             } => {
-                let message = format!(
-                    "{resource} changed meanwhile: etag {given} is stale, current is {current}"
-                );
+                let (resource, current) = (detail(resource), detail(current));
+                let text = message(format!(
+                    "{resource} changed meanwhile: etag {} is stale, current is {current}",
+                    quote(&given)
+                ));
                 let details = ErrorDetails::with_error_info(
                     "STALE_ETAG",
                     ERROR_DOMAIN,
@@ -137,36 +152,52 @@ impl From<Error> for Status {
                         ("current_etag".to_owned(), current),
                     ],
                 );
-                Status::with_error_details(Code::Aborted, message, details)
+                Status::with_error_details(Code::Aborted, text, details)
             }
             Error::FailedPrecondition {
-                message,
+                message: text,
                 subject: None,
-            } => Status::failed_precondition(message),
+            } => Status::failed_precondition(message(text)),
             Error::FailedPrecondition {
-                message,
+                message: text,
                 subject: Some((kind, subject)),
             } => {
+                let text = message(text);
                 let mut details = ErrorDetails::new();
-                details.add_precondition_failure_violation(kind, subject, message.clone());
-                Status::with_error_details(Code::FailedPrecondition, message, details)
+                details.add_precondition_failure_violation(
+                    detail(kind),
+                    detail(subject),
+                    detail(text.clone()),
+                );
+                Status::with_error_details(Code::FailedPrecondition, text, details)
             }
-            Error::PermissionDenied(message) => Status::permission_denied(message),
-            Error::Aborted(message) => Status::aborted(message),
+            Error::PermissionDenied(text) => Status::permission_denied(message(text)),
+            Error::Aborted(text) => Status::aborted(message(text)),
             Error::Store(store) => store_error(store),
         }
     }
 }
 
-/// Answers INVALID_ARGUMENT carrying one BadRequest field violation per broken rule.
+/// Answers INVALID_ARGUMENT carrying one BadRequest field violation per broken rule, at most
+/// [`MAX_VIOLATIONS`] of them; when there were more, a last violation on the whole request
+/// (field `""`) says how many more.
 pub fn invalid_argument(violations: &Violations) -> Status {
     let mut details = ErrorDetails::new();
-    for v in &violations.0 {
-        details.add_bad_request_violation(v.field.clone(), v.description.clone());
+    let mut more = violations.omitted();
+    for (i, v) in violations.0.iter().enumerate() {
+        if i < MAX_VIOLATIONS {
+            details
+                .add_bad_request_violation(detail(v.field.clone()), detail(v.description.clone()));
+        } else {
+            more += 1;
+        }
+    }
+    if more > 0 {
+        details.add_bad_request_violation("", format!("and {more} more violations"));
     }
     Status::with_error_details(
         Code::InvalidArgument,
-        format!("invalid argument: {violations}"),
+        message(format!("invalid argument: {violations}")),
         details,
     )
 }
@@ -256,6 +287,63 @@ mod tests {
             Code::PermissionDenied
         );
         assert_eq!(code(RuleError::NotFound("gone".into())), Code::NotFound);
+    }
+
+    fn size(status: &Status) -> usize {
+        status.message().len() + status.details().len()
+    }
+
+    #[test]
+    fn a_huge_violation_list_answers_a_short_status_that_counts_the_rest() {
+        let mut v = Violations::default();
+        for i in 0..100_000 {
+            v.push(format!("measures[{i}]"), "x".repeat(1000));
+        }
+        // Violations built by hand bypass `push`'s cap; the status is bounded all the same.
+        v.0.extend((0..1000).map(|i| crate::violations::FieldViolation {
+            field: format!("plan[{i}]"),
+            description: "y".repeat(1 << 16),
+        }));
+        let status = Status::from(Error::InvalidArgument(v));
+        assert!(size(&status) < 16 * 1024, "{} bytes", size(&status));
+        assert!(status.message().len() <= MAX_MESSAGE_LEN);
+        let list = status.get_details_bad_request().unwrap().field_violations;
+        assert_eq!(list.len(), MAX_VIOLATIONS + 1);
+        let last = list.last().unwrap();
+        assert_eq!(last.field, "");
+        assert_eq!(last.description, "and 100980 more violations");
+    }
+
+    #[test]
+    fn no_message_echoes_a_huge_input() {
+        let huge = "e".repeat(1 << 20);
+        let statuses = [
+            Status::from(Error::StaleEtag {
+                resource: format!("customer {huge}"),
+                given: huge.clone(),
+                current: huge.clone(),
+            }),
+            Status::from(Error::NotFound(huge.clone())),
+            Status::from(Error::AlreadyExists(huge.clone())),
+            Status::from(Error::precondition(huge.clone())),
+            Status::from(Error::precondition_on(&huge, &huge, &huge)),
+            Status::from(Error::PermissionDenied(huge.clone())),
+            Status::from(Error::Aborted(huge.clone())),
+            Status::from(Error::invalid(&huge, &huge)),
+        ];
+        for status in statuses {
+            let size = size(&status);
+            assert!(size < 4096, "{:?}: {size} bytes", status.code());
+        }
+        let stale = Status::from(Error::StaleEtag {
+            resource: "customer cus_1".into(),
+            given: huge,
+            current: "v2".into(),
+        });
+        assert!(
+            stale.message().contains("…(1048576 bytes) is stale"),
+            "{stale:?}"
+        );
     }
 
     #[test]

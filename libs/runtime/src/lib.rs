@@ -5,6 +5,7 @@ pub mod change;
 pub mod client;
 pub mod config;
 pub mod db;
+pub mod edge;
 pub mod error;
 pub mod etag;
 pub mod idempotency;

@@ -12,6 +12,8 @@ use csops_observability::{GrpcServerLayer, Metrics};
 use sqlx::AnyPool;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::server::HealthReporter;
@@ -19,6 +21,7 @@ use tonic_health::ServingStatus;
 
 use crate::config::{ServiceSpec, Settings};
 use crate::db;
+use crate::edge::EdgeLayer;
 
 /// How often health re-checks the database.
 const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(2);
@@ -110,7 +113,8 @@ impl Server {
     }
 
     /// Serves `routes` until `stop` completes, then drains: health flips to NOT_SERVING, the
-    /// drain delay passes, the listener closes and in-flight calls get the grace period.
+    /// drain delay passes, the listener closes, open streams end with UNAVAILABLE and
+    /// in-flight unary calls get the grace period.
     pub async fn serve(
         self,
         routes: Routes,
@@ -119,6 +123,9 @@ impl Server {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let reflection_v1 = reflection(self.spec.grpc_service).build_v1()?;
         let reflection_v1alpha = reflection(self.spec.grpc_service).build_v1alpha()?;
+        let health_service = health_service
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip);
         let routes = routes
             .add_service(health_service)
             .add_service(reflection_v1)
@@ -153,12 +160,15 @@ impl Server {
 
         let addr = self.listener.local_addr().ok();
         let (grpc_stop_tx, grpc_stop_rx) = oneshot::channel::<()>();
+        // Cancelled when the listener closes: open streams then end with UNAVAILABLE.
+        let streams_end = CancellationToken::new();
         // TCP_NODELAY as tonic's own `serve` sets it: with Nagle on, a response written in
         // two segments waits for the client's delayed ACK (~40 ms per unary call).
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let mut server_task = tokio::spawn(
             tonic::transport::Server::builder()
                 .layer(GrpcServerLayer::new(self.metrics.clone()))
+                .layer(EdgeLayer::new(streams_end.clone()))
                 .add_routes(routes)
                 .serve_with_incoming_shutdown(incoming, async move {
                     let _ = grpc_stop_rx.await;
@@ -182,6 +192,7 @@ impl Server {
         tracing::info!(service = self.spec.name, drain_delay = ?self.drain_delay, "draining");
         tokio::time::sleep(self.drain_delay).await;
         let _ = grpc_stop_tx.send(());
+        streams_end.cancel();
         let result = match tokio::time::timeout(self.shutdown_grace, &mut server_task).await {
             Ok(result) => flatten(result),
             Err(_) => {

@@ -24,6 +24,7 @@ pub use csops_runtime::StartError;
 use csops_runtime::{ServeError, Server, ServiceSpec, Settings};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
 
 use crate::app::Complaints;
@@ -97,10 +98,16 @@ impl App {
         let server = Server::bind(SPEC, settings, pool, metrics.clone()).await?;
         Ok(Self {
             server,
-            routes: Routes::new(ComplaintsServiceServer::new(api::ComplaintsApi::new(
-                core.clone(),
-                settings.page_tokens.clone(),
-            ))),
+            // gzip-compressed requests are accepted; responses are compressed for a caller
+            // that asks.
+            routes: Routes::new(
+                ComplaintsServiceServer::new(api::ComplaintsApi::new(
+                    core.clone(),
+                    settings.page_tokens.clone(),
+                ))
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
+            ),
             core,
             config,
             gauges,

@@ -1017,6 +1017,144 @@ async fn a_complaint_late_when_recorded_is_escalated_at_once(backend: Backend) {
     assert_eq!(breached.complaints.len(), 1);
 }
 
+/// Asserts INVALID_ARGUMENT naming exactly `want`, in a short answer (message and details
+/// under 2 KiB) that does not echo the input.
+fn refused_briefly(status: &tonic::Status, want: &[&str]) {
+    assert_eq!(fields(status), want, "{}", status.message());
+    let size = status.message().len() + status.details().len();
+    assert!(size < 2048, "{size} bytes: {}", status.message());
+}
+
+async fn oversize_ids_filters_masks_and_etags_are_refused_naming_the_field_briefly(
+    backend: Backend,
+) {
+    let mut app = spawn_app(backend).await;
+    let cus = customer(&mut app, cpb::CustomerTier::B, false, cpb::Region::Urban).await;
+    let created = create(&mut app, complaint(&cus)).await;
+    let mib = "x".repeat(1 << 20);
+
+    let status = app
+        .client
+        .get_complaint(pb::GetComplaintRequest {
+            complaint_id: mib.clone(),
+        })
+        .await
+        .unwrap_err();
+    refused_briefly(&status, &["complaint_id"]);
+
+    // 40,000 filter values once ran into "too many SQL variables" (INTERNAL) after seconds.
+    let asked = std::time::Instant::now();
+    let status = app
+        .client
+        .list_complaints(pb::ListComplaintsRequest {
+            states: vec![pb::ComplaintState::Received as i32; 40_000],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    refused_briefly(&status, &["states"]);
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+
+    let status = app
+        .client
+        .list_timeline(pb::ListTimelineRequest {
+            complaint_id: created.id.clone(),
+            kinds: vec![1; 40_000],
+            page_token: mib.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    refused_briefly(&status, &["page_token", "kinds"]);
+
+    let status = app
+        .client
+        .update_complaint(pb::UpdateComplaintRequest {
+            complaint: Some(pb::Complaint {
+                id: created.id.clone(),
+                etag: created.etag.clone(),
+                title: "New title".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["title".into(); 50_000],
+            }),
+            actor: agent(),
+        })
+        .await
+        .unwrap_err();
+    refused_briefly(&status, &["update_mask.paths"]);
+
+    let status = app
+        .client
+        .assign_complaint(pb::AssignComplaintRequest {
+            complaint_id: created.id.clone(),
+            agent_id: "agent-2".into(),
+            reason: String::new(),
+            actor: agent(),
+            etag: mib.clone(),
+        })
+        .await
+        .unwrap_err();
+    refused_briefly(&status, &["etag"]);
+
+    let status = app
+        .client
+        .propose_solution(pb::ProposeSolutionRequest {
+            complaint_id: created.id.clone(),
+            measures: vec!["refund".into(); 100_000],
+            plan: vec![],
+            actor: agent(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap_err();
+    refused_briefly(&status, &["measures"]);
+
+    let status = app
+        .client
+        .add_note(pb::AddNoteRequest {
+            complaint_id: created.id.clone(),
+            text: "a note".into(),
+            request_id: String::new(),
+            actor: Some(pb::Actor {
+                id: mib.clone(),
+                role: pb::ActorRole::Agent as i32,
+            }),
+        })
+        .await
+        .unwrap_err();
+    refused_briefly(&status, &["actor.id"]);
+
+    let status = app
+        .client
+        .watch_sla_events(pb::WatchSlaEventsRequest {
+            kinds: vec![1; 40_000],
+            customer_id: mib,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    refused_briefly(&status, &["kinds", "customer_id"]);
+
+    // Nothing refused was stored.
+    let stored = app
+        .client
+        .get_complaint(pb::GetComplaintRequest {
+            complaint_id: created.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap();
+    assert_eq!(stored.etag, created.etag);
+}
+
 csops_testkit::on_both_backends!(
     create_validate_get_list_and_conflicts,
     a_complaint_late_when_recorded_is_escalated_at_once,
@@ -1024,6 +1162,7 @@ csops_testkit::on_both_backends!(
     every_list_refuses_a_malformed_or_tampered_page_token,
     the_outbox_delivers_to_a_late_receiver_once_per_event,
     a_customers_outage_loses_nothing_and_clocks_are_corrected,
+    oversize_ids_filters_masks_and_etags_are_refused_naming_the_field_briefly,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

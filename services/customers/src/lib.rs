@@ -14,6 +14,7 @@ use csops_proto::customers::v1::customers_service_server::CustomersServiceServer
 pub use csops_runtime::StartError;
 use csops_runtime::{ServeError, Server, ServiceSpec, Settings};
 use std::net::SocketAddr;
+use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
 
 /// The customers service's identity, default ports and database variable.
@@ -46,7 +47,13 @@ impl App {
         let server = Server::bind(SPEC, settings, pool, metrics).await?;
         Ok(Self {
             server,
-            routes: Routes::new(CustomersServiceServer::new(api)),
+            // gzip-compressed requests are accepted (collectors and some clients send them);
+            // responses are compressed only for a caller that asks.
+            routes: Routes::new(
+                CustomersServiceServer::new(api)
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .send_compressed(CompressionEncoding::Gzip),
+            ),
         })
     }
 

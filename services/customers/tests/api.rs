@@ -754,6 +754,134 @@ async fn churn_signals_raise_the_risk_once_per_signal_and_can_be_listed(backend:
     assert_eq!(violations(&status), ["signal.kind", "signal.level"]);
 }
 
+/// The bytes a status carries back: its message and its details.
+fn answer_size(status: &tonic::Status) -> usize {
+    status.message().len() + status.details().len()
+}
+
+/// Asserts INVALID_ARGUMENT naming exactly `fields`, in a short answer that does not echo the
+/// input.
+fn refused_briefly(status: &tonic::Status, fields: &[&str]) {
+    assert_eq!(violations(status), fields, "{}", status.message());
+    assert!(
+        answer_size(status) < 2048,
+        "{} bytes: {}",
+        answer_size(status),
+        status.message()
+    );
+}
+
+async fn oversize_ids_lists_masks_and_etags_are_refused_naming_the_field_briefly(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let created = create(
+        &mut app,
+        customer("Zhao Lei", pb::CustomerTier::B, pb::Region::Urban),
+    )
+    .await;
+    let mib = "x".repeat(1 << 20);
+
+    let status = app
+        .client
+        .get_customer(pb::GetCustomerRequest {
+            customer_id: mib.clone(),
+        })
+        .await
+        .unwrap_err();
+    refused_briefly(&status, &["customer_id"]);
+
+    let mut input = customer("Zhao Lei", pb::CustomerTier::B, pb::Region::Urban);
+    input.needs = vec!["a need".into(); 100_000];
+    let status = app
+        .client
+        .create_customer(pb::CreateCustomerRequest {
+            customer: Some(input),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            actor_id: mib.clone(),
+        })
+        .await
+        .unwrap_err();
+    refused_briefly(&status, &["customer.needs", "actor_id"]);
+
+    let status = app
+        .client
+        .update_customer(pb::UpdateCustomerRequest {
+            customer: Some(pb::Customer {
+                id: created.id.clone(),
+                etag: created.etag.clone(),
+                notes: "n".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["notes".into(); 50_000],
+            }),
+        })
+        .await
+        .unwrap_err();
+    refused_briefly(&status, &["update_mask.paths"]);
+
+    let status = app
+        .client
+        .change_customer_tier(pb::ChangeCustomerTierRequest {
+            customer_id: created.id.clone(),
+            tier: pb::CustomerTier::A as i32,
+            reason: "grew".into(),
+            changed_by: mib.clone(),
+            etag: mib.clone(),
+        })
+        .await
+        .unwrap_err();
+    refused_briefly(&status, &["changed_by", "etag"]);
+
+    let status = app
+        .client
+        .delete_customer(pb::DeleteCustomerRequest {
+            customer_id: created.id.clone(),
+            etag: mib.clone(),
+        })
+        .await
+        .unwrap_err();
+    refused_briefly(&status, &["etag"]);
+
+    let status = app
+        .client
+        .list_customers(pb::ListCustomersRequest {
+            page_token: mib.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    refused_briefly(&status, &["page_token"]);
+
+    let status = app
+        .client
+        .record_churn_signal(pb::RecordChurnSignalRequest {
+            customer_id: created.id.clone(),
+            signal: Some(pb::ChurnSignal {
+                signal_id: "sig-1".into(),
+                kind: pb::ChurnSignalKind::Silence as i32,
+                level: pb::ChurnRiskLevel::Low as i32,
+                source: mib,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+    refused_briefly(&status, &["signal.source"]);
+
+    // Nothing refused was stored.
+    let stored = app
+        .client
+        .get_customer(pb::GetCustomerRequest {
+            customer_id: created.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    assert_eq!(stored.etag, created.etag);
+}
+
 csops_testkit::on_both_backends!(
     create_then_get_returns_the_full_file,
     create_answers_invalid_argument_naming_every_bad_field,
@@ -767,6 +895,7 @@ csops_testkit::on_both_backends!(
     a_page_token_is_refused_with_other_filters_or_when_forged,
     health_reports_serving_for_the_service,
     churn_signals_raise_the_risk_once_per_signal_and_can_be_listed,
+    oversize_ids_lists_masks_and_etags_are_refused_naming_the_field_briefly,
 );
 
 /// Replicas starting at once against one empty PostgreSQL database all migrate and serve.

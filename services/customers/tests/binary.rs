@@ -196,3 +196,159 @@ async fn sigterm_flips_health_to_not_serving_then_drains_and_exits_cleanly() {
         "stopped before the drain delay"
     );
 }
+
+/// A stop with a server stream open (Health/Watch, as a load balancer or an operator keeps
+/// one) ends the stream with UNAVAILABLE once the listener closes and exits soon after the
+/// drain delay, instead of holding the connection open for the whole grace period.
+#[tokio::test]
+async fn sigterm_ends_open_streams_with_unavailable_instead_of_waiting_out_the_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut running = start(
+        dir.path(),
+        &["--drain-delay", "1s", "--shutdown-grace", "30s"],
+    );
+    wait_for(
+        running.port,
+        ServingStatus::Serving,
+        Duration::from_secs(20),
+    )
+    .await;
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", running.port))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    let mut stream = HealthClient::new(channel)
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().unwrap();
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+
+    let sent = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &running.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The stream reports the drain, then ends with a status the client may retry elsewhere.
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => {}
+                Ok(None) => break None,
+                Err(status) => break Some(status),
+            }
+        }
+    })
+    .await
+    .expect("the stream stayed open after SIGTERM");
+    let ended = ended.expect("the stream ended without a status");
+    assert_eq!(ended.code(), tonic::Code::Unavailable, "{ended:?}");
+    assert_eq!(ended.message(), "server shutting down");
+
+    // The grace period (30 s) is for unary calls; with only a stream open the process exits
+    // right after the drain delay (1 s). 15 s leaves room for a loaded machine.
+    let deadline = sent + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = running.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running {:?} after SIGTERM",
+            sent.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
+async fn customers_client(
+    port: u16,
+) -> csops_proto::customers::v1::customers_service_client::CustomersServiceClient<
+    tonic::transport::Channel,
+> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    csops_proto::customers::v1::customers_service_client::CustomersServiceClient::new(channel)
+}
+
+/// What the transport answers: gzip requests are served, an oversize message is
+/// RESOURCE_EXHAUSTED (gRPC's status table), and an undecodable one is INTERNAL without the
+/// decoder's view of the input.
+#[tokio::test]
+async fn gzip_is_accepted_and_oversize_or_undecodable_messages_get_their_grpc_status() {
+    use csops_proto::customers::v1 as pb;
+    use tonic::codec::CompressionEncoding;
+
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path(), &[]);
+    wait_for(
+        running.port,
+        ServingStatus::Serving,
+        Duration::from_secs(20),
+    )
+    .await;
+
+    let mut gzip = customers_client(running.port)
+        .await
+        .send_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Gzip);
+    let missing = gzip
+        .get_customer(pb::GetCustomerRequest {
+            customer_id: "no-such-customer".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound, "{missing:?}");
+
+    // 5 MiB: over the 4 MiB a server decodes.
+    let oversize = customers_client(running.port)
+        .await
+        .get_customer(pb::GetCustomerRequest {
+            customer_id: "x".repeat(5 << 20),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        oversize.code(),
+        tonic::Code::ResourceExhausted,
+        "{oversize:?}"
+    );
+    assert!(oversize.message().len() < 200, "{}", oversize.message());
+
+    // Field 1 (customer_id, a string) sent as a varint: the request does not decode.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Garbled {
+        #[prost(uint64, tag = "1")]
+        customer_id: u64,
+    }
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", running.port))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let undecodable = grpc
+        .unary::<_, pb::GetCustomerResponse, _>(
+            tonic::Request::new(Garbled { customer_id: 7 }),
+            http::uri::PathAndQuery::from_static(
+                "/csops.customers.v1.CustomersService/GetCustomer",
+            ),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(undecodable.code(), tonic::Code::Internal, "{undecodable:?}");
+    assert_eq!(undecodable.message(), "cannot decode the request");
+}

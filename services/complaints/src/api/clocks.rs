@@ -4,7 +4,7 @@ use csops_proto::complaints::v1 as pb;
 use csops_runtime::{time, Error};
 
 use super::enums::ProtoEnum;
-use super::{convert, done, ComplaintsApi};
+use super::{convert, done, limits, ComplaintsApi};
 use crate::domain::{PauseReason, Violations};
 
 /// Handles `pause_clocks`.
@@ -12,6 +12,7 @@ pub(super) async fn pause_clocks(
     api: &ComplaintsApi,
     request: pb::PauseClocksRequest,
 ) -> Result<pb::PauseClocksResponse, Error> {
+    limits::check(&request)?;
     let pb::PauseClocksRequest {
         complaint_id,
         reason,
@@ -37,6 +38,7 @@ pub(super) async fn resume_clocks(
     api: &ComplaintsApi,
     request: pb::ResumeClocksRequest,
 ) -> Result<pb::ResumeClocksResponse, Error> {
+    limits::check(&request)?;
     let pb::ResumeClocksRequest {
         complaint_id,
         note,
@@ -60,6 +62,7 @@ pub(super) async fn explain_clock(
     api: &ComplaintsApi,
     request: pb::ExplainClockRequest,
 ) -> Result<pb::ExplainClockResponse, Error> {
+    limits::check(&request)?;
     let pb::ExplainClockRequest {
         complaint_id,
         clock_id,

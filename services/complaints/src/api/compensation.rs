@@ -6,7 +6,7 @@ use csops_runtime::idempotency::Key;
 use csops_runtime::Error;
 
 use super::enums::ProtoEnum;
-use super::{convert, done, retry_key, ComplaintsApi};
+use super::{convert, done, limits, retry_key, ComplaintsApi};
 use crate::domain::{CompensationKind, Violations};
 
 /// Handles `propose_compensation`.
@@ -14,6 +14,7 @@ pub(super) async fn propose_compensation(
     api: &ComplaintsApi,
     request: pb::ProposeCompensationRequest,
 ) -> Result<pb::ProposeCompensationResponse, Error> {
+    limits::check(&request)?;
     let key = Key::new("compensation", request.request_id.trim(), &request);
     let pb::ProposeCompensationRequest {
         complaint_id,
@@ -61,6 +62,7 @@ pub(super) async fn approve_compensation(
     api: &ComplaintsApi,
     request: pb::ApproveCompensationRequest,
 ) -> Result<pb::ApproveCompensationResponse, Error> {
+    limits::check(&request)?;
     let pb::ApproveCompensationRequest {
         complaint_id,
         compensation_id,
@@ -82,6 +84,7 @@ pub(super) async fn reject_compensation(
     api: &ComplaintsApi,
     request: pb::RejectCompensationRequest,
 ) -> Result<pb::RejectCompensationResponse, Error> {
+    limits::check(&request)?;
     let pb::RejectCompensationRequest {
         complaint_id,
         compensation_id,

@@ -5,6 +5,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use csops_proto::complaints::v1 as pb;
 use csops_runtime::time::{from_micros, timestamp_to_micros, to_timestamp, to_timestamp_opt};
+use csops_runtime::violations::quote;
 use csops_sla::{
     CalendarSummary, Condition, Explanation, PauseExplanation, RuleExplanation,
     ThresholdExplanation,
@@ -66,8 +67,8 @@ pub(crate) fn actor(a: Option<pb::Actor>, v: &mut Violations) -> Actor {
     let pb::Actor { id, role } = a.unwrap_or_default();
     if id.trim().is_empty() {
         v.push("actor.id", "is required");
-    } else if id.len() > 100 {
-        v.push("actor.id", "must be at most 100 characters");
+    } else {
+        v.max_id("actor.id", &id);
     }
     let role = Role::from_number(role).unwrap_or_else(|| {
         v.push(
@@ -131,6 +132,19 @@ pub(crate) fn input(c: pb::Complaint, v: &mut Violations) -> Input {
     }
 }
 
+/// The fields UpdateComplaint may change, by mask path.
+pub(crate) const UPDATABLE: &[&str] = &[
+    "title",
+    "description",
+    "customer_demand",
+    "nature",
+    "severity",
+    "channel",
+    "complainant_traits",
+    "references",
+    "resolution.lesson_learned",
+];
+
 /// The masked fields of an update.
 pub(crate) fn patch(c: pb::Complaint, paths: &[String]) -> Result<Patch, Violations> {
     let mut v = Violations::default();
@@ -181,10 +195,18 @@ pub(crate) fn patch(c: pb::Complaint, paths: &[String]) -> Result<Patch, Violati
             }
             "complainant_traits" => {
                 let mut traits = Vec::new();
-                for (i, t) in complainant_traits.take().unwrap_or_default().iter().enumerate() {
+                for (i, t) in complainant_traits
+                    .take()
+                    .unwrap_or_default()
+                    .iter()
+                    .enumerate()
+                {
                     match Trait::from_number(*t) {
                         Some(t) => traits.push(t),
-                        None => v.push(format!("complaint.complainant_traits[{i}]"), "unknown trait"),
+                        None => v.push(
+                            format!("complaint.complainant_traits[{i}]"),
+                            "unknown trait",
+                        ),
                     }
                 }
                 p.traits = Some(traits);
@@ -195,19 +217,27 @@ pub(crate) fn patch(c: pb::Complaint, paths: &[String]) -> Result<Patch, Violati
                         .take()
                         .unwrap_or_default()
                         .into_iter()
-                        .map(|r| Reference { kind: r.kind, id: r.id })
+                        .map(|r| Reference {
+                            kind: r.kind,
+                            id: r.id,
+                        })
                         .collect(),
                 )
             }
             "resolution.lesson_learned" => {
-                p.lesson_learned =
-                    Some(resolution.take().map(|r| r.lesson_learned).unwrap_or_default())
+                p.lesson_learned = Some(
+                    resolution
+                        .take()
+                        .map(|r| r.lesson_learned)
+                        .unwrap_or_default(),
+                )
             }
             other => v.push(
                 "update_mask",
                 format!(
-                    "{other:?} cannot be updated; allowed: title, description, customer_demand, \
-                     nature, severity, channel, complainant_traits, references, resolution.lesson_learned"
+                    "{} cannot be updated; allowed: {}",
+                    quote(other),
+                    UPDATABLE.join(", ")
                 ),
             ),
         }

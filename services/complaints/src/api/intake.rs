@@ -8,7 +8,7 @@ use csops_runtime::time::to_micros_opt;
 use csops_runtime::Error;
 
 use super::enums::ProtoEnum;
-use super::{convert, done, known, ComplaintsApi};
+use super::{convert, done, known, limits, ComplaintsApi};
 use crate::domain::{Level, Nature, Severity, State, Violations};
 use crate::store::ListFilter;
 
@@ -17,6 +17,7 @@ pub(super) async fn create_complaint(
     api: &ComplaintsApi,
     request: pb::CreateComplaintRequest,
 ) -> Result<pb::CreateComplaintResponse, Error> {
+    limits::check(&request)?;
     let key = Key::new("create", request.request_id.trim(), &request);
     let pb::CreateComplaintRequest {
         complaint,
@@ -43,6 +44,7 @@ pub(super) async fn get_complaint(
     api: &ComplaintsApi,
     request: pb::GetComplaintRequest,
 ) -> Result<pb::GetComplaintResponse, Error> {
+    limits::check(&request)?;
     let pb::GetComplaintRequest { complaint_id } = request;
     let mut v = Violations::default();
     v.require_id("complaint_id", &complaint_id);
@@ -58,6 +60,7 @@ pub(super) async fn list_complaints(
     api: &ComplaintsApi,
     request: pb::ListComplaintsRequest,
 ) -> Result<pb::ListComplaintsResponse, Error> {
+    limits::check(&request)?;
     let pb::ListComplaintsRequest {
         page_size,
         page_token,
@@ -176,6 +179,7 @@ pub(super) async fn update_complaint(
     api: &ComplaintsApi,
     request: pb::UpdateComplaintRequest,
 ) -> Result<pb::UpdateComplaintResponse, Error> {
+    limits::check(&request)?;
     let pb::UpdateComplaintRequest {
         complaint,
         update_mask,

@@ -7,7 +7,7 @@ use csops_runtime::idempotency::Key;
 use csops_runtime::Error;
 
 use super::enums::ProtoEnum;
-use super::{convert, done, retry_key, ComplaintsApi};
+use super::{convert, done, limits, retry_key, ComplaintsApi};
 use crate::domain::{
     CallbackOutcome, EscalationReason, Level, ReopenReason, ResolutionInput, Violations,
 };
@@ -17,6 +17,7 @@ pub(super) async fn assign_complaint(
     api: &ComplaintsApi,
     request: pb::AssignComplaintRequest,
 ) -> Result<pb::AssignComplaintResponse, Error> {
+    limits::check(&request)?;
     let pb::AssignComplaintRequest {
         complaint_id,
         agent_id,
@@ -41,6 +42,7 @@ pub(super) async fn acknowledge_complaint(
     api: &ComplaintsApi,
     request: pb::AcknowledgeComplaintRequest,
 ) -> Result<pb::AcknowledgeComplaintResponse, Error> {
+    limits::check(&request)?;
     let pb::AcknowledgeComplaintRequest {
         complaint_id,
         note,
@@ -63,6 +65,7 @@ pub(super) async fn start_investigation(
     api: &ComplaintsApi,
     request: pb::StartInvestigationRequest,
 ) -> Result<pb::StartInvestigationResponse, Error> {
+    limits::check(&request)?;
     let pb::StartInvestigationRequest {
         complaint_id,
         note,
@@ -86,6 +89,7 @@ pub(super) async fn propose_solution(
     api: &ComplaintsApi,
     request: pb::ProposeSolutionRequest,
 ) -> Result<pb::ProposeSolutionResponse, Error> {
+    limits::check(&request)?;
     let pb::ProposeSolutionRequest {
         complaint_id,
         measures,
@@ -111,6 +115,7 @@ pub(super) async fn accept_solution(
     api: &ComplaintsApi,
     request: pb::AcceptSolutionRequest,
 ) -> Result<pb::AcceptSolutionResponse, Error> {
+    limits::check(&request)?;
     let pb::AcceptSolutionRequest {
         complaint_id,
         customer_comment,
@@ -134,6 +139,7 @@ pub(super) async fn reject_solution(
     api: &ComplaintsApi,
     request: pb::RejectSolutionRequest,
 ) -> Result<pb::RejectSolutionResponse, Error> {
+    limits::check(&request)?;
     let pb::RejectSolutionRequest {
         complaint_id,
         customer_comment,
@@ -157,6 +163,7 @@ pub(super) async fn resolve_complaint(
     api: &ComplaintsApi,
     request: pb::ResolveComplaintRequest,
 ) -> Result<pb::ResolveComplaintResponse, Error> {
+    limits::check(&request)?;
     let pb::ResolveComplaintRequest {
         complaint_id,
         resolution,
@@ -191,6 +198,7 @@ pub(super) async fn record_callback(
     api: &ComplaintsApi,
     request: pb::RecordCallbackRequest,
 ) -> Result<pb::RecordCallbackResponse, Error> {
+    limits::check(&request)?;
     let key = Key::new("callback", request.request_id.trim(), &request);
     let pb::RecordCallbackRequest {
         complaint_id,
@@ -237,6 +245,7 @@ pub(super) async fn close_complaint(
     api: &ComplaintsApi,
     request: pb::CloseComplaintRequest,
 ) -> Result<pb::CloseComplaintResponse, Error> {
+    limits::check(&request)?;
     let pb::CloseComplaintRequest {
         complaint_id,
         note,
@@ -260,6 +269,7 @@ pub(super) async fn reopen_complaint(
     api: &ComplaintsApi,
     request: pb::ReopenComplaintRequest,
 ) -> Result<pb::ReopenComplaintResponse, Error> {
+    limits::check(&request)?;
     let key = Key::new("reopen", request.request_id.trim(), &request);
     let pb::ReopenComplaintRequest {
         complaint_id,
@@ -292,6 +302,7 @@ pub(super) async fn withdraw_complaint(
     api: &ComplaintsApi,
     request: pb::WithdrawComplaintRequest,
 ) -> Result<pb::WithdrawComplaintResponse, Error> {
+    limits::check(&request)?;
     let pb::WithdrawComplaintRequest {
         complaint_id,
         reason,
@@ -315,6 +326,7 @@ pub(super) async fn escalate_complaint(
     api: &ComplaintsApi,
     request: pb::EscalateComplaintRequest,
 ) -> Result<pb::EscalateComplaintResponse, Error> {
+    limits::check(&request)?;
     let pb::EscalateComplaintRequest {
         complaint_id,
         to_level,

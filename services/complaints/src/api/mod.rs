@@ -9,6 +9,7 @@ mod convert;
 mod enums;
 mod intake;
 mod lifecycle;
+mod limits;
 mod promises;
 mod replies;
 mod stream;

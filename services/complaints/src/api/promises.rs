@@ -4,7 +4,7 @@ use csops_proto::complaints::v1 as pb;
 use csops_runtime::idempotency::Key;
 use csops_runtime::Error;
 
-use super::{convert, done, retry_key, ComplaintsApi};
+use super::{convert, done, limits, retry_key, ComplaintsApi};
 use crate::domain::Violations;
 
 /// Handles `make_promise`.
@@ -12,6 +12,7 @@ pub(super) async fn make_promise(
     api: &ComplaintsApi,
     request: pb::MakePromiseRequest,
 ) -> Result<pb::MakePromiseResponse, Error> {
+    limits::check(&request)?;
     let key = Key::new("promise", request.request_id.trim(), &request);
     let pb::MakePromiseRequest {
         complaint_id,
@@ -44,6 +45,7 @@ pub(super) async fn keep_promise(
     api: &ComplaintsApi,
     request: pb::KeepPromiseRequest,
 ) -> Result<pb::KeepPromiseResponse, Error> {
+    limits::check(&request)?;
     let pb::KeepPromiseRequest {
         complaint_id,
         promise_id,
@@ -70,6 +72,7 @@ pub(super) async fn reschedule_promise(
     api: &ComplaintsApi,
     request: pb::ReschedulePromiseRequest,
 ) -> Result<pb::ReschedulePromiseResponse, Error> {
+    limits::check(&request)?;
     let pb::ReschedulePromiseRequest {
         complaint_id,
         promise_id,

@@ -5,7 +5,7 @@ use csops_runtime::paging::{self, Cursor, Filters};
 use csops_runtime::time::{self, to_micros_opt, to_timestamp};
 use csops_runtime::Error;
 
-use super::{convert, done, ComplaintsApi};
+use super::{convert, done, limits, ComplaintsApi};
 use crate::domain::{new_id, Violations};
 use crate::store::ViolationRecord;
 
@@ -14,18 +14,18 @@ pub(super) async fn check_reply(
     api: &ComplaintsApi,
     request: pb::CheckReplyRequest,
 ) -> Result<pb::CheckReplyResponse, Error> {
+    limits::check(&request)?;
     let pb::CheckReplyRequest {
         text,
         agent_id,
         complaint_id,
     } = request;
     let mut v = Violations::default();
-    let n = text.chars().count();
-    if text.trim().is_empty() || n > 10_000 {
-        v.push("text", "must be 1-10000 characters");
-    }
-    if agent_id.len() > 100 {
-        v.push("agent_id", "must be at most 100 characters");
+    if text.trim().is_empty() {
+        v.push(
+            "text",
+            format!("must be 1-{} characters", limits::MAX_REPLY_TEXT),
+        );
     }
     done(v)?;
     let found = api.rules().reply.check(&text);
@@ -59,6 +59,7 @@ pub(super) async fn list_reply_violations(
     api: &ComplaintsApi,
     request: pb::ListReplyViolationsRequest,
 ) -> Result<pb::ListReplyViolationsResponse, Error> {
+    limits::check(&request)?;
     let pb::ListReplyViolationsRequest {
         page_size,
         page_token,

@@ -1,5 +1,7 @@
 //! WatchSlaEvents: a server stream of SLA events recorded by any replica, polled from the
-//! store and woken at once when this replica records one.
+//! store and woken at once when this replica records one. When the server stops, the kit's
+//! edge layer ends the stream with UNAVAILABLE (`csops_runtime::edge`); the task here then
+//! sees its receiver gone and returns.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use super::enums::ProtoEnum;
-use super::{convert, done, known, ComplaintsApi};
+use super::{convert, done, known, limits, ComplaintsApi};
 use crate::app::Complaints;
 use crate::domain::{ClockKind, Severity, SlaEvent, SlaEventKind, Violations};
 
@@ -56,7 +58,6 @@ async fn stream_sla_events(
     skip: Option<String>,
     tx: mpsc::Sender<Result<pb::WatchSlaEventsResponse, Status>>,
 ) {
-    let stop = core.stop.clone();
     let mut seen: HashMap<String, Micros> = HashMap::new();
     if let Some(id) = skip {
         seen.insert(id, floor);
@@ -98,7 +99,6 @@ async fn stream_sla_events(
             }
         }
         tokio::select! {
-            () = stop.cancelled() => return,
             () = tx.closed() => return,
             () = notified => {}
             () = tokio::time::sleep(STREAM_POLL) => {}
@@ -111,6 +111,7 @@ pub(super) async fn watch_sla_events(
     api: &ComplaintsApi,
     request: pb::WatchSlaEventsRequest,
 ) -> Result<SlaStream, Error> {
+    limits::check(&request)?;
     let pb::WatchSlaEventsRequest {
         kinds,
         clock_kinds,

@@ -6,7 +6,7 @@ use csops_runtime::paging::{self, Cursor, Filters};
 use csops_runtime::Error;
 
 use super::enums::ProtoEnum;
-use super::{convert, done, retry_key, ComplaintsApi};
+use super::{convert, done, limits, retry_key, ComplaintsApi};
 use crate::domain::{EntryKind, Violations};
 
 /// Handles `list_timeline`.
@@ -14,6 +14,7 @@ pub(super) async fn list_timeline(
     api: &ComplaintsApi,
     request: pb::ListTimelineRequest,
 ) -> Result<pb::ListTimelineResponse, Error> {
+    limits::check(&request)?;
     let pb::ListTimelineRequest {
         complaint_id,
         page_size,
@@ -59,6 +60,7 @@ pub(super) async fn add_note(
     api: &ComplaintsApi,
     request: pb::AddNoteRequest,
 ) -> Result<pb::AddNoteResponse, Error> {
+    limits::check(&request)?;
     let key = Key::new("note", request.request_id.trim(), &request);
     let pb::AddNoteRequest {
         complaint_id,
@@ -86,6 +88,7 @@ pub(super) async fn record_call(
     api: &ComplaintsApi,
     request: pb::RecordCallRequest,
 ) -> Result<pb::RecordCallResponse, Error> {
+    limits::check(&request)?;
     let key = Key::new("call", request.request_id.trim(), &request);
     let pb::RecordCallRequest {
         complaint_id,

@@ -4,6 +4,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use csops_proto::customers::v1 as pb;
 use csops_runtime::time::{from_timestamp, to_timestamp, to_timestamp_opt};
+use csops_runtime::violations::quote;
 
 use crate::domain::{
     Channel, ChurnSignal, Consent, Contact, ContactKind, Customer, CustomerPatch, DateKind,
@@ -427,7 +428,8 @@ pub(crate) fn patch(customer: pb::Customer, paths: &[String]) -> Result<Customer
             other => v.push(
                 "update_mask",
                 format!(
-                    "{other:?} cannot be updated; allowed: {}",
+                    "{} cannot be updated; allowed: {}",
+                    quote(other),
                     UPDATABLE.join(", ")
                 ),
             ),

@@ -2,6 +2,7 @@
 //! to the use cases in `crate::app` and converts the answer. Only this module speaks tonic.
 
 mod convert;
+mod limits;
 
 use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_server::CustomersService;
@@ -83,6 +84,7 @@ impl CustomersService for CustomersApi {
         request: Request<pb::CreateCustomerRequest>,
     ) -> Result<Response<pb::CreateCustomerResponse>, Status> {
         let request = request.into_inner();
+        limits::check(&request)?;
         let key = Key::new("create", request.request_id.trim(), &request);
         let pb::CreateCustomerRequest {
             customer,
@@ -119,7 +121,9 @@ impl CustomersService for CustomersApi {
         &self,
         request: Request<pb::GetCustomerRequest>,
     ) -> Result<Response<pb::GetCustomerResponse>, Status> {
-        let pb::GetCustomerRequest { customer_id } = request.into_inner();
+        let request = request.into_inner();
+        limits::check(&request)?;
+        let pb::GetCustomerRequest { customer_id } = request;
         let mut v = Violations::default();
         v.require_id("customer_id", &customer_id);
         valid(v)?;
@@ -133,6 +137,8 @@ impl CustomersService for CustomersApi {
         &self,
         request: Request<pb::ListCustomersRequest>,
     ) -> Result<Response<pb::ListCustomersResponse>, Status> {
+        let request = request.into_inner();
+        limits::check(&request)?;
         let pb::ListCustomersRequest {
             page_size,
             page_token,
@@ -143,13 +149,10 @@ impl CustomersService for CustomersApi {
             query,
             archive_filter,
             min_churn_risk,
-        } = request.into_inner();
+        } = request;
         let mut v = Violations::default();
         let limit = paging::page_size(page_size, DEFAULT_PAGE_SIZE, &mut v);
         let query = query.trim();
-        if query.chars().count() > 100 {
-            v.push("query", "must be at most 100 characters");
-        }
         let query_digits = digits(query);
         let filter = ListFilter {
             tier: convert::optional_tier(tier, "tier", &mut v),
@@ -180,10 +183,12 @@ impl CustomersService for CustomersApi {
         &self,
         request: Request<pb::UpdateCustomerRequest>,
     ) -> Result<Response<pb::UpdateCustomerResponse>, Status> {
+        let request = request.into_inner();
+        limits::check(&request)?;
         let pb::UpdateCustomerRequest {
             customer,
             update_mask,
-        } = request.into_inner();
+        } = request;
         let Some(customer) = customer else {
             return Err(Error::invalid("customer", "is required").into());
         };
@@ -215,13 +220,15 @@ impl CustomersService for CustomersApi {
         &self,
         request: Request<pb::ChangeCustomerTierRequest>,
     ) -> Result<Response<pb::ChangeCustomerTierResponse>, Status> {
+        let request = request.into_inner();
+        limits::check(&request)?;
         let pb::ChangeCustomerTierRequest {
             customer_id,
             tier,
             reason,
             changed_by,
             etag,
-        } = request.into_inner();
+        } = request;
         let mut v = Violations::default();
         if customer_id.trim().is_empty() {
             v.push("customer_id", "must not be empty");
@@ -249,7 +256,9 @@ impl CustomersService for CustomersApi {
         &self,
         request: Request<pb::DeleteCustomerRequest>,
     ) -> Result<Response<pb::DeleteCustomerResponse>, Status> {
-        let pb::DeleteCustomerRequest { customer_id, etag } = request.into_inner();
+        let request = request.into_inner();
+        limits::check(&request)?;
+        let pb::DeleteCustomerRequest { customer_id, etag } = request;
         let mut v = Violations::default();
         v.require_id("customer_id", &customer_id);
         valid(v)?;
@@ -267,7 +276,9 @@ impl CustomersService for CustomersApi {
         &self,
         request: Request<pb::UndeleteCustomerRequest>,
     ) -> Result<Response<pb::UndeleteCustomerResponse>, Status> {
-        let pb::UndeleteCustomerRequest { customer_id, etag } = request.into_inner();
+        let request = request.into_inner();
+        limits::check(&request)?;
+        let pb::UndeleteCustomerRequest { customer_id, etag } = request;
         let mut v = Violations::default();
         v.require_id("customer_id", &customer_id);
         valid(v)?;
@@ -285,10 +296,12 @@ impl CustomersService for CustomersApi {
         &self,
         request: Request<pb::RecordChurnSignalRequest>,
     ) -> Result<Response<pb::RecordChurnSignalResponse>, Status> {
+        let request = request.into_inner();
+        limits::check(&request)?;
         let pb::RecordChurnSignalRequest {
             customer_id,
             signal,
-        } = request.into_inner();
+        } = request;
         let mut v = Violations::default();
         v.require_id("customer_id", &customer_id);
         valid(v)?;

@@ -3,12 +3,16 @@
 //! visible on the file itself.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use csops_runtime::violations::MAX_ID_LEN;
 use serde::{Deserialize, Serialize};
 
 use super::Violations;
 
 /// How many recent signals a file keeps inline (older ones stay in the signal history).
 pub const RECENT_SIGNALS: usize = 20;
+
+/// The longest `evidence` of a churn signal, in characters.
+pub const MAX_EVIDENCE: usize = 1000;
 
 /// Signals older than this, counted back from the newest one, no longer raise the level.
 pub const SIGNAL_WINDOW: TimeDelta = TimeDelta::days(90);
@@ -74,17 +78,20 @@ impl ChurnSignal {
     /// Checks the signal; field paths are relative to the signal message.
     pub fn validate(&self) -> Violations {
         let mut v = Violations::default();
-        if self.signal_id.trim().is_empty() || self.signal_id.len() > 100 {
-            v.push("signal_id", "must be 1-100 characters");
+        if self.signal_id.trim().is_empty() || self.signal_id.chars().count() > MAX_ID_LEN {
+            v.push("signal_id", format!("must be 1-{MAX_ID_LEN} characters"));
         }
-        if self.source.trim().is_empty() || self.source.len() > 100 {
+        if self.source.trim().is_empty() || self.source.chars().count() > MAX_ID_LEN {
             v.push(
                 "source",
-                "must name who observed the signal (1-100 characters)",
+                format!("must name who observed the signal (1-{MAX_ID_LEN} characters)"),
             );
         }
-        if self.evidence.chars().count() > 1000 {
-            v.push("evidence", "must be at most 1000 characters");
+        if self.evidence.chars().count() > MAX_EVIDENCE {
+            v.push(
+                "evidence",
+                format!("must be at most {MAX_EVIDENCE} characters"),
+            );
         }
         v
     }

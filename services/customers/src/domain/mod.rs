@@ -8,10 +8,17 @@ mod validate;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use churn::{risk_level, ChurnSignal, RiskLevel, SignalKind, RECENT_SIGNALS, SIGNAL_WINDOW};
+pub use churn::{
+    risk_level, ChurnSignal, RiskLevel, SignalKind, MAX_EVIDENCE, RECENT_SIGNALS, SIGNAL_WINDOW,
+};
 pub use csops_runtime::RuleError;
 pub use lifetime_value::{lifetime_value_minor, LifetimeValueInputs};
-pub use validate::{FieldViolation, Violations};
+pub use validate::{
+    FieldViolation, Violations, MAX_ID, MAX_ITEM, MAX_ITEMS, MAX_LABEL, MAX_NAME, MAX_NOTES,
+};
+
+/// The longest reason of a tier change, in characters.
+pub const MAX_REASON: usize = 1000;
 
 /// Value tier of a customer; A is the most valuable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -446,11 +453,13 @@ impl Customer {
         let mut violations = Violations::default();
         if reason.trim().is_empty() {
             violations.push("reason", "must say why the tier changes");
-        } else if reason.chars().count() > 1000 {
-            violations.push("reason", "must be at most 1000 characters");
+        } else {
+            violations.max_len("reason", reason, MAX_REASON);
         }
         if changed_by.trim().is_empty() {
             violations.push("changed_by", "must name who changes the tier");
+        } else {
+            violations.max_id("changed_by", changed_by);
         }
         if !violations.is_empty() {
             return Err(RuleError::Invalid(violations));

@@ -5,11 +5,18 @@ pub use csops_runtime::violations::{FieldViolation, Violations};
 
 use super::{Contact, ContactKind, CustomerPatch, ImportantDate, NewCustomer, Profile};
 
-const MAX_NAME: usize = 200;
-const MAX_NOTES: usize = 4000;
-const MAX_ITEM: usize = 500;
-const MAX_ITEMS: usize = 100;
-const MAX_ID: usize = 100;
+pub use csops_runtime::violations::MAX_ID_LEN as MAX_ID;
+
+/// The longest display name or person name, in characters.
+pub const MAX_NAME: usize = 200;
+/// The longest `notes`, in characters.
+pub const MAX_NOTES: usize = 4000;
+/// The longest entry of a list (a need, a preference, an address, a date's note).
+pub const MAX_ITEM: usize = 500;
+/// The most entries of each list of the file (contacts, dates, needs, preferences, consents).
+pub const MAX_ITEMS: usize = 100;
+/// The longest contact label.
+pub const MAX_LABEL: usize = 50;
 
 pub(super) fn new_customer(input: &NewCustomer) -> Violations {
     let mut v = Violations::default();
@@ -148,10 +155,10 @@ fn contacts(v: &mut Violations, contacts: &[Contact]) {
                 }
             }
         }
-        if c.label.chars().count() > 50 {
+        if c.label.chars().count() > MAX_LABEL {
             v.push(
                 format!("contacts[{i}].label"),
-                "must be at most 50 characters",
+                format!("must be at most {MAX_LABEL} characters"),
             );
         }
     }

@@ -1,9 +1,11 @@
 //! The state machine: the allowed next states and every move of the complaint process.
 
 use chrono::{DateTime, Utc};
+use csops_runtime::violations::MAX_ID_LEN;
 
 use super::{
-    list, text, Complaint, Effects, ResolutionInput, CLOCK_SKEW, MAX_NOTE, MAX_SHORT_NOTE,
+    list, text, Complaint, Effects, ResolutionInput, CLOCK_SKEW, MAX_MEASURES, MAX_NOTE,
+    MAX_PLAN_STEPS, MAX_SHORT_NOTE,
 };
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
@@ -141,12 +143,15 @@ impl Complaint {
         let mut v = Violations::default();
         if measures.is_empty() {
             v.push("measures", "at least one concrete measure is required");
-        }
-        for (i, m) in measures.iter().enumerate() {
-            text(&mut v, &format!("measures[{i}]"), m, MAX_SHORT_NOTE, true);
+        } else if v.max_items("measures", measures.len(), MAX_MEASURES) {
+            for (i, m) in measures.iter().enumerate() {
+                text(&mut v, &format!("measures[{i}]"), m, MAX_SHORT_NOTE, true);
+            }
         }
         if plan.is_empty() {
             v.push("plan", "at least one step with a due time is required");
+        } else if !v.max_items("plan", plan.len(), MAX_PLAN_STEPS) {
+            return Err(RuleError::Invalid(v));
         }
         for (i, s) in plan.iter().enumerate() {
             text(
@@ -493,7 +498,7 @@ impl Complaint {
     ) -> Result<Effects, RuleError> {
         self.ensure_not_final("assign", rules)?;
         let mut v = Violations::default();
-        text(&mut v, "agent_id", agent_id, 100, true);
+        text(&mut v, "agent_id", agent_id, MAX_ID_LEN, true);
         text(&mut v, "reason", reason, MAX_SHORT_NOTE, false);
         if !v.is_empty() {
             return Err(RuleError::Invalid(v));

@@ -6,6 +6,7 @@
 //! transaction as the complaint. Inside a change the private steps append to one `&mut Effects`.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use csops_runtime::violations::MAX_ID_LEN;
 use csops_sla::{Case, PolicyError};
 use serde::{Deserialize, Serialize};
 
@@ -24,12 +25,30 @@ mod promises;
 
 pub use effects::{Effects, EscalationKey};
 
-const MAX_TITLE: usize = 200;
-const MAX_DESCRIPTION: usize = 10_000;
-const MAX_DEMAND: usize = 2_000;
-const MAX_NOTE: usize = 4_000;
-const MAX_SHORT_NOTE: usize = 1_000;
-const MAX_REFERENCES: usize = 20;
+// The documented maxima of the complaint's texts and lists, in characters and entries; the API
+// checks them before any work and the rules here again, for every caller.
+/// The longest title.
+pub const MAX_TITLE: usize = 200;
+/// The longest description.
+pub const MAX_DESCRIPTION: usize = 10_000;
+/// The longest customer demand.
+pub const MAX_DEMAND: usize = 2_000;
+/// The longest note, comment, reason or resolution text.
+pub const MAX_NOTE: usize = 4_000;
+/// The longest short note: a measure, a plan step, a promise, a compensation, a pause.
+pub const MAX_SHORT_NOTE: usize = 1_000;
+/// The most external references of a complaint.
+pub const MAX_REFERENCES: usize = 20;
+/// The longest kind of an external reference.
+pub const MAX_REFERENCE_KIND: usize = 50;
+/// The longest id of an external reference.
+pub const MAX_REFERENCE_ID: usize = 200;
+/// The most complainant traits of a complaint (there are 8; a repeat is harmless).
+pub const MAX_TRAITS: usize = 20;
+/// The most measures of one proposed solution.
+pub const MAX_MEASURES: usize = 50;
+/// The most steps of one solution's plan.
+pub const MAX_PLAN_STEPS: usize = 50;
 /// An in-person visit for a key account or sensitive complainant is due within two days.
 const VISIT_WITHIN: TimeDelta = TimeDelta::days(2);
 /// Client clocks may run a little ahead of ours.
@@ -180,10 +199,15 @@ fn text(v: &mut Violations, field: &str, value: &str, max: usize, required: bool
 fn references(v: &mut Violations, refs: &[Reference]) {
     if refs.len() > MAX_REFERENCES {
         v.push("references", format!("at most {MAX_REFERENCES} entries"));
+        return;
     }
     for (i, r) in refs.iter().enumerate() {
-        text(v, &format!("references[{i}].kind"), &r.kind, 50, true);
-        text(v, &format!("references[{i}].id"), &r.id, 200, true);
+        let (kind, id) = (
+            format!("references[{i}].kind"),
+            format!("references[{i}].id"),
+        );
+        text(v, &kind, &r.kind, MAX_REFERENCE_KIND, true);
+        text(v, &id, &r.id, MAX_REFERENCE_ID, true);
     }
 }
 
@@ -217,7 +241,7 @@ impl Complaint {
         now: DateTime<Utc>,
     ) -> Result<(Self, Effects), RuleError> {
         let mut v = Violations::default();
-        text(&mut v, "customer_id", &input.customer_id, 100, true);
+        text(&mut v, "customer_id", &input.customer_id, MAX_ID_LEN, true);
         text(&mut v, "title", &input.title, MAX_TITLE, true);
         text(
             &mut v,
