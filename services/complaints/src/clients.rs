@@ -1,6 +1,9 @@
 //! Calls to neighbour services: the customers service for the facts an SLA is chosen by
-//! (deadline, traced, cached briefly).
+//! (deadline, traced, cached briefly, behind a circuit breaker: after 3 consecutive calls
+//! that time out or find it unavailable, lookups answer `Unreachable` at once — the most
+//! demanding defaults — while a background probe waits for it to answer again).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -11,7 +14,14 @@ use moka::sync::Cache;
 use tonic::transport::Channel;
 use tower::Layer as _;
 
+use csops_runtime::breaker::{self, Breaker, BreakerSettings, Outcome, Transition};
+use tokio_util::sync::CancellationToken;
+
 use crate::domain::{Region, Snapshot, Tier};
+
+/// The customer id the breaker's probe asks for: any answer, NOT_FOUND included, shows the
+/// customers service is back.
+const PROBE_CUSTOMER_ID: &str = "csops-breaker-probe";
 
 /// A channel to a neighbour whose calls are traced (a client span, W3C propagation) and
 /// counted (`grpc_client_requests_total`, `grpc_client_request_duration_seconds`).
@@ -37,12 +47,14 @@ pub enum Lookup {
     Unreachable,
 }
 
-/// A customers-service client with a deadline and a short cache.
+/// A customers-service client with a deadline, a short cache and a circuit breaker.
 #[derive(Debug)]
 pub struct CustomersClient {
     client: Option<Client>,
     timeout: Duration,
     cache: Cache<String, Snapshot>,
+    breaker: Arc<Breaker>,
+    stop: CancellationToken,
 }
 
 /// Builds a lazily connecting, observed channel with a deadline per call, balanced per
@@ -63,8 +75,15 @@ pub fn channel(url: &str, timeout: Duration, metrics: &Metrics) -> Option<Observ
 
 impl CustomersClient {
     /// A client of the customers service at `url` (empty: never reachable), counting its
-    /// calls in `metrics` and caching what it learns for `ttl`.
-    pub fn new(url: &str, timeout: Duration, ttl: Duration, metrics: &Metrics) -> Self {
+    /// calls in `metrics` and caching what it learns for `ttl`; its breaker's probe stops
+    /// with `stop`.
+    pub fn new(
+        url: &str,
+        timeout: Duration,
+        ttl: Duration,
+        metrics: &Metrics,
+        stop: CancellationToken,
+    ) -> Self {
         Self {
             client: channel(url, timeout, metrics).map(CustomersServiceClient::new),
             timeout,
@@ -72,7 +91,19 @@ impl CustomersClient {
                 .max_capacity(CUSTOMER_CACHE_CAPACITY)
                 .time_to_live(ttl.min(MAX_CUSTOMER_CACHE_TTL))
                 .build(),
+            breaker: Arc::new(Breaker::new("customers", BreakerSettings::default())),
+            stop,
         }
+    }
+
+    /// True while calls are made (the breaker is closed) and a customers URL is configured.
+    pub fn available(&self) -> bool {
+        self.client.is_some() && self.breaker.allows()
+    }
+
+    /// Completes when the customers service answers again after its breaker opened.
+    pub async fn recovered(&self) {
+        self.breaker.recovered().await;
     }
 
     /// Reads a customer's tier, key-account flag and region.
@@ -80,14 +111,26 @@ impl CustomersClient {
         if let Some(snapshot) = self.cache.get(customer_id) {
             return Lookup::Found(snapshot);
         }
-        let Some(mut client) = self.client.clone() else {
+        let Some(client) = self.client.clone() else {
             return Lookup::Unreachable;
         };
-        let mut request = tonic::Request::new(pb::GetCustomerRequest {
-            customer_id: customer_id.to_owned(),
-        });
-        request.set_timeout(self.timeout);
-        match tokio::time::timeout(self.timeout, client.get_customer(request)).await {
+        if !self.breaker.allows() {
+            return Lookup::Unreachable;
+        }
+        let answer = get_customer(client.clone(), customer_id, self.timeout).await;
+        if self.breaker.record(outcome(&answer)) == Transition::Opened {
+            let breaker = self.breaker.clone();
+            let stop = self.stop.clone();
+            let timeout = self.timeout;
+            tokio::spawn(async move {
+                breaker::probe_until_closed(&breaker, &stop, || {
+                    let client = client.clone();
+                    async move { outcome(&get_customer(client, PROBE_CUSTOMER_ID, timeout).await) }
+                })
+                .await;
+            });
+        }
+        match answer {
             Ok(Ok(response)) => {
                 let Some(customer) = response.into_inner().customer else {
                     return Lookup::Unreachable;
@@ -125,6 +168,43 @@ impl CustomersClient {
     }
 }
 
+/// One GetCustomer call under the deadline; `Err` when the deadline passed.
+async fn get_customer(
+    mut client: Client,
+    customer_id: &str,
+    timeout: Duration,
+) -> Result<
+    Result<tonic::Response<pb::GetCustomerResponse>, tonic::Status>,
+    tokio::time::error::Elapsed,
+> {
+    let mut request = tonic::Request::new(pb::GetCustomerRequest {
+        customer_id: customer_id.to_owned(),
+    });
+    request.set_timeout(timeout);
+    tokio::time::timeout(timeout, client.get_customer(request)).await
+}
+
+/// Whether the customers service answered: any status but a timeout or an unreachable peer
+/// is an answer (NOT_FOUND, a refusal).
+fn outcome<T>(answer: &Result<Result<T, tonic::Status>, tokio::time::error::Elapsed>) -> Outcome {
+    match answer {
+        Ok(Ok(_)) => Outcome::Answered,
+        Ok(Err(status))
+            if matches!(
+                status.code(),
+                tonic::Code::Unavailable
+                    | tonic::Code::DeadlineExceeded
+                    | tonic::Code::Cancelled
+                    | tonic::Code::Unknown
+            ) =>
+        {
+            Outcome::Failed
+        }
+        Ok(Err(_)) => Outcome::Answered,
+        Err(_) => Outcome::Failed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,7 +221,13 @@ mod tests {
 
     /// A client with no customers service behind it: only its cache can answer.
     fn offline(ttl: Duration) -> CustomersClient {
-        CustomersClient::new("", Duration::from_millis(10), ttl, &Metrics::new())
+        CustomersClient::new(
+            "",
+            Duration::from_millis(10),
+            ttl,
+            &Metrics::new(),
+            CancellationToken::new(),
+        )
     }
 
     #[tokio::test]

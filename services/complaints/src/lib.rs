@@ -83,6 +83,7 @@ impl App {
                 config.customers_timeout,
                 config.customers_cache_ttl,
                 &metrics,
+                stop.clone(),
             ),
             sla_recorded: Notify::new(),
             stop: stop.clone(),
@@ -141,6 +142,10 @@ impl App {
             self.core.clone(),
             self.gauges.clone(),
             self.config.sla_watch_interval,
+            self.stop.clone(),
+        ));
+        let reevaluation = tokio::spawn(watcher::run_reevaluation(
+            self.core.clone(),
             self.config.reevaluate_interval,
             self.stop.clone(),
         ));
@@ -154,6 +159,7 @@ impl App {
             })
             .await;
         let _ = watcher.await;
+        let _ = reevaluation.await;
         let _ = relay.await;
         result
     }

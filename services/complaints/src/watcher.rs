@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use csops_runtime::time;
+use futures_util::stream::{self, StreamExt as _};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use std::sync::atomic::AtomicU64;
@@ -20,8 +21,10 @@ use crate::store::StoreError;
 const BATCH: u32 = 100;
 /// Batches per sweep at most, so a stop request is seen in time even with a large backlog.
 const MAX_BATCHES: usize = 200;
-/// Complaints re-evaluated per pass at most.
-const REEVALUATE_BATCH: u32 = 50;
+/// Defaulted complaints read per page by the re-evaluation.
+const REEVALUATE_PAGE: u32 = 200;
+/// Complaints re-evaluated at once (each is a customer lookup and a save).
+const REEVALUATE_CONCURRENCY: usize = 16;
 
 /// The SLA gauges the dashboards read.
 #[derive(Debug, Clone, Default)]
@@ -166,29 +169,70 @@ async fn sweep_batch(core: &Complaints) -> Result<(usize, usize), StoreError> {
     Ok((changed, fetched))
 }
 
-/// Re-reads customer facts for complaints accepted while the customers service was away;
-/// returns how many were corrected. Stops early while the customers service is unreachable.
+/// Re-reads customer facts for every complaint accepted while the customers service was
+/// away, oldest first, [`REEVALUATE_CONCURRENCY`] at a time; returns how many were corrected.
+/// Stops early while the customers service is unreachable (its breaker is open) or when the
+/// service stops.
 pub async fn reevaluate(core: &Complaints) -> Result<usize, StoreError> {
     let mut corrected = 0;
-    for id in core.store.defaulted(REEVALUATE_BATCH).await? {
-        match core.reevaluate(&id).await? {
-            Reevaluated::Corrected => corrected += 1,
-            Reevaluated::Skipped => {}
-            Reevaluated::CustomersUnreachable => break,
+    let mut after = None;
+    while !stopping(core) && core.customers.available() {
+        let page = core
+            .store
+            .defaulted(after.as_ref(), REEVALUATE_PAGE)
+            .await?;
+        let full = page.len() == REEVALUATE_PAGE as usize;
+        after = page.last().cloned();
+        let mut results = stream::iter(page)
+            .map(|c| async move { core.reevaluate(&c.id).await })
+            .buffer_unordered(REEVALUATE_CONCURRENCY);
+        let mut unreachable = false;
+        while let Some(result) = results.next().await {
+            match result? {
+                Reevaluated::Corrected => corrected += 1,
+                Reevaluated::Skipped => {}
+                Reevaluated::CustomersUnreachable => unreachable = true,
+            }
+        }
+        if unreachable || !full {
+            break;
         }
     }
     Ok(corrected)
 }
 
-/// Runs the watcher, the re-evaluation and the gauges until `stop` is cancelled.
+/// Runs the re-evaluation until `stop` is cancelled: every `every`, and at once when the
+/// customers service answers again after an outage (its breaker closes).
+pub async fn run_reevaluation(core: Arc<Complaints>, every: Duration, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+            () = core.customers.recovered() => {
+                tracing::info!("customers service is back: re-evaluating complaints accepted without its facts");
+            }
+        }
+        match reevaluate(&core).await {
+            Ok(0) => {}
+            Ok(corrected) => tracing::info!(
+                corrected,
+                "complaints re-evaluated with their customers' facts"
+            ),
+            Err(error) => tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "re-evaluation failed"
+            ),
+        }
+    }
+}
+
+/// Runs the watcher and the gauges until `stop` is cancelled.
 pub async fn run(
     core: Arc<Complaints>,
     gauges: SlaGauges,
     interval: Duration,
-    reevaluate_every: Duration,
     stop: CancellationToken,
 ) {
-    let mut last_reevaluation = tokio::time::Instant::now();
     let mut last_gauges: Option<tokio::time::Instant> = None;
     loop {
         if let Err(error) = sweep(&core).await {
@@ -196,15 +240,6 @@ pub async fn run(
                 error = &error as &dyn std::error::Error,
                 "breach watcher sweep failed"
             );
-        }
-        if last_reevaluation.elapsed() >= reevaluate_every {
-            last_reevaluation = tokio::time::Instant::now();
-            if let Err(error) = reevaluate(&core).await {
-                tracing::warn!(
-                    error = &error as &dyn std::error::Error,
-                    "re-evaluation failed"
-                );
-            }
         }
         if last_gauges.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
             last_gauges = Some(tokio::time::Instant::now());

@@ -1339,3 +1339,117 @@ async fn sla_gauges_are_exported_for_the_dashboard() {
     }
     running.stop().await;
 }
+
+/// A customers service that hangs costs the first few creates their deadline, then nothing:
+/// the breaker opens and complaints take the most demanding defaults at once. When customers
+/// answers again, the complaints accepted meanwhile are re-evaluated at once (the interval
+/// here is an hour), not at the next tick.
+#[tokio::test]
+async fn a_hanging_customers_service_is_cut_off_and_its_return_starts_the_re_evaluation() {
+    let dir = tempfile::tempdir().unwrap();
+    let customers_db = url(Backend::Sqlite, &dir, "customers").await;
+    let complaints_db = url(Backend::Sqlite, &dir, "complaints").await;
+    let customers_srv = start_customers(&customers_db, None).await;
+    let addr = customers_srv.addr;
+    let mut customers = CustomersServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let cus = customers
+        .create_customer(cpb::CreateCustomerRequest {
+            customer: Some(cpb::Customer {
+                display_name: "Frozen Peer Test".into(),
+                tier: cpb::CustomerTier::C as i32,
+                region: cpb::Region::Rural as i32,
+                ..Default::default()
+            }),
+            request_id: "frozen-peer".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap()
+        .id;
+    customers_srv.stop().await;
+
+    // Customers frozen: its port accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let frozen = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+
+    let mut config = Config::for_tests(&format!("http://{addr}"));
+    config.customers_timeout = Duration::from_secs(1);
+    config.reevaluate_interval = Duration::from_secs(3600);
+    let complaints_srv = start_complaints(&complaints_db, config).await;
+    let client = ComplaintsServiceClient::connect(format!("http://{}", complaints_srv.addr))
+        .await
+        .unwrap();
+    let create = |n: usize| {
+        let mut client = client.clone();
+        let cus = cus.clone();
+        async move {
+            client
+                .create_complaint(pb::CreateComplaintRequest {
+                    complaint: Some(complaint(&cus)),
+                    request_id: format!("frozen-{n}"),
+                    actor: agent(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .complaint
+                .unwrap()
+        }
+    };
+    // The first three wait out the 1 s deadline and open the breaker.
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(create(n).await.id);
+    }
+    // The next seven do not call customers at all: without the breaker they would take 7 s.
+    let started = std::time::Instant::now();
+    for n in 3..10 {
+        let created = create(n).await;
+        assert!(created.customer.unwrap().defaulted);
+        ids.push(created.id);
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(3500),
+        "seven creates took {:?} with the breaker open",
+        started.elapsed()
+    );
+
+    // Customers thaws (the frozen stand-in goes, the real service comes back on its port).
+    frozen.abort();
+    let _ = frozen.await;
+    let _customers_srv = start_customers(&customers_db, Some(addr)).await;
+    for id in ids {
+        let client = client.clone();
+        wait_until(
+            move || {
+                let mut client = client.clone();
+                let id = id.clone();
+                async move {
+                    !client
+                        .get_complaint(pb::GetComplaintRequest { complaint_id: id })
+                        .await
+                        .unwrap()
+                        .into_inner()
+                        .complaint
+                        .unwrap()
+                        .customer
+                        .unwrap()
+                        .defaulted
+                }
+            },
+            "re-evaluation once customers answers again",
+        )
+        .await;
+    }
+    complaints_srv.stop().await;
+}

@@ -1,6 +1,7 @@
 //! Load generator for the csops gRPC services: closed and open loops, HDR latency, errors by gRPC status.
 #![forbid(unsafe_code)]
 
+pub mod backlog;
 pub mod echo;
 pub mod harness;
 pub mod report;

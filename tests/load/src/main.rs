@@ -38,6 +38,41 @@ enum Command {
     },
     /// Lists the known scenarios.
     List,
+    /// Backlog benchmark: the outbox relay drains N events to a receiver answering in
+    /// --receiver-delay, against that receiver called directly (prints JSON).
+    RelayDrain {
+        /// PostgreSQL (or SQLite) database to hold the outbox.
+        #[arg(long)]
+        database_url: String,
+        /// Events in the backlog.
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+        /// Resources they are about (one resource's events go in order).
+        #[arg(long, default_value_t = 5_000)]
+        resources: usize,
+        /// How long the receiver takes to answer.
+        #[arg(long, default_value = "1ms", value_parser = humantime::parse_duration)]
+        receiver_delay: std::time::Duration,
+    },
+    /// Backlog benchmark: complaints accepted while customers was away are re-evaluated once
+    /// it is back, against the create rate of the same service (prints JSON).
+    ReevaluationDrain {
+        /// Database of the customers service.
+        #[arg(long)]
+        customers_database_url: String,
+        /// Database of the complaints service.
+        #[arg(long)]
+        complaints_database_url: String,
+        /// Complaints in the backlog.
+        #[arg(long, default_value_t = 5_000)]
+        complaints: usize,
+        /// Customers they belong to.
+        #[arg(long, default_value_t = 1_000)]
+        customers: usize,
+        /// Callers creating complaints (the baseline's concurrency).
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -162,6 +197,29 @@ async fn main() -> std::process::ExitCode {
         Command::H2loadBody(args) => h2load_body(args).await,
         Command::Summarize { dir } => summarize(&dir),
         Command::List => list(),
+        Command::RelayDrain {
+            database_url,
+            events,
+            resources,
+            receiver_delay,
+        } => csops_load::backlog::relay(&database_url, events, resources, receiver_delay)
+            .await
+            .and_then(|report| stdout_line(&report.to_string())),
+        Command::ReevaluationDrain {
+            customers_database_url,
+            complaints_database_url,
+            complaints,
+            customers,
+            concurrency,
+        } => csops_load::backlog::reevaluate(
+            &customers_database_url,
+            &complaints_database_url,
+            complaints,
+            customers,
+            concurrency,
+        )
+        .await
+        .and_then(|report| stdout_line(&report.to_string())),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -196,6 +196,33 @@ impl Outbox {
         Ok(())
     }
 
+    /// Extends the claims `owner` still holds among `ids` to `lease_until` (the heartbeat of a
+    /// pass that takes longer than a lease). A claim already released, expired (`lease_until`
+    /// before `now`) or delivered is left alone.
+    pub async fn extend(
+        &self,
+        ids: &[String],
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut sql = String::from(
+            "UPDATE outbox_events SET lease_until = $1 WHERE delivered_time = 0 \
+             AND lease_owner = $2 AND lease_until >= $3 AND id IN (",
+        );
+        placeholders(&mut sql, 4, ids.len());
+        sql.push(')');
+        let mut query = sqlx::query(&sql).bind(lease_until).bind(owner).bind(now);
+        for id in ids {
+            query = query.bind(id);
+        }
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Gives claims of `owner` back at once (nothing was attempted, or the pass failed), so
     /// they do not wait out their lease.
     pub async fn release(&self, ids: &[String], owner: &str) -> Result<(), StoreError> {

@@ -40,7 +40,8 @@ pub struct RelaySettings {
     pub interval: Duration,
     /// Events claimed per pass.
     pub batch: u32,
-    /// How long a claim holds if the relay dies mid-pass.
+    /// How long a claim holds if the relay dies mid-pass: short, because a living relay
+    /// renews the claims of a long pass every third of it (a heartbeat).
     pub lease: Duration,
     /// Resources delivered to at the same time.
     pub concurrency: usize,
@@ -55,7 +56,7 @@ impl Default for RelaySettings {
         Self {
             interval: Duration::from_secs(2),
             batch: 200,
-            lease: Duration::from_secs(10),
+            lease: Duration::from_secs(3),
             concurrency: 16,
             base_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
@@ -161,7 +162,30 @@ impl<D: Deliver> Relay<D> {
             .await?;
         let count = claimed.len();
         let ids: Vec<String> = claimed.iter().map(|e| e.id.clone()).collect();
-        match self.deliver_batch(claimed).await {
+        let delivering = self.deliver_batch(claimed);
+        tokio::pin!(delivering);
+        // The claims are renewed while the pass runs, so the lease can stay short: after a
+        // crash another relay takes the events over within one lease.
+        let mut heartbeat =
+            tokio::time::interval((self.settings.lease / 3).max(Duration::from_millis(10)));
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.tick().await;
+        let result = loop {
+            tokio::select! {
+                result = &mut delivering => break result,
+                _ = heartbeat.tick() => {
+                    let now = now_micros();
+                    let until = now.saturating_add(micros(self.settings.lease));
+                    if let Err(error) = self.outbox.extend(&ids, &self.owner, now, until).await {
+                        tracing::warn!(
+                            error = &error as &dyn std::error::Error,
+                            "outbox claims not renewed; another relay may deliver them again"
+                        );
+                    }
+                }
+            }
+        };
+        match result {
             Ok(delivered) => Ok(Pass {
                 claimed: count,
                 delivered,

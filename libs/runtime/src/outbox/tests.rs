@@ -203,3 +203,86 @@ proptest! {
         prop_assert!(wait >= full / 2 && wait <= full, "{wait} for {full}");
     }
 }
+
+/// A receiver that takes `delay` per event and counts what it got.
+#[derive(Debug)]
+struct Slow {
+    delay: std::time::Duration,
+    got: Mutex<Vec<String>>,
+}
+
+impl Deliver for Slow {
+    fn destinations(&self) -> Vec<(&'static str, bool)> {
+        vec![("feedback", true)]
+    }
+
+    async fn deliver(&self, event: &Claimed) -> Result<(), tonic::Status> {
+        tokio::time::sleep(self.delay).await;
+        self.got.lock().unwrap().push(event.id.clone());
+        Ok(())
+    }
+}
+
+/// A pass that takes several leases keeps its claims (heartbeat), so a second relay does not
+/// deliver the same event meanwhile; the lease itself stays short for the crash case.
+#[tokio::test]
+async fn a_long_pass_renews_its_claims_so_another_relay_does_not_take_them() {
+    use std::time::Duration;
+    for (pool, _dir) in pools().await {
+        add(&pool, "slow-1", "feedback", "cmp_1", 1).await;
+        let settings = RelaySettings {
+            lease: Duration::from_millis(1500),
+            ..RelaySettings::default()
+        };
+        let slow = std::sync::Arc::new(Relay::new(
+            Outbox::new(pool.clone()),
+            Slow {
+                delay: Duration::from_secs(5),
+                got: Mutex::default(),
+            },
+            settings,
+            &Metrics::new(),
+        ));
+        let first = {
+            let slow = slow.clone();
+            tokio::spawn(async move { slow.run_once().await })
+        };
+        // Wait until the slow relay holds the event.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let owner: String =
+                sqlx::query_scalar("SELECT lease_owner FROM outbox_events WHERE id = 'slow-1'")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            if !owner.is_empty() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "never claimed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Another relay keeps trying while the first one's delivery runs for 5 s (more than
+        // three leases): it never gets the event.
+        let other = Relay::new(
+            Outbox::new(pool.clone()),
+            Receiver::default(),
+            settings,
+            &Metrics::new(),
+        );
+        while !first.is_finished() {
+            other.run_once().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(first.await.unwrap().unwrap().delivered, 1);
+        assert!(
+            other.deliver.got.lock().unwrap().is_empty(),
+            "the event was taken over while its relay was still delivering it"
+        );
+        assert_eq!(*slow.deliver.got.lock().unwrap(), ["slow-1"]);
+    }
+}
+
+#[test]
+fn the_default_lease_is_a_few_seconds() {
+    assert!(RelaySettings::default().lease <= std::time::Duration::from_secs(5));
+}

@@ -30,6 +30,15 @@ use rows::{
     SLA_EVENT_COLUMNS, VIOLATION_COLUMNS,
 };
 
+/// Where a page of defaulted complaints ended: one complaint's stored create time and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultedCursor {
+    /// Stored create time (microseconds).
+    pub create_time: i64,
+    /// Complaint id.
+    pub id: String,
+}
+
 /// Filters of ListComplaints; they combine with AND, values inside one with OR.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilter {
@@ -373,14 +382,28 @@ impl Store {
         Ok(())
     }
 
-    /// Ids of complaints created with defaulted customer facts, oldest first.
-    pub async fn defaulted(&self, limit: u32) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM complaints WHERE defaulted = 1 ORDER BY create_time LIMIT $1",
+    /// Complaints created with defaulted customer facts, oldest first, after `after` (the
+    /// `(create_time, id)` of the last one of the previous page): their ids and cursors.
+    pub async fn defaulted(
+        &self,
+        after: Option<&DefaultedCursor>,
+        limit: u32,
+    ) -> Result<Vec<DefaultedCursor>, StoreError> {
+        let (time, id) = after.map_or((i64::MIN, ""), |c| (c.create_time, c.id.as_str()));
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT create_time, id FROM complaints WHERE defaulted = 1 \
+             AND (create_time > $1 OR (create_time = $1 AND id > $2)) \
+             ORDER BY create_time, id LIMIT $3",
         )
+        .bind(time)
+        .bind(id)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(create_time, id)| DefaultedCursor { create_time, id })
+            .collect())
     }
 
     /// SLA events at or after `since` (stored microseconds, the stream's cursor), in
