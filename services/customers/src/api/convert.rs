@@ -9,7 +9,7 @@ use csops_runtime::violations::quote;
 use crate::domain::{
     Channel, ChurnSignal, Consent, Contact, ContactKind, Customer, CustomerPatch, DateKind,
     ImportantDate, LifetimeValueInputs, NewCustomer, Profile, Region, Relation, RiskLevel,
-    SignalKind, State, Tier, TierChange, Violations,
+    SignalKind, State, Tier, TierChange, Violations, MAX_SIGNAL_AGE,
 };
 use crate::store::ArchiveFilter;
 
@@ -573,6 +573,11 @@ pub(crate) fn signal(
     };
     if observe_time > now + TimeDelta::minutes(5) {
         v.push("signal.observe_time", "must not be in the future");
+    } else if observe_time < now - MAX_SIGNAL_AGE {
+        v.push(
+            "signal.observe_time",
+            format!("must be within the last {} days", MAX_SIGNAL_AGE.num_days()),
+        );
     }
     match (kind, level, v.is_empty()) {
         (Some(kind), Some(level), true) => Ok(ChurnSignal {

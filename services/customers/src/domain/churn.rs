@@ -14,6 +14,10 @@ pub const RECENT_SIGNALS: usize = 20;
 /// The longest `evidence` of a churn signal, in characters.
 pub const MAX_EVIDENCE: usize = 1000;
 
+/// How far back a reported signal may have been observed: older ones say nothing about the
+/// risk today (the level counts [`SIGNAL_WINDOW`] only), and decades back is a wrong value.
+pub const MAX_SIGNAL_AGE: TimeDelta = TimeDelta::days(366);
+
 /// Signals older than this, counted back from the newest one, no longer raise the level.
 pub const SIGNAL_WINDOW: TimeDelta = TimeDelta::days(90);
 

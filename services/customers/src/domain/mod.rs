@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use churn::{
-    risk_level, ChurnSignal, RiskLevel, SignalKind, MAX_EVIDENCE, RECENT_SIGNALS, SIGNAL_WINDOW,
+    risk_level, ChurnSignal, RiskLevel, SignalKind, MAX_EVIDENCE, MAX_SIGNAL_AGE, RECENT_SIGNALS,
+    SIGNAL_WINDOW,
 };
 pub use csops_runtime::RuleError;
 pub use lifetime_value::{lifetime_value_minor, LifetimeValueInputs};

@@ -3,7 +3,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{
-    references, text, Complaint, Effects, Patch, MAX_DEMAND, MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE,
+    references, text, Complaint, Effects, Patch, CLOCK_SKEW, MAX_BACKDATE, MAX_CALL, MAX_DEMAND,
+    MAX_DESCRIPTION, MAX_NOTE, MAX_TITLE,
 };
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
@@ -176,11 +177,24 @@ impl Complaint {
             ));
         };
         let mut v = Violations::default();
-        if call.start_time.is_none() {
-            v.push("call.start_time", "is required");
+        match call.start_time {
+            None => v.push("call.start_time", "is required"),
+            Some(t) if t > now + CLOCK_SKEW => {
+                v.push("call.start_time", "must not be in the future")
+            }
+            Some(t) if t < now - MAX_BACKDATE => v.push(
+                "call.start_time",
+                format!("must be within the last {} days", MAX_BACKDATE.num_days()),
+            ),
+            Some(_) => {}
         }
         if call.duration < TimeDelta::zero() {
             v.push("call.duration", "must not be negative");
+        } else if call.duration > MAX_CALL {
+            v.push(
+                "call.duration",
+                format!("must be at most {} hours", MAX_CALL.num_hours()),
+            );
         }
         text(&mut v, "call.summary", &call.summary, MAX_NOTE, false);
         if !v.is_empty() {

@@ -53,6 +53,14 @@ pub const MAX_PLAN_STEPS: usize = 50;
 const VISIT_WITHIN: TimeDelta = TimeDelta::days(2);
 /// Client clocks may run a little ahead of ours.
 const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(1);
+/// How far back a time the caller reports about the past (a receive time, a call's start) may
+/// lie: a complaint is recorded when it arrives, so a year covers a late letter with margin;
+/// "decades back" is a typo or a default value, not a case.
+const MAX_BACKDATE: TimeDelta = TimeDelta::days(366);
+/// How far ahead a promise to the customer may fall due.
+const MAX_PROMISE_AHEAD: TimeDelta = TimeDelta::days(366);
+/// The longest call recorded.
+const MAX_CALL: TimeDelta = TimeDelta::hours(24);
 
 /// What a caller gives to record a complaint.
 #[derive(Debug, Clone, Default)]
@@ -269,6 +277,12 @@ impl Complaint {
         references(&mut v, &input.references);
         if input.receive_time.is_some_and(|t| t > now + CLOCK_SKEW) {
             v.push("receive_time", "must not be in the future");
+        }
+        if input.receive_time.is_some_and(|t| t < now - MAX_BACKDATE) {
+            v.push(
+                "receive_time",
+                format!("must be within the last {} days", MAX_BACKDATE.num_days()),
+            );
         }
         let (Some(nature), Some(severity), Some(channel)) =
             (input.nature, input.severity, input.channel)

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{text, Complaint, Effects, MAX_SHORT_NOTE};
+use super::{text, Complaint, Effects, MAX_PROMISE_AHEAD, MAX_SHORT_NOTE};
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
 use crate::domain::vocabulary::*;
@@ -32,9 +32,15 @@ impl Complaint {
         }
         let mut v = Violations::default();
         text(&mut v, "description", description, MAX_SHORT_NOTE, true);
-        let due_time = due_time.filter(|d| *d > now);
+        let due_time = due_time.filter(|d| *d > now && *d <= now + MAX_PROMISE_AHEAD);
         if due_time.is_none() {
-            v.push("due_time", "is required and must be in the future");
+            v.push(
+                "due_time",
+                format!(
+                    "is required and must be in the future, at most {} days ahead",
+                    MAX_PROMISE_AHEAD.num_days()
+                ),
+            );
         }
         let Some(due_time) = due_time.filter(|_| v.is_empty()) else {
             return Err(RuleError::Invalid(v));
@@ -119,9 +125,15 @@ impl Complaint {
     ) -> Result<Effects, RuleError> {
         let i = self.promise_index(id)?;
         let mut v = Violations::default();
-        let new_due = new_due.filter(|d| *d > now);
+        let new_due = new_due.filter(|d| *d > now && *d <= now + MAX_PROMISE_AHEAD);
         if new_due.is_none() {
-            v.push("new_due_time", "is required and must be in the future");
+            v.push(
+                "new_due_time",
+                format!(
+                    "is required and must be in the future, at most {} days ahead",
+                    MAX_PROMISE_AHEAD.num_days()
+                ),
+            );
         }
         text(&mut v, "reason", reason, MAX_SHORT_NOTE, true);
         text(&mut v, "customer_consent", consent, MAX_SHORT_NOTE, true);

@@ -426,3 +426,82 @@ fn a_clock_born_breached_is_due_for_a_check_until_its_breach_is_reported() {
         "nothing more to watch once reported"
     );
 }
+
+fn fields(error: RuleError) -> Vec<String> {
+    match error {
+        RuleError::Invalid(v) => v.0.into_iter().map(|f| f.field).collect(),
+        other => panic!("not invalid input: {other:?}"),
+    }
+}
+
+#[test]
+fn times_decades_back_or_far_ahead_are_refused_naming_the_field() {
+    let r = rules();
+    let backdated = Complaint::create(
+        "cmp_old".into(),
+        Input {
+            receive_time: Some(t0() - TimeDelta::days(367)),
+            ..input()
+        },
+        snapshot(Tier::C, false, Region::Rural),
+        agent(),
+        &r,
+        t0(),
+    )
+    .unwrap_err();
+    assert_eq!(fields(backdated), ["receive_time"]);
+
+    let mut c = new_complaint();
+    let call = |start: DateTime<Utc>, duration: TimeDelta| Call {
+        direction: CallDirection::Outbound,
+        start_time: Some(start),
+        duration,
+        reached: true,
+        summary: String::new(),
+    };
+    for (bad, field) in [
+        (
+            call(t0() - TimeDelta::days(400), TimeDelta::minutes(5)),
+            "call.start_time",
+        ),
+        (
+            call(t0() + TimeDelta::hours(1), TimeDelta::minutes(5)),
+            "call.start_time",
+        ),
+        (call(t0(), TimeDelta::days(2)), "call.duration"),
+    ] {
+        assert_eq!(
+            fields(c.record_call(Some(bad), &agent(), t0()).unwrap_err()),
+            [field]
+        );
+    }
+    let (_, recorded) = c
+        .record_call(
+            Some(call(t0() - TimeDelta::minutes(30), TimeDelta::minutes(5))),
+            &agent(),
+            t0(),
+        )
+        .unwrap();
+    assert!(!recorded.is_empty(), "a valid call is recorded");
+
+    let far = c
+        .make_promise(
+            "call back",
+            Some(t0() + TimeDelta::days(400)),
+            &agent(),
+            &r,
+            t0(),
+        )
+        .unwrap_err();
+    assert_eq!(fields(far), ["due_time"]);
+    let (promise, _) = c
+        .make_promise(
+            "call back",
+            Some(t0() + TimeDelta::days(2)),
+            &agent(),
+            &r,
+            t0(),
+        )
+        .unwrap();
+    assert!(!promise.is_empty());
+}
