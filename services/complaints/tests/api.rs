@@ -1453,3 +1453,55 @@ async fn a_hanging_customers_service_is_cut_off_and_its_return_starts_the_re_eva
     }
     complaints_srv.stop().await;
 }
+
+/// A stop with WatchSlaEvents open ends the stream with UNAVAILABLE "server shutting down"
+/// and completes soon after, instead of holding the stop for the whole grace period (30 s here).
+#[tokio::test]
+async fn a_stop_ends_an_open_sla_stream_with_unavailable_instead_of_waiting_out_the_grace() {
+    let (_dir, db, _customers) = sqlite_pair().await;
+    let mut settings = Settings::for_tests(&db);
+    settings.shutdown_grace = Duration::from_secs(30);
+    let app = csops_complaints::App::build(
+        &settings,
+        Config::for_tests(&format!("http://{}", _customers.addr)),
+        csops_observability::Metrics::new(),
+    )
+    .await
+    .unwrap();
+    let running = Running::spawn(app.local_addr(), |stop| async move {
+        app.run_until_stopped(stop).await.unwrap();
+    });
+    let mut client = ComplaintsServiceClient::connect(format!("http://{}", running.addr))
+        .await
+        .unwrap();
+    let mut stream = client
+        .watch_sla_events(pb::WatchSlaEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let asked = std::time::Instant::now();
+    let stopping = tokio::spawn(running.stop());
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => {}
+                Ok(None) => break None,
+                Err(status) => break Some(status),
+            }
+        }
+    })
+    .await
+    .expect("the stream stayed open during the stop")
+    .expect("the stream ended without a status");
+    assert_eq!(ended.code(), Code::Unavailable, "{ended:?}");
+    assert_eq!(ended.message(), "server shutting down");
+    tokio::time::timeout(Duration::from_secs(20), stopping)
+        .await
+        .expect("the stop waited out the grace period")
+        .unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(20),
+        "the stop took {:?}",
+        asked.elapsed()
+    );
+}
