@@ -65,7 +65,12 @@ pub struct RuleExplanation {
     pub factor: f64,
     /// The rule that supplied the factor.
     pub adjustment_rule: Option<String>,
-    /// The rule's conditions and the case's value for each.
+    /// The factor rule's description (empty without one, or when it left the policy).
+    pub adjustment_description: String,
+    /// The factor rule's conditions and the case's value for each, e.g. `key_account = true`:
+    /// why the factor applied.
+    pub adjustment_conditions: Vec<Condition>,
+    /// The target rule's conditions and the case's value for each.
     pub conditions: Vec<Condition>,
     /// How many conditions the rule has; the most specific matching rule wins.
     pub specificity: usize,
@@ -112,6 +117,7 @@ impl Policy {
             .unwrap_or_default();
         let factor = spec.adjustment.as_ref().map_or(1.0, |a| a.factor);
         let base_target = spec.base_target.unwrap_or(spec.target);
+        let adjustment = spec.adjustment.as_ref().and_then(|a| self.rule(&a.rule));
         let rule = RuleExplanation {
             id: spec.rule.clone(),
             description: rule.map(|r| r.description.clone()).unwrap_or_default(),
@@ -120,6 +126,12 @@ impl Policy {
             base_target,
             factor,
             adjustment_rule: spec.adjustment.as_ref().map(|a| a.rule.clone()),
+            adjustment_description: adjustment
+                .map(|r| r.description.clone())
+                .unwrap_or_default(),
+            adjustment_conditions: adjustment
+                .map(|r| r.when.conditions(&spec.case))
+                .unwrap_or_default(),
             conditions: rule
                 .map(|r| r.when.conditions(&spec.case))
                 .unwrap_or_default(),
@@ -183,8 +195,18 @@ impl Policy {
             summary.push_str(&format!(": {}", conds.join(", ")));
         }
         if let Some(a) = &rule.adjustment_rule {
+            let why: Vec<String> = rule
+                .adjustment_conditions
+                .iter()
+                .map(|c| format!("{}={}", c.key, c.actual))
+                .collect();
+            let why = if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", why.join(", "))
+            };
             summary.push_str(&format!(
-                "; {a} applies x{factor} to {}",
+                "; {a}{why} applies x{factor} to {}",
                 cal.describe_working_time(base_target)
             ));
         }

@@ -1,7 +1,8 @@
 //! Pure SLA rules: business calendars, clocks, policies, explanations and compliance statistics.
 //!
-//! Everything here is pure: no I/O (except [`Policy::load_from_path`], which only reads the file
-//! and hands the text to [`Policy::from_toml_str`]), no async, and `now` is always passed in.
+//! Everything here is pure: no I/O (except reading policy files: [`Policy::load_from_path`]
+//! reads the file and hands the text to [`Policy::from_toml_str`], which reads the iCalendar
+//! holiday files a calendar names in `holidays_ics`), no async, and `now` is always passed in.
 //!
 //! # Using it
 //!
@@ -63,6 +64,8 @@
 //! working_day = "8h"           # length of the `wd` unit (default: the first weekday's total)
 //! holidays = ["2026-10-01..2026-10-07"]          # dates or inclusive ranges
 //! extra_working_days = ["2026-09-20", "2026-10-10"]  # 调休: weekend days that are worked
+//! holidays_ics = ["holidays/2027.ics"]  # iCalendar files (RFC 5545) adding holidays and 调休,
+//!                              # relative to the policy file; see the `ics` module
 //!
 //! [[rule]]
 //! id = "installation.urban"    # unique; explanations cite it
@@ -112,6 +115,7 @@ pub mod clock;
 pub mod compliance;
 pub mod duration;
 pub mod explain;
+pub mod ics;
 pub mod policy;
 
 pub use calendar::{
@@ -124,6 +128,7 @@ pub use clock::{
 };
 pub use compliance::{ComplianceBuilder, ComplianceReport, DurationStats};
 pub use explain::{Explanation, PauseExplanation, RuleExplanation, ThresholdExplanation};
+pub use ics::{IcsDays, IcsError};
 pub use policy::{
     Condition, LoadError, Matched, Objective, Policy, PolicyError, Rule, RuleAction, Selector,
     DEFAULT_ON_TIME_TARGET,

@@ -14,6 +14,7 @@ use crate::calendar::{weekday_key, Calendar, CalendarError, TimeRange, WeeklyHou
 use crate::case::{Case, Promise, Region, Severity, Tier};
 use crate::clock::{Adjustment, Clock, ClockError, ClockSpec, Status, DEFAULT_THRESHOLDS};
 use crate::duration::parse_amount;
+use crate::ics::{self, IcsDays};
 
 /// The on-time rate the telecom standard asks for (DOMAIN §4) when a policy names none.
 pub const DEFAULT_ON_TIME_TARGET: f64 = 0.98;
@@ -351,7 +352,8 @@ impl Policy {
         Policy::from_toml_str(&text, &name)
     }
 
-    /// Loads a policy from TOML text; `file` names it in error messages.
+    /// Loads a policy from TOML text; `file` names it in error messages, and the iCalendar
+    /// files its calendars name in `holidays_ics` are read relative to `file`'s directory.
     pub fn from_toml_str(text: &str, file: &str) -> Result<Policy, LoadError> {
         let raw: RawPolicy = toml::from_str(text).map_err(|e| from_toml_error(text, file, &e))?;
         Loader { text, file }.build(raw)
@@ -544,6 +546,8 @@ struct RawCalendar {
     holidays: Vec<Spanned<String>>,
     #[serde(default)]
     extra_working_days: Vec<Spanned<String>>,
+    #[serde(default)]
+    holidays_ics: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -760,6 +764,29 @@ impl Loader<'_> {
         Ok(out)
     }
 
+    /// Reads and validates one iCalendar holiday file, relative to the policy file's directory.
+    fn ics(&self, path: &Spanned<String>, key: &str) -> Result<IcsDays, LoadError> {
+        let rel = Path::new(path.get_ref().trim());
+        let full = match Path::new(self.file).parent() {
+            Some(dir) if rel.is_relative() => dir.join(rel),
+            _ => rel.to_path_buf(),
+        };
+        let text = std::fs::read_to_string(&full).map_err(|e| {
+            self.at(
+                path,
+                key,
+                format!("cannot read the iCalendar file {}: {e}", full.display()),
+            )
+        })?;
+        ics::parse(&text).map_err(|e| {
+            self.at(
+                path,
+                key,
+                format!("iCalendar file {} refused: {e}", full.display()),
+            )
+        })
+    }
+
     fn calendar(&self, name: &Spanned<String>, c: &RawCalendar) -> Result<Calendar, LoadError> {
         let key = format!("calendars.{}", name.get_ref());
         let days = [
@@ -779,6 +806,7 @@ impl Loader<'_> {
                 .or(c.time_zone.as_ref().map(|_| "time_zone"))
                 .or((!c.holidays.is_empty()).then_some("holidays"))
                 .or((!c.extra_working_days.is_empty()).then_some("extra_working_days"))
+                .or((!c.holidays_ics.is_empty()).then_some("holidays_ics"))
                 .or(c.makeup_hours.as_ref().map(|_| "makeup_hours"))
                 .or(c.working_day.as_ref().map(|_| "working_day"));
             if let Some(k) = business_key {
@@ -803,8 +831,13 @@ impl Loader<'_> {
             week.set(day, r)
                 .map_err(|e| self.at(list.first().unwrap_or(name), k.clone(), e.to_string()))?;
         }
-        let holidays = self.dates(&c.holidays, &format!("{key}.holidays"))?;
-        let extra = self.dates(&c.extra_working_days, &format!("{key}.extra_working_days"))?;
+        let mut holidays = self.dates(&c.holidays, &format!("{key}.holidays"))?;
+        let mut extra = self.dates(&c.extra_working_days, &format!("{key}.extra_working_days"))?;
+        for path in &c.holidays_ics {
+            let days = self.ics(path, &format!("{key}.holidays_ics"))?;
+            holidays.extend(days.holidays);
+            extra.extend(days.extra_working_days);
+        }
         let mut b = Calendar::builder(name.get_ref().clone(), tz_val)
             .hours(week)
             .holidays(holidays)

@@ -40,6 +40,23 @@ fn explain_says_which_rule_why_and_how_the_deadline_follows() {
     assert_eq!(e.rule.less_specific, vec!["resolution.default".to_string()]);
     assert_eq!(e.rule.conditions[0].key, "severity");
     assert_eq!(e.rule.conditions[0].actual, "high");
+    // The factor rule is named with the condition that made it apply, and says it is a
+    // deployment choice rather than the telecom standard.
+    assert_eq!(e.rule.adjustment_conditions.len(), 1);
+    assert_eq!(e.rule.adjustment_conditions[0].key, "key_account");
+    assert_eq!(e.rule.adjustment_conditions[0].expected, "true");
+    assert_eq!(e.rule.adjustment_conditions[0].actual, "true");
+    assert!(
+        e.rule.adjustment_description.contains("deployment choice"),
+        "{}",
+        e.rule.adjustment_description
+    );
+    assert!(
+        e.summary
+            .contains("resolution.key_account (key_account=true) applies x0.5"),
+        "{}",
+        e.summary
+    );
     assert_eq!(e.pauses.len(), 1);
     assert_eq!(e.pauses[0].working_time, TimeDelta::hours(2));
     // 10-12, 13-14 and 16-17: four hours used, four left; 17-18 today, then 30 Sep 09-12.
@@ -63,6 +80,10 @@ fn explain_says_which_rule_why_and_how_the_deadline_follows() {
     );
     let json = serde_json::to_value(&e).unwrap();
     assert_eq!(json["rule"]["target"], "8h");
+    assert_eq!(
+        json["rule"]["adjustment_conditions"][0]["key"],
+        "key_account"
+    );
     assert_eq!(json["state"], "at_risk");
 }
 
@@ -87,10 +108,13 @@ fn working_time_reads_in_the_calendars_units() {
 #[test]
 fn a_breached_clock_lists_only_the_holidays_up_to_its_deadline() {
     let p = Policy::default_presets();
+    // Resolution of a critical complaint counts office hours (first contact, on the hotline
+    // calendar, has no holidays to list).
+    let critical = Case::new().severity(Severity::Critical);
     let clock = p
-        .start(Promise::FirstContact, &Case::new(), bj("2026-09-29 09:00"))
+        .start(Promise::Resolution, &critical, bj("2026-09-29 09:00"))
         .unwrap();
-    // Due the same morning; explained in the middle of the National Day holidays.
+    // Due the same evening; explained in the middle of the National Day holidays.
     let e = p.explain(&clock, bj("2026-10-05 12:00")).unwrap();
     assert_eq!(e.state, State::Breached);
     assert!(e.calendar.holidays.is_empty(), "{:?}", e.calendar.holidays);
@@ -99,12 +123,14 @@ fn a_breached_clock_lists_only_the_holidays_up_to_its_deadline() {
 #[test]
 fn explain_lists_holidays_between_start_and_deadline() {
     let p = Policy::default_presets();
+    let critical = Case::new().severity(Severity::Critical);
     let clock = p
-        .start(Promise::FirstContact, &Case::new(), bj("2026-09-30 17:30"))
+        .start(Promise::Resolution, &critical, bj("2026-09-30 17:30"))
         .unwrap();
     let e = p.explain(&clock, bj("2026-09-30 17:30")).unwrap();
     assert_eq!(e.calendar.holidays.len(), 7);
-    assert_eq!(e.deadline, bj("2026-10-08 09:30"));
+    // Half an hour on 30 September, 1-7 October off, seven and a half hours on 8 October.
+    assert_eq!(e.deadline, bj("2026-10-08 17:30"));
 }
 
 #[test]

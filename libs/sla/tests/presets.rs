@@ -37,52 +37,129 @@ fn presets_load_and_name_their_version() {
 }
 
 #[test]
-fn first_contact_within_one_service_hour_skips_the_national_day_week() {
+fn first_contact_within_one_hotline_hour_with_no_lunch_gap_nor_holiday_stop() {
+    // Seed 002: phones are staffed at noon and a repair call is answered within the hour. The
+    // hotline calendar (08:00-20:00 every day) has no lunch gap and no holidays.
     let c = Case::new();
     assert_eq!(
         deadline(Promise::FirstContact, &c, "2026-09-30 16:30"),
         bj("2026-09-30 17:30")
     );
-    // Half an hour left on Wednesday 30 September, then 1-7 October are holidays.
+    // A 17:30 call is answered the same evening, not the next morning (nor after the
+    // National Day week, as on the office calendar).
     assert_eq!(
         deadline(Promise::FirstContact, &c, "2026-09-30 17:30"),
-        bj("2026-10-08 09:30")
+        bj("2026-09-30 18:30")
     );
-    // A call during lunch is answered by 14:00.
+    // A call during lunch is answered by 13:20, not 14:00.
     assert_eq!(
         deadline(Promise::FirstContact, &c, "2026-03-04 12:20"),
-        bj("2026-03-04 14:00")
+        bj("2026-03-04 13:20")
     );
+    // A call on a public holiday counts too; a call after hours is due an hour after opening.
+    assert_eq!(
+        deadline(Promise::FirstContact, &c, "2026-10-01 10:00"),
+        bj("2026-10-01 11:00")
+    );
+    assert_eq!(
+        deadline(Promise::FirstContact, &c, "2026-10-01 19:30"),
+        bj("2026-10-02 08:30")
+    );
+    let spec = Policy::default_presets()
+        .resolve(Promise::FirstContact, &c)
+        .unwrap();
+    assert_eq!(spec.calendar, "cn_hotline");
 }
 
 #[test]
-fn dispatch_contact_within_thirty_minutes_uses_the_sunday_make_up_day() {
-    // Friday 18 September 17:45: 15 minutes left, then Sunday 20 September is worked (调休).
+fn dispatch_contact_within_thirty_hotline_minutes_on_a_friday_evening() {
+    // Friday 18 September 17:45: the service centre calls by 18:15 the same evening.
     let d = deadline(Promise::DispatchContact, &Case::new(), "2026-09-18 17:45");
-    assert_eq!(d, bj("2026-09-20 09:15"));
+    assert_eq!(d, bj("2026-09-18 18:15"));
+    // 19:45: a quarter of an hour tonight, the rest on Saturday morning.
+    let d = deadline(Promise::DispatchContact, &Case::new(), "2026-09-18 19:45");
+    assert_eq!(d, bj("2026-09-19 08:15"));
 }
 
 #[test]
-fn callback_within_two_working_days_across_the_spring_festival() {
-    // Friday 13 February 15:00: 3 h that day, Saturday 14 February is worked (8 h), the
-    // festival runs 15-23 February, the last 5 h fall on Tuesday 24 February.
+fn callback_within_two_calendar_days_across_the_spring_festival() {
+    // Seed 002: "维修结束后1-2天内做电话回访". Friday 13 February 15:00: the festival does not
+    // stop the count, so the callback is due Sunday 15 February 15:00 (not 24 February).
     let d = deadline(Promise::Callback, &Case::new(), "2026-02-13 15:00");
-    assert_eq!(d, bj("2026-02-24 15:00"));
+    assert_eq!(d, bj("2026-02-15 15:00"));
     let p = Policy::default_presets();
     let clock = p
         .start(Promise::Callback, &Case::new(), bj("2026-02-13 15:00"))
         .unwrap();
-    // The 50 % warning ("call back after 1 day") falls at the end of the make-up Saturday.
-    let s = p.status(&clock, bj("2026-02-14 18:00")).unwrap();
+    // The 50 % warning ("call back after 1 day") falls a day after the service.
+    let s = p.status(&clock, bj("2026-02-14 15:00")).unwrap();
     assert_eq!(s.state, State::AtRisk);
     assert_eq!(s.at_risk, Some(50));
 }
 
 #[test]
-fn callback_fix_within_two_working_days_across_labour_day() {
-    // Thursday 30 April 10:00: 7 h that day, 1-5 May off, Wednesday 6 May 8 h, 1 h Thursday.
+fn callback_fix_within_two_calendar_days_across_labour_day() {
+    // Seed 002: "必须在2天内解决". Thursday 30 April 10:00: due Saturday 2 May 10:00.
     let d = deadline(Promise::CallbackFix, &Case::new(), "2026-04-30 10:00");
-    assert_eq!(d, bj("2026-05-07 10:00"));
+    assert_eq!(d, bj("2026-05-02 10:00"));
+}
+
+#[test]
+fn callbacks_in_working_days_remain_a_policy_option() {
+    // The preset's comment says how: target = "2wd" on calendar cn_service, in both rules.
+    let text = Policy::default_presets_toml();
+    let mut edited = String::new();
+    let mut in_callback = false;
+    for line in text.lines() {
+        if line.starts_with("id = ") {
+            in_callback =
+                line.contains("\"callback.default\"") || line.contains("\"callback_fix.default\"");
+        }
+        let line = match (in_callback, line) {
+            (true, "target = \"2d\"") => "target = \"2wd\"",
+            (true, "calendar = \"always\"") => "calendar = \"cn_service\"",
+            (_, l) => l,
+        };
+        edited.push_str(line);
+        edited.push('\n');
+    }
+    let p = Policy::from_toml_str(&edited, "working-day-callbacks.toml").unwrap();
+    let at = |promise, start: &str| {
+        let clock = p.start(promise, &Case::new(), bj(start)).unwrap();
+        p.status(&clock, bj(start)).unwrap().deadline
+    };
+    // Friday 13 February 15:00: 3 h that day, Saturday 14 February is worked (8 h), the
+    // festival runs 15-23 February, the last 5 h fall on Tuesday 24 February.
+    assert_eq!(
+        at(Promise::Callback, "2026-02-13 15:00"),
+        bj("2026-02-24 15:00")
+    );
+    // Thursday 30 April 10:00: 7 h that day, 1-5 May off, Wednesday 6 May 8 h, 1 h Thursday.
+    assert_eq!(
+        at(Promise::CallbackFix, "2026-04-30 10:00"),
+        bj("2026-05-07 10:00")
+    );
+}
+
+#[test]
+fn every_rule_of_the_preset_names_its_seed_or_says_it_is_a_deployment_choice() {
+    let p = Policy::default_presets();
+    for rule in p.rules() {
+        let d = &rule.description;
+        assert!(
+            d.contains("seed 00") || d.contains("deployment choice"),
+            "rule {} does not say where it comes from: {d}",
+            rule.id
+        );
+    }
+    // Seed 001 halves only installations and moves: halving resolution is labelled.
+    let halving = p.rule("resolution.key_account").unwrap();
+    assert!(
+        halving.description.contains("deployment choice")
+            && !halving.description.contains("as in the telecom standard"),
+        "{}",
+        halving.description
+    );
 }
 
 #[test]

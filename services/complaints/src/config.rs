@@ -64,6 +64,16 @@ pub struct Config {
         default_value_t = 3
     )]
     pub close_after_unreachable_callbacks: u32,
+    /// When an open promise warns its owner, in percent of the time from its making (or last
+    /// rescheduling) to its due time (1-99).
+    #[arg(
+        long,
+        env = "CSOPS_PROMISE_WARNING_PERCENT",
+        value_name = "PERCENT",
+        default_value_t = crate::domain::DEFAULT_PROMISE_WARNING_PERCENT,
+        value_parser = clap::value_parser!(u8).range(1..=99)
+    )]
+    pub promise_warning_percent: u8,
     /// Forbidden reply phrases as TOML ([[phrase]] id, phrase, variants, category,
     /// suggestion); default: the handbook's phrases in Chinese and English.
     #[arg(long, env = "CSOPS_REPLY_RULES_FILE", value_name = "FILE")]
@@ -94,6 +104,7 @@ impl Config {
             escalation_chain: "supervisor,manager".to_owned(),
             compensation_limits: "agent=20000,supervisor=200000,manager=unlimited".to_owned(),
             close_after_unreachable_callbacks: 3,
+            promise_warning_percent: crate::domain::DEFAULT_PROMISE_WARNING_PERCENT,
             reply_rules_file: None,
             outbox_interval: Duration::from_millis(200),
             reevaluate_interval: Duration::from_millis(300),
@@ -115,6 +126,7 @@ impl Config {
         rules.authority = AuthorityLimits::parse(&self.compensation_limits)
             .map_err(|e| format!("--compensation-limits / CSOPS_COMPENSATION_LIMITS: {e}"))?;
         rules.close_after_unreachable = self.close_after_unreachable_callbacks;
+        rules.promise_warning_percent = self.promise_warning_percent;
         if let Some(path) = &self.reply_rules_file {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("--reply-rules-file {}: {e}", path.display()))?;

@@ -1156,6 +1156,8 @@ async fn oversize_ids_filters_masks_and_etags_are_refused_naming_the_field_brief
 }
 
 csops_testkit::on_both_backends!(
+    the_agent_who_took_a_complaint_stays_accountable_and_findable,
+    promises_are_kept_rescheduled_with_consent_warned_and_broken,
     create_validate_get_list_and_conflicts,
     a_complaint_late_when_recorded_is_escalated_at_once,
     create_answers_failed_precondition_for_a_customer_the_customers_service_does_not_know,
@@ -1504,4 +1506,309 @@ async fn a_stop_ends_an_open_sla_stream_with_unavailable_instead_of_waiting_out_
         "the stop took {:?}",
         asked.elapsed()
     );
+}
+
+fn in_a_while(from_now: chrono::TimeDelta) -> Option<prost_types::Timestamp> {
+    let t = chrono::Utc::now() + from_now;
+    Some(prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: 0,
+    })
+}
+
+async fn promise_of(app: &TestApp, complaint_id: &str, promise_id: &str) -> pb::Promise {
+    app.client
+        .clone()
+        .get_complaint(pb::GetComplaintRequest {
+            complaint_id: complaint_id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap()
+        .promises
+        .into_iter()
+        .find(|p| p.id == promise_id)
+        .unwrap()
+}
+
+/// Promises as an agent lives them (seed 002: "说到做到", and "因为特殊客观原因不能兑现承诺，要积极
+/// 主动与客户沟通，并道歉"): made and kept; moved only with the customer's consent; the owner
+/// warned before one falls due; one left open past its due time broken and escalated.
+async fn promises_are_kept_rescheduled_with_consent_warned_and_broken(backend: Backend) {
+    // Warn at 1 % of the way to the due time, so a warning comes within the test.
+    let mut app = spawn_app_with(backend, |c| c.promise_warning_percent = 1).await;
+    let cus = customer(&mut app, cpb::CustomerTier::C, false, cpb::Region::Rural).await;
+    let created = create(&mut app, complaint(&cus)).await;
+    let client = app.client.clone();
+    let make = |description: &'static str, due: chrono::TimeDelta| {
+        let mut client = client.clone();
+        let id = created.id.clone();
+        async move {
+            client
+                .make_promise(pb::MakePromiseRequest {
+                    complaint_id: id,
+                    description: description.into(),
+                    due_time: in_a_while(due),
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    actor: agent(),
+                    etag: String::new(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .promise
+                .unwrap()
+        }
+    };
+
+    // Made and kept on time.
+    let router = make("send the replacement router", chrono::TimeDelta::days(1)).await;
+    assert_eq!(router.state, pb::PromiseState::Open as i32);
+    let kept = app
+        .client
+        .keep_promise(pb::KeepPromiseRequest {
+            complaint_id: created.id.clone(),
+            promise_id: router.id.clone(),
+            note: "delivered".into(),
+            actor: agent(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .promise
+        .unwrap();
+    assert_eq!(kept.state, pb::PromiseState::Kept as i32);
+
+    // Moved only with the customer's consent, which the promise then records.
+    let visit = make("engineer visits", chrono::TimeDelta::days(1)).await;
+    let reschedule = |consent: &'static str| pb::ReschedulePromiseRequest {
+        complaint_id: created.id.clone(),
+        promise_id: visit.id.clone(),
+        new_due_time: in_a_while(chrono::TimeDelta::days(2)),
+        reason: "the spare part arrives a day late".into(),
+        customer_consent: consent.into(),
+        actor: agent(),
+        etag: String::new(),
+    };
+    let refused = app
+        .client
+        .reschedule_promise(reschedule(""))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    let fields: Vec<String> = refused
+        .get_details_bad_request()
+        .unwrap()
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, ["customer_consent"]);
+    let moved = app
+        .client
+        .reschedule_promise(reschedule("agreed on the phone at 10:05"))
+        .await
+        .unwrap()
+        .into_inner()
+        .promise
+        .unwrap();
+    assert_eq!(moved.changes.len(), 1);
+    assert_eq!(
+        moved.changes[0].customer_consent,
+        "agreed on the phone at 10:05"
+    );
+    assert_eq!(moved.changes[0].previous_due_time, visit.due_time);
+
+    // Left open: the owner is warned first, then it breaks and escalates.
+    let refund = make("refund the fee", chrono::TimeDelta::seconds(3)).await;
+    let id = created.id.clone();
+    let app_ref = &app;
+    wait_until(
+        || {
+            let (id, promise) = (id.clone(), refund.id.clone());
+            async move {
+                promise_of(app_ref, &id, &promise).await.state == pb::PromiseState::Broken as i32
+            }
+        },
+        "the overdue promise breaks",
+    )
+    .await;
+    let broken = promise_of(&app, &created.id, &refund.id).await;
+    assert!(broken.warned, "the owner was warned before it broke");
+    let after = app
+        .client
+        .clone()
+        .get_complaint(pb::GetComplaintRequest {
+            complaint_id: created.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap();
+    let escalated: Vec<&str> = after
+        .escalations
+        .iter()
+        .filter(|e| e.reason == pb::EscalationReason::PromiseBroken as i32)
+        .map(|e| e.promise_id.as_str())
+        .collect();
+    assert_eq!(escalated, [refund.id.as_str()]);
+    let kinds: Vec<i32> = app
+        .client
+        .clone()
+        .list_timeline(pb::ListTimelineRequest {
+            complaint_id: created.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
+        .iter()
+        .filter_map(|e| match &e.details {
+            Some(pb::timeline_entry::Details::SlaEvent(s)) if s.promise_id == refund.id => {
+                Some(s.kind)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        kinds[..2],
+        [
+            pb::SlaEventKind::AtRisk as i32,
+            pb::SlaEventKind::PromiseBroken as i32
+        ]
+    );
+}
+
+/// ExplainClock names every rule that set a key account's resolution target and the conditions
+/// that matched: the severity for the target rule, the key-account flag for the halving, whose
+/// description says it is a deployment choice (seed 001 halves only installations and moves).
+async fn explain_clock_names_the_rules_and_the_conditions_that_set_a_key_accounts_target(
+    backend: Backend,
+) {
+    let mut app = spawn_app(backend).await;
+    let cus = customer(&mut app, cpb::CustomerTier::A, true, cpb::Region::Urban).await;
+    let mut serious = complaint(&cus);
+    serious.severity = pb::Severity::High as i32;
+    let created = create(&mut app, serious).await;
+    let explained = app
+        .client
+        .explain_clock(pb::ExplainClockRequest {
+            complaint_id: created.id.clone(),
+            clock_id: "resolution-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .explanation
+        .unwrap();
+    let rule = explained.rule.unwrap();
+    let shown = |conditions: &[pb::RuleCondition]| -> Vec<String> {
+        conditions
+            .iter()
+            .map(|c| format!("{} = {} (complaint: {})", c.key, c.expected, c.actual))
+            .collect()
+    };
+    assert_eq!(rule.rule_id, "resolution.high");
+    assert_eq!(
+        shown(&rule.conditions),
+        ["severity = high (complaint: high)"]
+    );
+    assert_eq!(rule.adjustment_rule_id, "resolution.key_account");
+    assert_eq!(
+        shown(&rule.adjustment_conditions),
+        ["key_account = true (complaint: true)"]
+    );
+    assert_eq!(rule.factor, 0.5);
+    assert!(
+        rule.adjustment_description.contains("deployment choice"),
+        "{}",
+        rule.adjustment_description
+    );
+    assert!(
+        explained
+            .summary
+            .contains("resolution.key_account (key_account=true) applies x0.5"),
+        "{}",
+        explained.summary
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_clock_names_the_rules_and_the_conditions_that_set_a_key_accounts_target_on_sqlite()
+{
+    explain_clock_names_the_rules_and_the_conditions_that_set_a_key_accounts_target(
+        Backend::Sqlite,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_clock_names_the_rules_and_the_conditions_that_set_a_key_accounts_target_on_postgres(
+) {
+    explain_clock_names_the_rules_and_the_conditions_that_set_a_key_accounts_target(
+        Backend::Postgres,
+    )
+    .await;
+}
+
+/// 首问负责 (seed 001): the agent who took the complaint stays accountable when it is handed
+/// on, and a supervisor finds it by its owner, not only by who works on it now.
+async fn the_agent_who_took_a_complaint_stays_accountable_and_findable(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let cus = customer(&mut app, cpb::CustomerTier::B, false, cpb::Region::Urban).await;
+    let created = create(&mut app, complaint(&cus)).await;
+    assert_eq!(created.accountable_agent_id, "agent-1");
+    let handed_on = app
+        .client
+        .assign_complaint(pb::AssignComplaintRequest {
+            complaint_id: created.id.clone(),
+            agent_id: "agent-2".into(),
+            reason: "specialist for routers".into(),
+            actor: agent(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap();
+    assert_eq!(handed_on.assigned_agent_id, "agent-2");
+    assert_eq!(handed_on.accountable_agent_id, "agent-1");
+    let list = |owner: &str, assignee: &str| pb::ListComplaintsRequest {
+        accountable_agent_id: owner.into(),
+        assigned_agent_id: assignee.into(),
+        ..Default::default()
+    };
+    let owned = app
+        .client
+        .list_complaints(list("agent-1", ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .complaints;
+    assert_eq!(
+        owned.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [created.id.as_str()]
+    );
+    let worked_on_by_owner = app
+        .client
+        .list_complaints(list("", "agent-1"))
+        .await
+        .unwrap()
+        .into_inner()
+        .complaints;
+    assert!(worked_on_by_owner.is_empty());
+    let nobody = app
+        .client
+        .list_complaints(list("agent-2", ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .complaints;
+    assert!(nobody.is_empty(), "the new assignee owns nothing");
 }

@@ -336,7 +336,21 @@ async fn a_complaint_goes_through_every_step_on_postgres_with_the_real_grpcurl()
     assert_eq!(fix["target"], "172800s", "2 days to fix");
     assert_eq!(fix["state"], "SLA_CLOCK_STATE_RUNNING");
 
-    // Fixed for good: propose, accept, resolve, a happy callback, close.
+    // Fixed for good: investigated again (a reopened complaint cannot skip it), propose,
+    // accept, resolve, a happy callback, close.
+    let mut skip = propose_body();
+    skip["complaintId"] = json!(id);
+    skip["actor"] = agent();
+    // grpcurl exits 64 + the status code: 73 is FAILED_PRECONDITION.
+    grpcurl_exit(
+        cmp,
+        &format!("{COMPLAINTS}/ProposeSolution"),
+        &skip,
+        &[],
+        73,
+    )
+    .await;
+    step(cmp, "StartInvestigation", &id, json!({})).await;
     step(cmp, "ProposeSolution", &id, propose_body()).await;
     step(cmp, "AcceptSolution", &id, json!({})).await;
     step(
@@ -383,6 +397,7 @@ async fn a_complaint_goes_through_every_step_on_postgres_with_the_real_grpcurl()
             "COMPLAINT_STATE_SOLUTION_ACCEPTED",
             "COMPLAINT_STATE_RESOLVED",
             "COMPLAINT_STATE_REOPENED",
+            "COMPLAINT_STATE_INVESTIGATING",
             "COMPLAINT_STATE_SOLUTION_PROPOSED",
             "COMPLAINT_STATE_SOLUTION_ACCEPTED",
             "COMPLAINT_STATE_RESOLVED",

@@ -372,6 +372,7 @@ pub(crate) fn promise(p: &Promise) -> pb::Promise {
         keep_time,
         kept_by,
         changes,
+        warned,
     } = p;
     pb::Promise {
         id: id.clone(),
@@ -393,6 +394,7 @@ pub(crate) fn promise(p: &Promise) -> pb::Promise {
                 change_time: ts(c.time),
             })
             .collect(),
+        warned: *warned,
     }
 }
 
@@ -549,6 +551,7 @@ pub(crate) fn complaint(c: &Complaint, rules: &Rules, now: DateTime<Utc>) -> pb:
         state: c.state.number(),
         allowed_next_states: c.allowed_next(rules).iter().map(|s| s.number()).collect(),
         assigned_agent_id: c.assigned_agent_id.clone(),
+        accountable_agent_id: c.accountable_agent_id.clone(),
         escalation_level: c.escalation_level.number(),
         customer: Some(pb::CustomerSnapshot {
             tier: c.customer.tier.number(),
@@ -643,11 +646,22 @@ pub(crate) fn explanation(
         target,
         base_target,
         factor,
-        adjustment_rule: _,
+        adjustment_rule,
+        adjustment_description,
+        adjustment_conditions,
         conditions,
         specificity,
         less_specific,
     } = rule;
+    let condition = |Condition {
+                         key,
+                         expected,
+                         actual,
+                     }| pb::RuleCondition {
+        key,
+        expected,
+        actual,
+    };
     let CalendarSummary {
         name,
         always,
@@ -668,22 +682,12 @@ pub(crate) fn explanation(
             target: dur(target),
             base_target: dur(base_target),
             factor,
-            conditions: conditions
-                .into_iter()
-                .map(
-                    |Condition {
-                         key,
-                         expected,
-                         actual,
-                     }| pb::RuleCondition {
-                        key,
-                        expected,
-                        actual,
-                    },
-                )
-                .collect(),
+            conditions: conditions.into_iter().map(condition).collect(),
             specificity: i32::try_from(specificity).unwrap_or(i32::MAX),
             less_specific_rule_ids: less_specific,
+            adjustment_rule_id: adjustment_rule.unwrap_or_default(),
+            adjustment_description,
+            adjustment_conditions: adjustment_conditions.into_iter().map(condition).collect(),
         }),
         calendar: Some(pb::CalendarSummary {
             calendar_id: name,

@@ -74,6 +74,7 @@ pub(super) async fn list_complaints(
         create_time_start,
         create_time_end,
         escalation_level,
+        accountable_agent_id,
     } = request;
     let mut v = Violations::default();
     let limit = paging::page_size(page_size, 50, &mut v);
@@ -101,6 +102,8 @@ pub(super) async fn list_complaints(
     if unassigned && filter.assigned_agent_id.is_some() {
         v.push("unassigned", "cannot be combined with assigned_agent_id");
     }
+    filter.accountable_agent_id =
+        Some(accountable_agent_id.trim().to_owned()).filter(|s| !s.is_empty());
     filter.customer_id = Some(customer_id.trim().to_owned()).filter(|s| !s.is_empty());
     filter.sla_states = match pb::SlaStateFilter::try_from(sla_state) {
         Ok(pb::SlaStateFilter::Unspecified) => vec![],
@@ -148,6 +151,7 @@ fn list_filters(filter: &ListFilter) -> Filters {
         severities,
         assigned_agent_id,
         unassigned,
+        accountable_agent_id,
         customer_id,
         sla_states,
         create_time_start,
@@ -163,6 +167,10 @@ fn list_filters(filter: &ListFilter) -> Filters {
             assigned_agent_id.as_deref().unwrap_or(""),
         )
         .with("unassigned", unassigned)
+        .with(
+            "accountable_agent_id",
+            accountable_agent_id.as_deref().unwrap_or(""),
+        )
         .with("customer_id", customer_id.as_deref().unwrap_or(""))
         .with_all("sla_states", sla_states)
         // Stored microseconds (0 for unset), the form page tokens were always signed over.

@@ -71,6 +71,7 @@ fn complaint(v: &mut Violations, c: &pb::Complaint) {
         close_time: _,
         etag,
         reopen_count: _,
+        accountable_agent_id: _,
     } = c;
     v.max_id("complaint.id", id);
     v.max_id("complaint.customer_id", customer_id);
@@ -158,6 +159,7 @@ impl Bounded for pb::ListComplaintsRequest {
             create_time_start: _,
             create_time_end: _,
             escalation_level: _,
+            accountable_agent_id,
         } = self;
         v.max_len("page_token", page_token, MAX_PAGE_TOKEN_LEN);
         v.max_items("states", states.len(), MAX_FILTER_VALUES);
@@ -165,6 +167,7 @@ impl Bounded for pb::ListComplaintsRequest {
         v.max_items("severities", severities.len(), MAX_FILTER_VALUES);
         v.max_id("assigned_agent_id", assigned_agent_id);
         v.max_id("customer_id", customer_id);
+        v.max_id("accountable_agent_id", accountable_agent_id);
     }
 }
 

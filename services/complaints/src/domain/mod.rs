@@ -17,7 +17,7 @@ pub use complaint::{
     MAX_SHORT_NOTE, MAX_TITLE, MAX_TRAITS,
 };
 pub use csops_runtime::violations::{FieldViolation, RuleError, Violations};
-pub use rules::{AuthorityLimits, Chain, Rules};
+pub use rules::{AuthorityLimits, Chain, Rules, DEFAULT_PROMISE_WARNING_PERCENT};
 pub use types::*;
 pub use vocabulary::*;
 
@@ -39,7 +39,9 @@ impl State {
             Resolved => &[CallbackDone, Reopened, Closed],
             CallbackDone => &[Closed, Reopened],
             Closed => &[Reopened],
-            Reopened => &[Investigating, SolutionProposed, Withdrawn],
+            // DOMAIN §3 step 3 (seed 003): a problem that came back is investigated again —
+            // its cause was not what was thought — before a new solution is proposed.
+            Reopened => &[Investigating, Withdrawn],
             Withdrawn => &[],
         }
     }

@@ -129,10 +129,18 @@ pub struct Rules {
     pub authority: AuthorityLimits,
     /// UNREACHABLE callbacks after which a RESOLVED complaint may close.
     pub close_after_unreachable: u32,
+    /// When an open promise warns its owner, in percent of the time from its making (or last
+    /// rescheduling) to its due time: early enough to tell the customer before it is broken.
+    pub promise_warning_percent: u8,
     /// Forbidden reply phrases.
     pub reply: ReplyRules,
     fallback_calendar: Arc<Calendar>,
 }
+
+/// The default of [`Rules::promise_warning_percent`]: a promise due in two days warns its owner
+/// twelve hours before. Seed 002: "因为特殊客观原因不能兑现承诺，要积极主动与客户沟通，并道歉" —
+/// a promise that cannot be kept is told to the customer early, with an apology.
+pub const DEFAULT_PROMISE_WARNING_PERCENT: u8 = 75;
 
 impl Rules {
     /// Rules with the given policy and defaults for the rest.
@@ -142,6 +150,7 @@ impl Rules {
             chain: Chain::default(),
             authority: AuthorityLimits::default(),
             close_after_unreachable: 3,
+            promise_warning_percent: DEFAULT_PROMISE_WARNING_PERCENT,
             reply: ReplyRules::default(),
             fallback_calendar: Arc::new(Calendar::always("always")),
         }

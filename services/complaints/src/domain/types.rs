@@ -231,6 +231,10 @@ pub struct Promise {
     pub kept_by: Option<Actor>,
     /// Due-time changes.
     pub changes: Vec<PromiseChange>,
+    /// Whether the owner was warned that it falls due soon (since it was made or last
+    /// rescheduled). Left out of stored bodies while false, so older bodies read back alike.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warned: bool,
 }
 
 /// One escalation step.

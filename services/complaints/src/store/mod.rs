@@ -52,6 +52,8 @@ pub struct ListFilter {
     pub assigned_agent_id: Option<String>,
     /// Only unassigned.
     pub unassigned: bool,
+    /// Accountable owner (首问负责).
+    pub accountable_agent_id: Option<String>,
     /// Customer.
     pub customer_id: Option<String>,
     /// SLA states.
@@ -170,8 +172,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO complaints (id, customer_id, state, nature, severity, assigned_agent_id, \
              escalation_level, sla_state, defaulted, next_check_time, lease_owner, lease_until, body, \
-             version, create_time, update_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', 0, $11, $12, $13, $14)",
+             version, create_time, update_time, accountable_agent_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', 0, $11, $12, $13, $14, $15)",
         )
         .bind(&c.id)
         .bind(&c.customer_id)
@@ -187,6 +189,7 @@ impl Store {
         .bind(c.version)
         .bind(c.create_time.timestamp_micros())
         .bind(c.update_time.timestamp_micros())
+        .bind(&c.accountable_agent_id)
         .execute(&mut *tx)
         .await?;
         let sla_events = self.commit(tx, c, effects).await?;
@@ -221,8 +224,8 @@ impl Store {
         let result = sqlx::query(
             "UPDATE complaints SET state = $1, nature = $2, severity = $3, assigned_agent_id = $4, \
              escalation_level = $5, sla_state = $6, defaulted = $7, next_check_time = $8, \
-             lease_owner = '', lease_until = 0, body = $9, version = $10, update_time = $11 \
-             WHERE id = $12 AND version = $13",
+             lease_owner = '', lease_until = 0, body = $9, version = $10, update_time = $11, \
+             accountable_agent_id = $14 WHERE id = $12 AND version = $13",
         )
         .bind(c.state.code())
         .bind(c.nature.code())
@@ -237,6 +240,7 @@ impl Store {
         .bind(c.update_time.timestamp_micros())
         .bind(&c.id)
         .bind(expected_version)
+        .bind(&c.accountable_agent_id)
         .execute(&mut *tx)
         .await?;
         if result.rows_affected() != 1 {
@@ -266,6 +270,7 @@ impl Store {
             severities,
             assigned_agent_id,
             unassigned,
+            accountable_agent_id,
             customer_id,
             sla_states,
             create_time_start,
@@ -286,6 +291,9 @@ impl Store {
             sql.bind(" AND assigned_agent_id = $?", "");
         } else if let Some(agent) = assigned_agent_id {
             sql.bind(" AND assigned_agent_id = $?", agent.as_str());
+        }
+        if let Some(owner) = accountable_agent_id {
+            sql.bind(" AND accountable_agent_id = $?", owner.as_str());
         }
         if let Some(customer) = customer_id {
             sql.bind(" AND customer_id = $?", customer.as_str());

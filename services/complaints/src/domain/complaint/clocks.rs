@@ -402,6 +402,33 @@ impl Complaint {
             }
         }
         for i in 0..self.promises.len() {
+            // Warned once, before it is due (a promise found overdue is broken instead).
+            let p = &self.promises[i];
+            let warn = p
+                .warning_time(rules.promise_warning_percent)
+                .is_some_and(|at| at <= now && now <= p.due_time);
+            if !warn {
+                continue;
+            }
+            if !changed {
+                self.touch(now);
+                changed = true;
+            }
+            self.promises[i].warned = true;
+            let p = self.promises[i].clone();
+            self.sla_event(
+                &mut fx,
+                &actor,
+                now,
+                None,
+                SlaEventKind::AtRisk,
+                i32::from(rules.promise_warning_percent),
+                p.due_time,
+                None,
+                &p.id,
+            );
+        }
+        for i in 0..self.promises.len() {
             let p = &self.promises[i];
             if p.state != PromiseState::Open || p.due_time >= now {
                 continue;
@@ -463,7 +490,11 @@ impl Complaint {
             .iter()
             .filter(|p| p.state == PromiseState::Open)
             .map(|p| p.due_time.checked_add_signed(STEP).unwrap_or(p.due_time));
-        clocks.chain(promises).min()
+        let warnings = self
+            .promises
+            .iter()
+            .filter_map(|p| p.warning_time(rules.promise_warning_percent));
+        clocks.chain(promises).chain(warnings).min()
     }
 
     /// The SLA state of the open clocks at `now`.

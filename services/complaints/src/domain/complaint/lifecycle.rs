@@ -506,6 +506,10 @@ impl Complaint {
         self.touch(now);
         let mut fx = Effects::default();
         let previous = std::mem::replace(&mut self.assigned_agent_id, agent_id.trim().to_owned());
+        // 首问负责: the first agent to take it owns it when nobody did at intake.
+        if self.accountable_agent_id.is_empty() {
+            self.accountable_agent_id = agent_id.trim().to_owned();
+        }
         self.entry(
             &mut fx,
             actor,

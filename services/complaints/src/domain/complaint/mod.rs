@@ -150,6 +150,12 @@ pub struct Complaint {
     pub state: State,
     /// Assigned agent.
     pub assigned_agent_id: String,
+    /// The accountable owner (首问负责, seed 001: "首问负责制" — whoever first takes the
+    /// customer's contact owns it to the end): the agent who recorded the complaint, or, when
+    /// a system recorded it (a letter, a web form), the first agent it was assigned to. Kept
+    /// through every reassignment. Left out of stored bodies while empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub accountable_agent_id: String,
     /// Escalation level.
     pub escalation_level: Level,
     /// Customer facts.
@@ -308,6 +314,11 @@ impl Complaint {
             traits,
             state: State::Received,
             assigned_agent_id: String::new(),
+            accountable_agent_id: if actor.role == Role::System {
+                String::new()
+            } else {
+                actor.id.clone()
+            },
             escalation_level: Level::Agent,
             customer,
             clocks: Vec::new(),

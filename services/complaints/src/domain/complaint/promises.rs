@@ -56,6 +56,7 @@ impl Complaint {
             keep_time: None,
             kept_by: None,
             changes: Vec::new(),
+            warned: false,
         };
         self.promises.push(promise.clone());
         let id = promise.id.clone();
@@ -159,6 +160,8 @@ impl Complaint {
         });
         p.due_time = new_due;
         p.state = PromiseState::Open;
+        // A new due time is a new span: the owner is warned again before it.
+        p.warned = false;
         let p = p.clone();
         let mut fx = Effects::default();
         self.entry(
@@ -169,5 +172,19 @@ impl Complaint {
             Details::Promise(p),
         );
         Ok(fx)
+    }
+}
+
+impl Promise {
+    /// When an open promise warns its owner: `percent` of the way from its making (or last
+    /// rescheduling) to its due time. `None` for a promise that is not open or already warned.
+    pub fn warning_time(&self, percent: u8) -> Option<DateTime<Utc>> {
+        if self.state != PromiseState::Open || self.warned {
+            return None;
+        }
+        let start = self.changes.last().map_or(self.make_time, |c| c.time);
+        let span = self.due_time.signed_duration_since(start);
+        let lead = span * i32::from(percent.min(100)) / 100;
+        start.checked_add_signed(lead)
     }
 }
