@@ -1156,6 +1156,7 @@ async fn oversize_ids_filters_masks_and_etags_are_refused_naming_the_field_brief
 }
 
 csops_testkit::on_both_backends!(
+    a_fix_that_did_not_hold_reopens_the_complaint_for_investigation,
     the_agent_who_took_a_complaint_stays_accountable_and_findable,
     promises_are_kept_rescheduled_with_consent_warned_and_broken,
     create_validate_get_list_and_conflicts,
@@ -1811,4 +1812,68 @@ async fn the_agent_who_took_a_complaint_stays_accountable_and_findable(backend: 
         .into_inner()
         .complaints;
     assert!(nobody.is_empty(), "the new assignee owns nothing");
+}
+
+/// Seed 003 (效果确认): some days after the fix, whether it held is recorded once; a fix that
+/// did not hold reopens the complaint with its 2-day fix clock, and a reopened complaint is
+/// investigated again before a new solution.
+async fn a_fix_that_did_not_hold_reopens_the_complaint_for_investigation(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let cus = customer(&mut app, cpb::CustomerTier::B, false, cpb::Region::Urban).await;
+    let created = create(&mut app, complaint(&cus)).await;
+    drive_to_resolved(&mut app, &created.id).await;
+    let confirm = |effective: bool, note: &str| pb::ConfirmEffectRequest {
+        complaint_id: created.id.clone(),
+        effective,
+        note: note.into(),
+        actor: agent(),
+        etag: String::new(),
+    };
+    let early = app
+        .client
+        .confirm_effect(confirm(true, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(early.code(), Code::FailedPrecondition, "{early:?}");
+    app.client
+        .record_callback(pb::RecordCallbackRequest {
+            complaint_id: created.id.clone(),
+            outcome: pb::CallbackOutcome::Satisfied as i32,
+            request_id: "effect-callback".into(),
+            actor: agent(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let reopened = app
+        .client
+        .confirm_effect(confirm(false, "drops again since Monday"))
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap();
+    assert_eq!(reopened.state, pb::ComplaintState::Reopened as i32);
+    let check = reopened
+        .resolution
+        .as_ref()
+        .unwrap()
+        .effect_check
+        .as_ref()
+        .unwrap();
+    assert!(!check.effective);
+    assert_eq!(check.note, "drops again since Monday");
+    assert_eq!(
+        reopened.allowed_next_states,
+        [
+            pb::ComplaintState::Investigating as i32,
+            pb::ComplaintState::Withdrawn as i32
+        ]
+    );
+    let again = app
+        .client
+        .confirm_effect(confirm(true, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
 }

@@ -591,6 +591,13 @@ pub(crate) fn complaint(c: &Complaint, rules: &Rules, now: DateTime<Utc>) -> pb:
             company_at_fault: r.company_at_fault,
             resolved_by: actor_pb(&r.resolved_by),
             resolve_time: ts(r.resolve_time),
+            accountable_party: r.accountable_party.clone(),
+            effect_check: r.effect_check.as_ref().map(|e| pb::EffectCheck {
+                effective: e.effective,
+                note: e.note.clone(),
+                checked_by: actor_pb(&e.checked_by),
+                check_time: ts(e.check_time),
+            }),
         }),
         callbacks: c.callbacks.iter().map(callback).collect(),
         promises: c.promises.iter().map(promise).collect(),

@@ -184,6 +184,7 @@ pub(super) async fn resolve_complaint(
         corrective_action: r.corrective_action,
         lesson_learned: r.lesson_learned,
         company_at_fault: r.company_at_fault,
+        accountable_party: r.accountable_party,
     };
     let c = api
         .transition(&complaint_id, actor, &etag, v, |c, a, r, now| {
@@ -262,6 +263,31 @@ pub(super) async fn close_complaint(
         )
         .await?;
     Ok(pb::CloseComplaintResponse { complaint: Some(c) })
+}
+
+/// Handles `confirm_effect`.
+pub(super) async fn confirm_effect(
+    api: &ComplaintsApi,
+    request: pb::ConfirmEffectRequest,
+) -> Result<pb::ConfirmEffectResponse, Error> {
+    limits::check(&request)?;
+    let pb::ConfirmEffectRequest {
+        complaint_id,
+        effective,
+        note,
+        actor,
+        etag,
+    } = request;
+    let c = api
+        .transition(
+            &complaint_id,
+            actor,
+            &etag,
+            Violations::default(),
+            |c, a, r, now| c.confirm_effect(effective, &note, a, r, now),
+        )
+        .await?;
+    Ok(pb::ConfirmEffectResponse { complaint: Some(c) })
 }
 
 /// Handles `reopen_complaint`.

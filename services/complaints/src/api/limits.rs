@@ -9,8 +9,9 @@ use csops_runtime::Error;
 
 use super::convert::UPDATABLE;
 use crate::domain::{
-    Violations, MAX_DEMAND, MAX_DESCRIPTION, MAX_MEASURES, MAX_NOTE, MAX_PLAN_STEPS,
-    MAX_REFERENCES, MAX_REFERENCE_ID, MAX_REFERENCE_KIND, MAX_SHORT_NOTE, MAX_TITLE, MAX_TRAITS,
+    Violations, MAX_ACCOUNTABLE_PARTY, MAX_DEMAND, MAX_DESCRIPTION, MAX_MEASURES, MAX_NOTE,
+    MAX_PLAN_STEPS, MAX_REFERENCES, MAX_REFERENCE_ID, MAX_REFERENCE_KIND, MAX_SHORT_NOTE,
+    MAX_TITLE, MAX_TRAITS,
 };
 
 /// The longest text CheckReply reads, in characters.
@@ -309,8 +310,15 @@ impl Bounded for pb::ResolveComplaintRequest {
                 company_at_fault: _,
                 resolved_by: _,
                 resolve_time: _,
+                accountable_party,
+                effect_check: _,
             } = r;
             v.max_len("resolution.summary", summary, MAX_NOTE);
+            v.max_len(
+                "resolution.accountable_party",
+                accountable_party,
+                MAX_ACCOUNTABLE_PARTY,
+            );
             v.max_len("resolution.root_cause", root_cause, MAX_NOTE);
             v.max_len("resolution.corrective_action", corrective_action, MAX_NOTE);
             v.max_len("resolution.lesson_learned", lesson_learned, MAX_NOTE);
@@ -347,6 +355,19 @@ impl Bounded for pb::CloseComplaintRequest {
     fn check_sizes(&self, v: &mut Violations) {
         let Self {
             complaint_id,
+            note,
+            actor: a,
+            etag,
+        } = self;
+        change(v, complaint_id, ("note", note, MAX_NOTE), a.as_ref(), etag);
+    }
+}
+
+impl Bounded for pb::ConfirmEffectRequest {
+    fn check_sizes(&self, v: &mut Violations) {
+        let Self {
+            complaint_id,
+            effective: _,
             note,
             actor: a,
             etag,

@@ -278,6 +278,15 @@ impl ComplaintsService for ComplaintsApi {
         ))
     }
 
+    async fn confirm_effect(
+        &self,
+        request: Request<pb::ConfirmEffectRequest>,
+    ) -> Result<Response<pb::ConfirmEffectResponse>, Status> {
+        Ok(Response::new(
+            lifecycle::confirm_effect(self, request.into_inner()).await?,
+        ))
+    }
+
     async fn reopen_complaint(
         &self,
         request: Request<pb::ReopenComplaintRequest>,

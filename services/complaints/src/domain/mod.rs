@@ -12,9 +12,9 @@ pub mod types;
 pub mod vocabulary;
 
 pub use complaint::{
-    Complaint, Effects, EscalationKey, Input, Patch, ResolutionInput, MAX_DEMAND, MAX_DESCRIPTION,
-    MAX_MEASURES, MAX_NOTE, MAX_PLAN_STEPS, MAX_REFERENCES, MAX_REFERENCE_ID, MAX_REFERENCE_KIND,
-    MAX_SHORT_NOTE, MAX_TITLE, MAX_TRAITS,
+    Complaint, Effects, EscalationKey, Input, Patch, ResolutionInput, MAX_ACCOUNTABLE_PARTY,
+    MAX_DEMAND, MAX_DESCRIPTION, MAX_MEASURES, MAX_NOTE, MAX_PLAN_STEPS, MAX_REFERENCES,
+    MAX_REFERENCE_ID, MAX_REFERENCE_KIND, MAX_SHORT_NOTE, MAX_TITLE, MAX_TRAITS,
 };
 pub use csops_runtime::violations::{FieldViolation, RuleError, Violations};
 pub use rules::{AuthorityLimits, Chain, Rules, DEFAULT_PROMISE_WARNING_PERCENT};

@@ -169,6 +169,27 @@ pub struct Resolution {
     /// When.
     #[serde(with = "csops_runtime::time::serde_micros")]
     pub resolve_time: DateTime<Utc>,
+    /// Who or which unit was accountable for the cause (找到责任人). Left out of stored bodies
+    /// while empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub accountable_party: String,
+    /// Whether the fix held (效果确认); `None` until checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect_check: Option<EffectCheck>,
+}
+
+/// Whether a fix held, checked some days after the resolution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EffectCheck {
+    /// The fix held.
+    pub effective: bool,
+    /// What was found.
+    pub note: String,
+    /// Who checked.
+    pub checked_by: Actor,
+    /// When.
+    #[serde(with = "csops_runtime::time::serde_micros")]
+    pub check_time: DateTime<Utc>,
 }
 
 /// A callback attempt.

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use csops_runtime::violations::MAX_ID_LEN;
 
 use super::{
-    list, text, Complaint, Effects, ResolutionInput, CLOCK_SKEW, MAX_MEASURES, MAX_NOTE,
-    MAX_PLAN_STEPS, MAX_SHORT_NOTE,
+    list, text, Complaint, Effects, ResolutionInput, CLOCK_SKEW, MAX_ACCOUNTABLE_PARTY,
+    MAX_MEASURES, MAX_NOTE, MAX_PLAN_STEPS, MAX_SHORT_NOTE,
 };
 use crate::domain::rules::Rules;
 use crate::domain::types::*;
@@ -255,6 +255,14 @@ impl Complaint {
             MAX_NOTE,
             false,
         );
+        // Seed 003: when the company was at fault, find who was accountable (找到责任人).
+        text(
+            &mut v,
+            "resolution.accountable_party",
+            &input.accountable_party,
+            MAX_ACCOUNTABLE_PARTY,
+            input.company_at_fault,
+        );
         if !v.is_empty() {
             return Err(RuleError::Invalid(v));
         }
@@ -268,6 +276,8 @@ impl Complaint {
             company_at_fault: input.company_at_fault,
             resolved_by: actor.clone(),
             resolve_time: now,
+            accountable_party: input.accountable_party.trim().to_owned(),
+            effect_check: None,
         });
         self.move_to(&mut fx, State::Resolved, actor, now, "");
         let running = self
@@ -388,6 +398,73 @@ impl Complaint {
             self.stop_clock(fx, i, time, actor, rules, now);
         }
         self.start_clock(fx, ClockKind::CallbackFix, now, actor, rules, now)
+    }
+
+    /// Records whether the fix held, some days after it (效果确认, seed 003): once per
+    /// resolution, in CALLBACK_DONE or CLOSED. A fix that did not hold reopens the complaint
+    /// (reason RECURRENCE) with its 2-day callback-fix clock.
+    pub fn confirm_effect(
+        &mut self,
+        effective: bool,
+        note: &str,
+        actor: &Actor,
+        rules: &Rules,
+        now: DateTime<Utc>,
+    ) -> Result<Effects, RuleError> {
+        if !matches!(self.state, State::CallbackDone | State::Closed) {
+            return Err(self.refuse("confirm the effect of the fix", rules));
+        }
+        if self
+            .resolution
+            .as_ref()
+            .is_some_and(|r| r.effect_check.is_some())
+        {
+            return Err(RuleError::Precondition(format!(
+                "the effect of the fix of complaint {} was already checked",
+                self.id
+            )));
+        }
+        let mut v = Violations::default();
+        text(&mut v, "note", note, MAX_NOTE, !effective);
+        if !v.is_empty() {
+            return Err(RuleError::Invalid(v));
+        }
+        self.touch(now);
+        let mut fx = Effects::default();
+        if let Some(resolution) = self.resolution.as_mut() {
+            resolution.effect_check = Some(EffectCheck {
+                effective,
+                note: note.to_owned(),
+                checked_by: actor.clone(),
+                check_time: now,
+            });
+        }
+        let text_ = if effective {
+            format!("effect confirmed: {note}")
+        } else {
+            format!("effect NOT confirmed: {note}")
+        };
+        self.entry(
+            &mut fx,
+            actor,
+            now,
+            text_.trim_end_matches([':', ' ']).to_owned(),
+            Details::Note {
+                text: note.to_owned(),
+            },
+        );
+        if !effective {
+            self.reopen_inner(
+                &mut fx,
+                ReopenReason::Recurrence,
+                note,
+                now,
+                actor,
+                rules,
+                now,
+            )?;
+        }
+        Ok(fx)
     }
 
     /// CALLBACK_DONE -> CLOSED, or RESOLVED -> CLOSED after the configured unreachable

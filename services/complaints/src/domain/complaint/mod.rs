@@ -59,6 +59,8 @@ const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(1);
 const MAX_BACKDATE: TimeDelta = TimeDelta::days(366);
 /// How far ahead a promise to the customer may fall due.
 const MAX_PROMISE_AHEAD: TimeDelta = TimeDelta::days(366);
+/// The longest name of an accountable party.
+pub const MAX_ACCOUNTABLE_PARTY: usize = 200;
 /// The longest call recorded.
 const MAX_CALL: TimeDelta = TimeDelta::hours(24);
 
@@ -123,6 +125,8 @@ pub struct ResolutionInput {
     pub lesson_learned: String,
     /// At fault.
     pub company_at_fault: bool,
+    /// Who or which unit was accountable (required when at fault).
+    pub accountable_party: String,
 }
 
 /// A complaint and everything done about it.

@@ -631,3 +631,87 @@ fn the_first_agent_to_take_a_complaint_stays_accountable_through_reassignments()
     let _ = letter.assign("agent-4", "", &agent(), &r, t0()).unwrap();
     assert_eq!(letter.accountable_agent_id, "agent-3");
 }
+
+/// Seed 003: find who was accountable (找到责任人) when the company was at fault, and confirm
+/// some days later that the fix held (效果确认); a fix that did not hold reopens the complaint.
+#[test]
+fn the_resolution_names_who_was_accountable_and_the_fix_is_confirmed_later() {
+    let r = rules();
+    let mut c = new_complaint();
+    let mut now = t0();
+    for a in [
+        Action::Ack,
+        Action::Investigate,
+        Action::Propose,
+        Action::Accept,
+    ] {
+        now += TimeDelta::minutes(1);
+        let _ = apply(&mut c, a, &r, now).unwrap();
+    }
+    let at_fault = ResolutionInput {
+        summary: "router replaced".into(),
+        root_cause: "faulty batch".into(),
+        corrective_action: "batch recalled".into(),
+        company_at_fault: true,
+        ..Default::default()
+    };
+    let refused = c.resolve(at_fault.clone(), &agent(), &r, now).unwrap_err();
+    assert_eq!(fields(refused), ["resolution.accountable_party"]);
+    let _ = c
+        .resolve(
+            ResolutionInput {
+                accountable_party: "installation team north".into(),
+                ..at_fault
+            },
+            &agent(),
+            &r,
+            now,
+        )
+        .unwrap();
+    assert_eq!(
+        c.resolution.as_ref().unwrap().accountable_party,
+        "installation team north"
+    );
+    // Not before the callback.
+    assert!(matches!(
+        c.confirm_effect(true, "", &agent(), &r, now),
+        Err(RuleError::Precondition(_))
+    ));
+    now += TimeDelta::days(1);
+    let _ = apply(&mut c, Action::Satisfied, &r, now).unwrap();
+    now += TimeDelta::days(7);
+    // A fix that did not hold must say why, then reopens the complaint with a fix clock.
+    assert_eq!(
+        fields(c.confirm_effect(false, " ", &agent(), &r, now).unwrap_err()),
+        ["note"]
+    );
+    let _ = c
+        .confirm_effect(false, "drops again since Monday", &agent(), &r, now)
+        .unwrap();
+    assert_eq!(c.state, State::Reopened);
+    assert_eq!(c.reopen_count, 1);
+    assert!(c
+        .clocks
+        .iter()
+        .any(|k| k.kind == ClockKind::CallbackFix && k.is_open()));
+    let check = c.resolution.as_ref().unwrap().effect_check.clone().unwrap();
+    assert!(!check.effective);
+
+    // Fixed again, called back, and this time the fix holds: recorded once, state unchanged.
+    for a in [
+        Action::Investigate,
+        Action::Propose,
+        Action::Accept,
+        Action::Resolve,
+        Action::Satisfied,
+    ] {
+        now += TimeDelta::minutes(1);
+        let _ = apply(&mut c, a, &r, now).unwrap();
+    }
+    let _ = c.confirm_effect(true, "", &agent(), &r, now).unwrap();
+    assert_eq!(c.state, State::CallbackDone);
+    assert!(matches!(
+        c.confirm_effect(true, "", &agent(), &r, now),
+        Err(RuleError::Precondition(_))
+    ));
+}
