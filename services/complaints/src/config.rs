@@ -9,6 +9,7 @@ use csops_runtime::config::parse_duration;
 use csops_sla::Policy;
 
 use crate::domain::reply::ReplyRules;
+use crate::domain::rules::{Sensitive, SensitiveEscalation};
 use crate::domain::{AuthorityLimits, Chain, Rules};
 
 /// Flags of the complaints service.
@@ -74,6 +75,29 @@ pub struct Config {
         value_parser = clap::value_parser!(u8).range(1..=99)
     )]
     pub promise_warning_percent: u8,
+    /// Complainant traits that count as sensitive (seed 003: social background, media,
+    /// lawyers): at least HIGH severity for the SLA, a priority step up, an in-person visit,
+    /// escalation as --sensitive-escalation says, and no written replies.
+    #[arg(
+        long,
+        env = "CSOPS_SENSITIVE_TRAITS",
+        value_name = "TRAITS",
+        default_value = "social_background,media,legal"
+    )]
+    pub sensitive_traits: String,
+    /// When a sensitive complainant is escalated: `demands-unmet` (when they reject a proposed
+    /// solution, seed 003) or `intake` (as soon as recorded).
+    #[arg(
+        long,
+        env = "CSOPS_SENSITIVE_ESCALATION",
+        value_name = "WHEN",
+        default_value = "demands-unmet"
+    )]
+    pub sensitive_escalation: String,
+    /// When the in-person visit for a sensitive complainant or a key account is due, counted
+    /// from the complaint.
+    #[arg(long, env = "CSOPS_VISIT_WITHIN", value_name = "DURATION", default_value = "2d", value_parser = parse_duration)]
+    pub visit_within: Duration,
     /// Forbidden reply phrases as TOML ([[phrase]] id, phrase, variants, category,
     /// suggestion); default: the handbook's phrases in Chinese and English.
     #[arg(long, env = "CSOPS_REPLY_RULES_FILE", value_name = "FILE")]
@@ -105,6 +129,9 @@ impl Config {
             compensation_limits: "agent=20000,supervisor=200000,manager=unlimited".to_owned(),
             close_after_unreachable_callbacks: 3,
             promise_warning_percent: crate::domain::DEFAULT_PROMISE_WARNING_PERCENT,
+            sensitive_traits: "social_background,media,legal".to_owned(),
+            sensitive_escalation: "demands-unmet".to_owned(),
+            visit_within: Duration::from_secs(2 * 24 * 60 * 60),
             reply_rules_file: None,
             outbox_interval: Duration::from_millis(200),
             reevaluate_interval: Duration::from_millis(300),
@@ -127,6 +154,16 @@ impl Config {
             .map_err(|e| format!("--compensation-limits / CSOPS_COMPENSATION_LIMITS: {e}"))?;
         rules.close_after_unreachable = self.close_after_unreachable_callbacks;
         rules.promise_warning_percent = self.promise_warning_percent;
+        rules.sensitive.traits = Sensitive::parse_traits(&self.sensitive_traits)
+            .map_err(|e| format!("--sensitive-traits / CSOPS_SENSITIVE_TRAITS: {e}"))?;
+        rules.sensitive.escalate = SensitiveEscalation::parse(&self.sensitive_escalation)
+            .map_err(|e| format!("--sensitive-escalation / CSOPS_SENSITIVE_ESCALATION: {e}"))?;
+        rules.sensitive.visit_within = chrono::TimeDelta::from_std(self.visit_within)
+            .ok()
+            .filter(|d| *d > chrono::TimeDelta::zero() && *d <= chrono::TimeDelta::days(366))
+            .ok_or(
+                "--visit-within / CSOPS_VISIT_WITHIN: must be more than 0 and at most 366 days",
+            )?;
         if let Some(path) = &self.reply_rules_file {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("--reply-rules-file {}: {e}", path.display()))?;

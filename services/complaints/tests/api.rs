@@ -363,6 +363,7 @@ async fn create_validate_get_list_and_conflicts(backend: Backend) {
             text: "对不起，公司的规定就是这样的。".into(),
             agent_id: "agent-1".into(),
             complaint_id: first.id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -840,6 +841,7 @@ async fn every_list_refuses_a_malformed_or_tampered_page_token(backend: Backend)
                 text: "对不起，公司的规定就是这样的。".into(),
                 agent_id: "agent-1".into(),
                 complaint_id: first.id.clone(),
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -1156,6 +1158,7 @@ async fn oversize_ids_filters_masks_and_etags_are_refused_naming_the_field_brief
 }
 
 csops_testkit::on_both_backends!(
+    a_media_complainant_is_not_written_to_and_escalates_when_demands_are_unmet,
     a_fix_that_did_not_hold_reopens_the_complaint_for_investigation,
     the_agent_who_took_a_complaint_stays_accountable_and_findable,
     promises_are_kept_rescheduled_with_consent_warned_and_broken,
@@ -1876,4 +1879,96 @@ async fn a_fix_that_did_not_hold_reopens_the_complaint_for_investigation(backend
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
+}
+
+/// Seed 003, for complainants with media, lawyers or social background: answer them by phone
+/// or in person, not in writing ("尽量避免使用文字"), and escalate at once when their demands
+/// cannot be met — here, when they reject the solution offered.
+async fn a_media_complainant_is_not_written_to_and_escalates_when_demands_are_unmet(
+    backend: Backend,
+) {
+    let mut app = spawn_app(backend).await;
+    let cus = customer(&mut app, cpb::CustomerTier::C, false, cpb::Region::Rural).await;
+    let mut media = complaint(&cus);
+    media.complainant_traits = vec![pb::ComplainantTrait::Media as i32];
+    let created = create(&mut app, media).await;
+    let plain = create(&mut app, complaint(&cus)).await;
+    assert_eq!(created.escalation_level, pb::EscalationLevel::Agent as i32);
+
+    let check = |complaint_id: &str, written: bool| pb::CheckReplyRequest {
+        text: "We have checked your line and will replace the modem on Friday.".into(),
+        complaint_id: complaint_id.into(),
+        written,
+        ..Default::default()
+    };
+    let written = app
+        .client
+        .check_reply(check(&created.id, true))
+        .await
+        .unwrap()
+        .into_inner();
+    let categories: Vec<i32> = written.violations.iter().map(|v| v.category).collect();
+    assert_eq!(
+        categories,
+        [pb::ViolationCategory::WrittenToSensitive as i32]
+    );
+    for (id, how) in [(&created.id, false), (&plain.id, true)] {
+        let fine = app.client.check_reply(check(id, how)).await.unwrap();
+        assert!(fine.into_inner().clean, "{id} written={how}");
+    }
+    let unknown = app
+        .client
+        .check_reply(check("cmp_nobody", true))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+
+    let c = &mut app.client;
+    c.acknowledge_complaint(pb::AcknowledgeComplaintRequest {
+        complaint_id: created.id.clone(),
+        actor: agent(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    c.start_investigation(pb::StartInvestigationRequest {
+        complaint_id: created.id.clone(),
+        actor: agent(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    c.propose_solution(pb::ProposeSolutionRequest {
+        complaint_id: created.id.clone(),
+        measures: vec!["a voucher".into()],
+        plan: vec![pb::PlanStep {
+            description: "send the voucher".into(),
+            owner_id: "agent-1".into(),
+            due_time: in_a_while(chrono::TimeDelta::days(1)),
+        }],
+        actor: agent(),
+        etag: String::new(),
+    })
+    .await
+    .unwrap();
+    let rejected = c
+        .reject_solution(pb::RejectSolutionRequest {
+            complaint_id: created.id.clone(),
+            customer_comment: "I want the contract cancelled without fees".into(),
+            actor: agent(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap();
+    assert_eq!(
+        rejected.escalation_level,
+        pb::EscalationLevel::Supervisor as i32
+    );
+    assert_eq!(
+        rejected.escalations.last().unwrap().reason,
+        pb::EscalationReason::SensitiveComplainant as i32
+    );
 }

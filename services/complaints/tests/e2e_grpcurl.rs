@@ -170,6 +170,7 @@ fn resolve_body(summary: &str) -> Value {
         "correctiveAction": "batch recalled",
         "lessonLearned": "check the batch on the first call",
         "companyAtFault": true,
+        "accountableParty": "modem supplier, batch 2026-11",
     }})
 }
 

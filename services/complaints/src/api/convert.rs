@@ -547,7 +547,7 @@ pub(crate) fn complaint(c: &Complaint, rules: &Rules, now: DateTime<Utc>) -> pb:
         severity: c.severity.number(),
         channel: c.channel.number(),
         complainant_traits: c.traits.iter().map(|t| t.number()).collect(),
-        priority: c.priority().number(),
+        priority: c.priority(rules).number(),
         state: c.state.number(),
         allowed_next_states: c.allowed_next(rules).iter().map(|s| s.number()).collect(),
         assigned_agent_id: c.assigned_agent_id.clone(),

@@ -83,5 +83,5 @@ proto_enum!(crate::domain::SlaEventKind => pb::SlaEventKind {
 });
 proto_enum!(crate::domain::reply::Category => pb::ViolationCategory {
     HidingBehindRules, Criticising, VagueDelay, Arguing, Denying, ShiftingBlame,
-    OverApologising,
+    OverApologising, WrittenToSensitive,
 });

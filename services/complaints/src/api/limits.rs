@@ -642,6 +642,7 @@ impl Bounded for pb::CheckReplyRequest {
             text,
             agent_id,
             complaint_id,
+            written: _,
         } = self;
         v.max_len("text", text, MAX_REPLY_TEXT);
         v.max_id("agent_id", agent_id);

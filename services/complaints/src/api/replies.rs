@@ -6,7 +6,7 @@ use csops_runtime::time::{self, to_micros_opt, to_timestamp};
 use csops_runtime::Error;
 
 use super::{convert, done, limits, ComplaintsApi};
-use crate::domain::{new_id, Violations};
+use crate::domain::{new_id, reply, Violations};
 use crate::store::ViolationRecord;
 
 /// Handles `check_reply`.
@@ -19,6 +19,7 @@ pub(super) async fn check_reply(
         text,
         agent_id,
         complaint_id,
+        written,
     } = request;
     let mut v = Violations::default();
     if text.trim().is_empty() {
@@ -28,7 +29,20 @@ pub(super) async fn check_reply(
         );
     }
     done(v)?;
-    let found = api.rules().reply.check(&text);
+    let mut found = api.rules().reply.check(&text);
+    if written && !complaint_id.trim().is_empty() {
+        let complaint = api
+            .core
+            .store
+            .get(complaint_id.trim())
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(format!("complaint {} not found", complaint_id.trim()))
+            })?;
+        if complaint.is_sensitive(api.rules()) {
+            found.insert(0, reply::written_to_sensitive(&text));
+        }
+    }
     if !agent_id.trim().is_empty() && !found.is_empty() {
         let now = time::now();
         let rows: Vec<ViolationRecord> = found

@@ -24,6 +24,9 @@ pub enum Category {
     ShiftingBlame,
     /// Over-apologising.
     OverApologising,
+    /// Writing to a complainant who should be called or met (media, lawyers, social
+    /// background).
+    WrittenToSensitive,
 }
 
 /// One forbidden phrase with the variants that count as it.
@@ -277,6 +280,24 @@ impl Default for ReplyRules {
                 "Don't deny outright: check the facts first, then explain what you found.",
             ),
         ])
+    }
+}
+
+/// The violation of writing at all to a sensitive complainant (seed 003: "尽量避免使用文字" —
+/// avoid written statements to media, lawyers and people with social background): it covers
+/// the whole reply.
+pub fn written_to_sensitive(text: &str) -> Violation {
+    Violation {
+        rule_id: "written_reply_to_sensitive".to_owned(),
+        phrase: String::new(),
+        matched_text: String::new(),
+        start: 0,
+        end: text.chars().count(),
+        category: Category::WrittenToSensitive,
+        suggestion: "This complainant (media, legal or social background) should not be answered \
+                     in writing: what is written can be quoted. Call or meet them instead \
+                     (seed 003: 尽量避免使用文字)."
+            .to_owned(),
     }
 }
 

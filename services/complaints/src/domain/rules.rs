@@ -1,13 +1,14 @@
 //! The configurable rules a deployment may change: SLA policy, escalation chain, authority
-//! limits per role, callback attempts before closing, forbidden reply phrases.
+//! limits per role, callback attempts before closing, forbidden reply phrases, sensitive
+//! complainants, promise warnings.
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use csops_sla::{Calendar, Clock, Policy, Status};
 
 use super::reply::ReplyRules;
-use super::vocabulary::{Level, Role};
+use super::vocabulary::{Level, Role, Trait};
 
 /// Compensation authority per role, in minor units; `None` is unlimited.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +135,72 @@ pub struct Rules {
     pub promise_warning_percent: u8,
     /// Forbidden reply phrases.
     pub reply: ReplyRules,
+    /// Who counts as a sensitive complainant and what that causes.
+    pub sensitive: Sensitive,
     fallback_calendar: Arc<Calendar>,
+}
+
+/// When a sensitive complainant is escalated up the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SensitiveEscalation {
+    /// As soon as the complaint is recorded (or the trait is added).
+    Intake,
+    /// When their demands cannot be met: the customer rejects a proposed solution. Seed 003:
+    /// "要求无法满足时" escalate at once.
+    DemandsUnmet,
+}
+
+impl SensitiveEscalation {
+    /// Parses `intake` or `demands-unmet`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "intake" => Ok(Self::Intake),
+            "demands-unmet" => Ok(Self::DemandsUnmet),
+            other => Err(format!(
+                "unknown value {other:?}: expected intake or demands-unmet"
+            )),
+        }
+    }
+}
+
+/// Sensitive complainants (seed 003: "有社会背景的、媒体、律师"): their complaints count as at
+/// least HIGH severity for the SLA ("resolve fast"), rank one priority step up, get an
+/// in-person visit within `visit_within`, are escalated as `escalate` says, and should not be
+/// answered in writing ("尽量避免使用文字"; CheckReply flags a written reply).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sensitive {
+    /// The traits that make a complainant sensitive.
+    pub traits: Vec<Trait>,
+    /// When they are escalated.
+    pub escalate: SensitiveEscalation,
+    /// When the in-person visit for a sensitive complainant or a key account is due.
+    pub visit_within: TimeDelta,
+}
+
+impl Default for Sensitive {
+    fn default() -> Self {
+        Self {
+            traits: vec![Trait::SocialBackground, Trait::Media, Trait::Legal],
+            escalate: SensitiveEscalation::DemandsUnmet,
+            // Deployment choice: the handbooks ask for a fast, personal answer, not a number.
+            visit_within: TimeDelta::days(2),
+        }
+    }
+}
+
+impl Sensitive {
+    /// Parses a comma-separated trait list (`media,legal,social_background`).
+    pub fn parse_traits(text: &str) -> Result<Vec<Trait>, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                Trait::from_code(t).ok_or_else(|| {
+                    format!("unknown trait {t:?}: expected some of emotional, justice_seeking, stubborn, self_absorbed, prepared, social_background, media, legal")
+                })
+            })
+            .collect()
+    }
 }
 
 /// The default of [`Rules::promise_warning_percent`]: a promise due in two days warns its owner
@@ -152,6 +218,7 @@ impl Rules {
             close_after_unreachable: 3,
             promise_warning_percent: DEFAULT_PROMISE_WARNING_PERCENT,
             reply: ReplyRules::default(),
+            sensitive: Sensitive::default(),
             fallback_calendar: Arc::new(Calendar::always("always")),
         }
     }

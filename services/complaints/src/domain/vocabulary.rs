@@ -140,13 +140,6 @@ coded_enum!(
     }
 );
 
-impl Trait {
-    /// Media, legal and social-background complainants escalate at once and tighten the SLA.
-    pub fn is_sensitive(self) -> bool {
-        matches!(self, Trait::SocialBackground | Trait::Media | Trait::Legal)
-    }
-}
-
 coded_enum!(
     /// The role an actor acts in.
     Role {

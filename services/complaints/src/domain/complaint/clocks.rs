@@ -73,7 +73,7 @@ impl Complaint {
     ) -> Result<(), RuleError> {
         let clock = rules
             .policy
-            .start(kind.promise(), &self.case(), start)
+            .start(kind.promise(), &self.case(rules), start)
             .map_err(policy_error)?;
         let n = self.clocks.iter().filter(|c| c.kind == kind).count() + 1;
         self.clocks.push(SlaClock {
@@ -276,7 +276,7 @@ impl Complaint {
         rules: &Rules,
         now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
-        let case = self.case();
+        let case = self.case(rules);
         for i in 0..self.clocks.len() {
             if !self.clocks[i].is_open() {
                 continue;
@@ -336,7 +336,7 @@ impl Complaint {
             },
         );
         self.retarget_clocks(&mut fx, &actor, rules, now)?;
-        self.request_visit_if_due(&mut fx, now);
+        self.request_visit_if_due(&mut fx, rules, now);
         Ok(fx)
     }
 

@@ -131,8 +131,8 @@ impl Complaint {
         );
         if retarget {
             self.retarget_clocks(&mut fx, actor, rules, now)?;
-            self.sensitive_follow_up(&mut fx, rules, now);
-            self.request_visit_if_due(&mut fx, now);
+            self.sensitive_follow_up(&mut fx, false, rules, now);
+            self.request_visit_if_due(&mut fx, rules, now);
         }
         Ok(fx)
     }

@@ -2,21 +2,37 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{text, Complaint, Effects, EscalationKey, MAX_NOTE, VISIT_WITHIN};
-use crate::domain::rules::Rules;
+use super::{text, Complaint, Effects, EscalationKey, MAX_NOTE};
+use crate::domain::rules::{Rules, SensitiveEscalation};
 use crate::domain::types::*;
 use crate::domain::vocabulary::*;
 use crate::domain::{new_id, RuleError, Violations};
 
 impl Complaint {
-    /// A sensitive complainant is escalated to the first level of the chain at once.
+    /// A sensitive complainant is escalated to the first level of the chain when the policy
+    /// says so: at intake, or when their demands cannot be met (`demands_unmet`: a rejected
+    /// solution). Seed 003: "要求无法满足时…立即上报".
     pub(super) fn sensitive_follow_up(
         &mut self,
         fx: &mut Effects,
+        demands_unmet: bool,
         rules: &Rules,
         now: DateTime<Utc>,
     ) {
-        if !self.is_sensitive() || self.escalation_level != Level::Agent {
+        if !self.is_sensitive(rules) || self.escalation_level != Level::Agent {
+            return;
+        }
+        let (due, note) = match rules.sensitive.escalate {
+            SensitiveEscalation::Intake => (
+                true,
+                "media, legal or social-background complainant: escalated at once",
+            ),
+            SensitiveEscalation::DemandsUnmet => (
+                demands_unmet,
+                "media, legal or social-background complainant whose demands cannot be met: escalated at once",
+            ),
+        };
+        if !due {
             return;
         }
         if let Some((to, owner)) = rules.chain.next(Level::Agent) {
@@ -27,7 +43,7 @@ impl Complaint {
                 "",
                 "",
                 owner,
-                "media, legal or social-background complainant: escalated at once".into(),
+                note.into(),
                 &Actor::system("complaints"),
                 now,
             );
@@ -35,16 +51,21 @@ impl Complaint {
     }
 
     /// VIP or sensitive complaint: ask the visits service once for an in-person visit.
-    pub(super) fn request_visit_if_due(&mut self, fx: &mut Effects, now: DateTime<Utc>) {
+    pub(super) fn request_visit_if_due(
+        &mut self,
+        fx: &mut Effects,
+        rules: &Rules,
+        now: DateTime<Utc>,
+    ) {
         if self.visit_requested {
             return;
         }
-        let reason = if self.traits.contains(&Trait::Media) {
-            "media"
-        } else if self.traits.contains(&Trait::Legal) {
-            "legal"
-        } else if self.traits.contains(&Trait::SocialBackground) {
-            "social_background"
+        let sensitive = self
+            .traits
+            .iter()
+            .find(|t| rules.sensitive.traits.contains(t));
+        let reason = if let Some(t) = sensitive {
+            t.code()
         } else if self.customer.key_account && !self.customer.defaulted {
             "key_account"
         } else {
@@ -57,7 +78,7 @@ impl Complaint {
                 complaint_id: self.id.clone(),
                 customer_id: self.customer_id.clone(),
                 reason: reason.to_owned(),
-                due_time: now + VISIT_WITHIN,
+                due_time: now + rules.sensitive.visit_within,
                 assigned_agent_id: self.assigned_agent_id.clone(),
             },
         });

@@ -219,6 +219,10 @@ impl Complaint {
             s.customer_comment = comment.to_owned();
         }
         self.move_to(&mut fx, to, actor, now, comment);
+        if !accept {
+            // The customer's demands cannot be met by what was offered.
+            self.sensitive_follow_up(&mut fx, true, rules, now);
+        }
         Ok(fx)
     }
 

@@ -49,8 +49,6 @@ pub const MAX_TRAITS: usize = 20;
 pub const MAX_MEASURES: usize = 50;
 /// The most steps of one solution's plan.
 pub const MAX_PLAN_STEPS: usize = 50;
-/// An in-person visit for a key account or sensitive complainant is due within two days.
-const VISIT_WITHIN: TimeDelta = TimeDelta::days(2);
 /// Client clocks may run a little ahead of ours.
 const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(1);
 /// How far back a time the caller reports about the past (a receive time, a call's start) may
@@ -376,8 +374,8 @@ impl Complaint {
             rules,
             now,
         )?;
-        c.sensitive_follow_up(&mut fx, rules, now);
-        c.request_visit_if_due(&mut fx, now);
+        c.sensitive_follow_up(&mut fx, false, rules, now);
+        c.request_visit_if_due(&mut fx, rules, now);
         Ok((c, fx))
     }
 
@@ -387,7 +385,7 @@ impl Complaint {
     }
 
     /// Priority: severity, one step up for a key account and one for a sensitive complainant.
-    pub fn priority(&self) -> Priority {
+    pub fn priority(&self, rules: &Rules) -> Priority {
         let mut p = match self.severity {
             Severity::Low | Severity::Medium => 1,
             Severity::High => 2,
@@ -396,7 +394,7 @@ impl Complaint {
         if self.customer.key_account {
             p += 1;
         }
-        if self.is_sensitive() {
+        if self.is_sensitive(rules) {
             p += 1;
         }
         match p {
@@ -406,15 +404,18 @@ impl Complaint {
         }
     }
 
-    /// True for a media, legal or social-background complainant.
-    pub fn is_sensitive(&self) -> bool {
-        self.traits.iter().any(|t| t.is_sensitive())
+    /// True when a trait of the complainant is one the policy counts as sensitive (media,
+    /// legal, social background by default).
+    pub fn is_sensitive(&self, rules: &Rules) -> bool {
+        self.traits
+            .iter()
+            .any(|t| rules.sensitive.traits.contains(t))
     }
 
     /// The facts the SLA policy selects on. A sensitive complainant counts as at least HIGH
     /// severity ("resolve fast"), and every trait is passed so a policy may name them.
-    pub fn case(&self) -> Case {
-        let severity = if self.is_sensitive() {
+    pub fn case(&self, rules: &Rules) -> Case {
+        let severity = if self.is_sensitive(rules) {
             self.severity.max(Severity::High)
         } else {
             self.severity

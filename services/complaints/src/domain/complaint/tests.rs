@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use proptest::prelude::*;
 
 use super::*;
-use crate::domain::rules::Rules;
+use crate::domain::rules::{Rules, SensitiveEscalation};
 
 /// 2026-02-25, a working Wednesday in Shanghai.
 fn t0() -> DateTime<Utc> {
@@ -191,7 +191,7 @@ fn a_refused_transition_names_the_state_and_the_allowed_ones() {
 }
 
 #[test]
-fn key_accounts_get_half_the_resolution_time_and_sensitive_traits_escalate() {
+fn key_accounts_get_half_the_resolution_time_and_sensitive_traits_tighten_the_sla() {
     let r = rules();
     let (vip, vip_effects) = Complaint::create(
         "cmp_v".into(),
@@ -221,8 +221,12 @@ fn key_accounts_get_half_the_resolution_time_and_sensitive_traits_escalate() {
         t0(),
     )
     .unwrap();
-    assert_eq!(media.escalation_level, Level::Supervisor);
-    assert_eq!(media.priority(), Priority::High);
+    assert_eq!(
+        media.escalation_level,
+        Level::Agent,
+        "escalated when demands cannot be met, not at intake (seed 003)"
+    );
+    assert_eq!(media.priority(&r), Priority::High);
     assert!(
         target(&media) < target(&plain),
         "a media complainant tightens the SLA"
@@ -714,4 +718,53 @@ fn the_resolution_names_who_was_accountable_and_the_fix_is_confirmed_later() {
         c.confirm_effect(true, "", &agent(), &r, now),
         Err(RuleError::Precondition(_))
     ));
+}
+
+/// Seed 003: a media, legal or social-background complainant is escalated at once "when their
+/// demands cannot be met" (a rejected solution) — or at intake when the policy says so; which
+/// traits count is policy too.
+#[test]
+fn sensitive_complainants_escalate_as_the_policy_says() {
+    let media_complaint = |r: &Rules| {
+        let mut i = input();
+        i.traits = vec![Trait::Media];
+        Complaint::create(
+            "cmp_m".into(),
+            i,
+            snapshot(Tier::C, false, Region::Rural),
+            agent(),
+            r,
+            t0(),
+        )
+        .unwrap()
+        .0
+    };
+    let r = rules();
+    let mut c = media_complaint(&r);
+    let mut now = t0();
+    for a in [Action::Ack, Action::Investigate, Action::Propose] {
+        now += TimeDelta::minutes(1);
+        let _ = apply(&mut c, a, &r, now).unwrap();
+    }
+    assert_eq!(c.escalation_level, Level::Agent);
+    let fx = apply(&mut c, Action::Reject, &r, now).unwrap();
+    assert_eq!(c.escalation_level, Level::Supervisor);
+    assert_eq!(fx.escalation_keys.len(), 0, "a hand-over, not a breach");
+    assert_eq!(
+        c.escalations.last().unwrap().reason,
+        EscalationReason::SensitiveComplainant
+    );
+
+    let mut at_intake = rules();
+    at_intake.sensitive.escalate = SensitiveEscalation::Intake;
+    assert_eq!(
+        media_complaint(&at_intake).escalation_level,
+        Level::Supervisor
+    );
+
+    let mut not_media = rules();
+    not_media.sensitive.traits = vec![Trait::Legal];
+    let c = media_complaint(&not_media);
+    assert_eq!(c.priority(&not_media), Priority::Normal);
+    assert_eq!(c.priority(&r), Priority::High);
 }
