@@ -158,3 +158,71 @@ async fn dashboard_and_alerts_query_what_the_services_export() {
         missing.join("\n  ")
     );
 }
+
+/// The 98 % on-time standard (DOMAIN §4) lives in the SLA policy; the alert's threshold and the
+/// dashboard's target lines must say the same number, so changing the policy without them (or
+/// them without the policy) fails here.
+#[test]
+fn the_on_time_alert_and_dashboard_use_the_policys_target() {
+    let policy = csops_sla::Policy::from_toml_str(
+        &read("k8s/base/sla/default.toml"),
+        "k8s/base/sla/default.toml",
+    )
+    .unwrap();
+    let target = policy.on_time_target();
+    let rule: Value = serde_yaml_ng::from_str(&read(ALERTS)).unwrap();
+    let mut alerts = Vec::new();
+    exprs(&rule, &mut alerts);
+    let thresholds: Vec<f64> = alerts
+        .iter()
+        .filter(|e| e.contains("csops_sla_on_time_ratio"))
+        .map(|e| {
+            e.rsplit('<')
+                .next()
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no `< threshold` in {e}"))
+        })
+        .collect();
+    assert!(!thresholds.is_empty(), "no on-time alert in {ALERTS}");
+    for t in thresholds {
+        assert!(
+            (t - target).abs() < 1e-9,
+            "{ALERTS}: {t} vs the policy's {target}"
+        );
+    }
+    let dashboard: Value = serde_json::from_str(&read(DASHBOARD)).unwrap();
+    let mut lines = Vec::new();
+    target_values(&dashboard, &mut lines);
+    assert!(!lines.is_empty(), "no 98 % target line in {DASHBOARD}");
+    for t in lines {
+        assert!(
+            (t - target).abs() < 1e-9,
+            "{DASHBOARD}: {t} vs the policy's {target}"
+        );
+    }
+}
+
+/// The on-time target lines of the dashboard: `vector(x)` queries and threshold steps of the
+/// on-time panels (values between 0.5 and 1).
+fn target_values(value: &Value, out: &mut Vec<f64>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(expr)) = map.get("expr") {
+                if let Some(x) = expr
+                    .strip_prefix("vector(")
+                    .and_then(|r| r.strip_suffix(')'))
+                {
+                    out.extend(x.trim().parse::<f64>().ok());
+                }
+            }
+            if let Some(Value::Number(n)) = map.get("value") {
+                if let Some(x) = n.as_f64().filter(|x| (0.5..1.0).contains(x)) {
+                    out.push(x);
+                }
+            }
+            map.values().for_each(|v| target_values(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| target_values(v, out)),
+        _ => {}
+    }
+}
