@@ -8,13 +8,14 @@ use csops_runtime::idempotency::Key;
 use csops_runtime::time::now;
 use csops_runtime::{Error, RuleError};
 
-use crate::domain::{ChurnSignal, Customer, NewCustomer};
+use crate::domain::{ChurnPolicy, ChurnSignal, Customer, NewCustomer};
 use crate::store::{Cursor, Inserted, ListFilter, SignalRecorded, Store};
 
 /// The customers service's use cases over its store.
 #[derive(Debug, Clone)]
 pub struct Customers {
     store: Store,
+    churn: ChurnPolicy,
 }
 
 fn resource(id: &str) -> String {
@@ -28,7 +29,12 @@ fn new_id() -> String {
 impl Customers {
     /// Serves customers from `store`.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self::with_churn_policy(store, ChurnPolicy::default())
+    }
+
+    /// Serves customers from `store`, adding churn signals up under `churn`.
+    pub fn with_churn_policy(store: Store, churn: ChurnPolicy) -> Self {
+        Self { store, churn }
     }
 
     /// Returns a customer by id, or NOT_FOUND.
@@ -121,7 +127,7 @@ impl Customers {
         change::run(&resource(id), "", move || async move {
             let mut customer = self.get(id).await?;
             let read_version = customer.version;
-            customer.record_churn_signal(signal.clone(), now())?;
+            customer.record_churn_signal(signal.clone(), &self.churn, now())?;
             match self
                 .store
                 .record_signal(&customer, read_version, signal)

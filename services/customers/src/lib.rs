@@ -6,9 +6,11 @@
 
 pub mod api;
 pub mod app;
+pub mod config;
 pub mod domain;
 pub mod store;
 
+pub use config::Config;
 use csops_observability::Metrics;
 use csops_proto::customers::v1::customers_service_server::CustomersServiceServer;
 pub use csops_runtime::StartError;
@@ -38,11 +40,22 @@ pub struct App {
 }
 
 impl App {
-    /// Opens and migrates the database and binds the listeners.
+    /// Opens and migrates the database and binds the listeners, with the default
+    /// customers-only settings.
     pub async fn build(settings: &Settings, metrics: Metrics) -> Result<Self, StartError> {
+        Self::build_with(settings, &Config::default(), metrics).await
+    }
+
+    /// Opens and migrates the database and binds the listeners.
+    pub async fn build_with(
+        settings: &Settings,
+        config: &Config,
+        metrics: Metrics,
+    ) -> Result<Self, StartError> {
+        let churn = config.churn_policy().map_err(StartError::Config)?;
         let pool = csops_runtime::db::connect(&settings.database).await?;
         csops_runtime::db::migrate(&pool, &MIGRATOR).await?;
-        let app = app::Customers::new(store::Store::new(pool.clone()));
+        let app = app::Customers::with_churn_policy(store::Store::new(pool.clone()), churn);
         let api = api::CustomersApi::new(app, settings.page_tokens.clone());
         let server = Server::bind(SPEC, settings, pool, metrics).await?;
         Ok(Self {

@@ -1,14 +1,14 @@
 //! The `csops-customers` binary: settings → telemetry → app → serve until SIGTERM → flush.
 #![forbid(unsafe_code)]
 
-use csops_customers::{App, StartError, SPEC};
-use csops_runtime::config::{parse_or_exit, NoExtraArgs};
+use csops_customers::{App, Config, StartError, SPEC};
+use csops_runtime::config::parse_or_exit;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let (settings, NoExtraArgs {}) = parse_or_exit::<NoExtraArgs>(&SPEC);
+    let (settings, config) = parse_or_exit::<Config>(&SPEC);
     csops_runtime::process::run(&SPEC, &settings, |metrics, stop| async {
-        let app = App::build(&settings, metrics).await?;
+        let app = App::build_with(&settings, &config, metrics).await?;
         app.run_until_stopped(stop).await?;
         Ok::<(), StartError>(())
     })

@@ -32,10 +32,16 @@ impl Drop for TestApp {
 }
 
 async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, csops_customers::Config::default()).await
+}
+
+async fn spawn_app_with(backend: Backend, config: csops_customers::Config) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let url = backend.database_url(dir.path(), "customers").await;
     let settings = Settings::for_tests(&url);
-    let app = App::build(&settings, Metrics::new()).await.unwrap();
+    let app = App::build_with(&settings, &config, Metrics::new())
+        .await
+        .unwrap();
     let addr = app.local_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async move {
@@ -883,6 +889,7 @@ async fn oversize_ids_lists_masks_and_etags_are_refused_naming_the_field_briefly
 }
 
 csops_testkit::on_both_backends!(
+    the_churn_window_and_signal_count_follow_the_configuration,
     create_then_get_returns_the_full_file,
     create_answers_invalid_argument_naming_every_bad_field,
     a_repeated_request_id_returns_the_first_customer_and_creates_nothing,
@@ -1004,4 +1011,76 @@ async fn app_call_fails(addr: std::net::SocketAddr) -> Code {
         .await
         .unwrap_err()
         .code()
+}
+
+/// The churn window and the number of signals kept are a deployment's policy: with a 30-day
+/// window, a HIGH signal 60 days before the newest one is kept but no longer counts, and the
+/// file keeps the 3 newest signals only.
+async fn the_churn_window_and_signal_count_follow_the_configuration(backend: Backend) {
+    let mut app = spawn_app_with(
+        backend,
+        csops_customers::Config {
+            churn_signal_window: std::time::Duration::from_secs(30 * 24 * 3600),
+            churn_recent_signals: 3,
+        },
+    )
+    .await;
+    let c = create(
+        &mut app,
+        customer("Windowed One", pb::CustomerTier::B, pb::Region::Urban),
+    )
+    .await;
+    let now = chrono::Utc::now();
+    let mut last: Option<pb::Customer> = None;
+    for (id, level, days_ago) in [
+        ("old-high", pb::ChurnRiskLevel::High, 60),
+        ("mid-low", pb::ChurnRiskLevel::Low, 10),
+        ("new-low", pb::ChurnRiskLevel::Low, 0),
+        ("newest-low", pb::ChurnRiskLevel::Low, -0),
+    ] {
+        if id == "newest-low" {
+            let risk = last.clone().unwrap().churn_risk.unwrap();
+            assert_eq!(
+                risk.level,
+                pb::ChurnRiskLevel::Low as i32,
+                "outside the window"
+            );
+            let kept: Vec<&str> = risk
+                .recent_signals
+                .iter()
+                .map(|s| s.signal_id.as_str())
+                .collect();
+            assert_eq!(kept, ["new-low", "mid-low", "old-high"]);
+        }
+        let at = now - chrono::TimeDelta::days(days_ago);
+        last = app
+            .client
+            .record_churn_signal(pb::RecordChurnSignalRequest {
+                customer_id: c.id.clone(),
+                signal: Some(pb::ChurnSignal {
+                    signal_id: id.into(),
+                    kind: pb::ChurnSignalKind::Silence as i32,
+                    level: level as i32,
+                    evidence: String::new(),
+                    source: "feedback".into(),
+                    observe_time: Some(prost_types::Timestamp {
+                        seconds: at.timestamp(),
+                        nanos: 0,
+                    }),
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .customer;
+    }
+    let risk = last.unwrap().churn_risk.unwrap();
+    assert_eq!(risk.level, pb::ChurnRiskLevel::Low as i32);
+    let kept: Vec<&str> = risk
+        .recent_signals
+        .iter()
+        .map(|s| s.signal_id.as_str())
+        .collect();
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert!(!kept.contains(&"old-high"), "{kept:?}");
 }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Violations;
 
-/// How many recent signals a file keeps inline (older ones stay in the signal history).
+/// How many recent signals a file keeps inline by default (older ones stay in the signal
+/// history). Deployment choice.
 pub const RECENT_SIGNALS: usize = 20;
 
 /// The longest `evidence` of a churn signal, in characters.
@@ -18,8 +19,27 @@ pub const MAX_EVIDENCE: usize = 1000;
 /// risk today (the level counts [`SIGNAL_WINDOW`] only), and decades back is a wrong value.
 pub const MAX_SIGNAL_AGE: TimeDelta = TimeDelta::days(366);
 
-/// Signals older than this, counted back from the newest one, no longer raise the level.
+/// By default, signals older than this, counted back from the newest one, no longer raise the
+/// level. Deployment choice (a quarter).
 pub const SIGNAL_WINDOW: TimeDelta = TimeDelta::days(90);
+
+/// How churn signals add up to a risk level: a deployment's policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChurnPolicy {
+    /// Signals older than this, counted back from the newest one, no longer raise the level.
+    pub window: TimeDelta,
+    /// How many recent signals a file keeps (and the level is computed from).
+    pub recent: usize,
+}
+
+impl Default for ChurnPolicy {
+    fn default() -> Self {
+        Self {
+            window: SIGNAL_WINDOW,
+            recent: RECENT_SIGNALS,
+        }
+    }
+}
 
 /// How strong a churn risk is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -39,6 +59,16 @@ impl RiskLevel {
             Self::Low => 1,
             Self::Medium => 2,
             Self::High => 3,
+        }
+    }
+
+    /// The level of a stored rank; `None` for 0 (no signals) or an unknown rank.
+    pub fn from_rank(rank: i64) -> Option<Self> {
+        match rank {
+            1 => Some(Self::Low),
+            2 => Some(Self::Medium),
+            3 => Some(Self::High),
+            _ => None,
         }
     }
 }
@@ -103,24 +133,24 @@ impl ChurnSignal {
 
 /// Returns the strongest level among signals observed within the window before the newest
 /// one, or `None` without signals.
-pub fn risk_level(signals: &[ChurnSignal]) -> Option<RiskLevel> {
+pub fn risk_level(signals: &[ChurnSignal], window: TimeDelta) -> Option<RiskLevel> {
     let newest = signals.iter().map(|s| s.observe_time).max()?;
     signals
         .iter()
-        .filter(|s| s.observe_time >= newest - SIGNAL_WINDOW)
+        .filter(|s| s.observe_time >= newest - window)
         .map(|s| s.level)
         .max()
 }
 
-/// Adds a signal to the recent list: newest first, at most [`RECENT_SIGNALS`].
-pub(super) fn remember(recent: &mut Vec<ChurnSignal>, signal: ChurnSignal) {
+/// Adds a signal to the recent list: newest first, at most `keep`.
+pub(super) fn remember(recent: &mut Vec<ChurnSignal>, signal: ChurnSignal, keep: usize) {
     recent.push(signal);
     recent.sort_by(|a, b| {
         b.observe_time
             .cmp(&a.observe_time)
             .then_with(|| a.signal_id.cmp(&b.signal_id))
     });
-    recent.truncate(RECENT_SIGNALS);
+    recent.truncate(keep.max(1));
 }
 
 #[cfg(test)]
@@ -147,27 +177,32 @@ mod tests {
 
     #[test]
     fn the_strongest_recent_signal_sets_the_level_and_old_ones_expire() {
-        assert_eq!(risk_level(&[]), None);
+        assert_eq!(risk_level(&[], SIGNAL_WINDOW), None);
         let recent = [
             signal("a", RiskLevel::High, 100),
             signal("b", RiskLevel::Low, 150),
         ];
-        assert_eq!(risk_level(&recent), Some(RiskLevel::High));
+        assert_eq!(risk_level(&recent, SIGNAL_WINDOW), Some(RiskLevel::High));
         let later = [
             signal("a", RiskLevel::High, 100),
             signal("b", RiskLevel::Low, 200),
         ];
-        assert_eq!(risk_level(&later), Some(RiskLevel::Low));
+        assert_eq!(risk_level(&later, SIGNAL_WINDOW), Some(RiskLevel::Low));
+        // A deployment with a 30-day window forgets the high signal 50 days back.
+        assert_eq!(
+            risk_level(&recent, TimeDelta::days(30)),
+            Some(RiskLevel::Low)
+        );
     }
 
     proptest! {
         #[test]
-        fn the_recent_list_stays_bounded_and_newest_first(days in proptest::collection::vec(0i64..1000, 0..60)) {
+        fn the_recent_list_stays_bounded_and_newest_first(days in proptest::collection::vec(0i64..1000, 0..60), keep in 1usize..30) {
             let mut recent = Vec::new();
             for (i, day) in days.iter().enumerate() {
-                remember(&mut recent, signal(&i.to_string(), RiskLevel::Medium, *day));
+                remember(&mut recent, signal(&i.to_string(), RiskLevel::Medium, *day), keep);
             }
-            prop_assert!(recent.len() <= RECENT_SIGNALS);
+            prop_assert!(recent.len() <= keep);
             prop_assert!(recent.windows(2).all(|w| w[0].observe_time >= w[1].observe_time));
             if let Some(max) = days.iter().max() {
                 prop_assert_eq!(recent[0].observe_time, day_at(*max));

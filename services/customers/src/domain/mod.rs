@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use churn::{
-    risk_level, ChurnSignal, RiskLevel, SignalKind, MAX_EVIDENCE, MAX_SIGNAL_AGE, RECENT_SIGNALS,
-    SIGNAL_WINDOW,
+    risk_level, ChurnPolicy, ChurnSignal, RiskLevel, SignalKind, MAX_EVIDENCE, MAX_SIGNAL_AGE,
+    RECENT_SIGNALS, SIGNAL_WINDOW,
 };
 pub use csops_runtime::RuleError;
 pub use lifetime_value::{lifetime_value_minor, LifetimeValueInputs};
@@ -280,6 +280,9 @@ pub struct Customer {
     pub tier_history: Vec<TierChange>,
     /// Most recent churn signals, newest first.
     pub churn_signals: Vec<ChurnSignal>,
+    /// The churn risk level they add up to under the policy in force when the last signal was
+    /// recorded (stored in its own column); `None` without signals.
+    pub churn_level: Option<RiskLevel>,
     /// Active or archived.
     pub state: State,
     /// Creation time.
@@ -351,6 +354,7 @@ impl Customer {
                 time: now,
             }],
             churn_signals: Vec::new(),
+            churn_level: None,
             state: State::Active,
             create_time: now,
             update_time: now,
@@ -513,6 +517,7 @@ impl Customer {
     pub fn record_churn_signal(
         &mut self,
         signal: ChurnSignal,
+        policy: &ChurnPolicy,
         now: DateTime<Utc>,
     ) -> Result<(), RuleError> {
         let violations = signal.validate();
@@ -520,14 +525,15 @@ impl Customer {
             return Err(RuleError::Invalid(violations.prefixed("signal")));
         }
         self.ensure_active()?;
-        churn::remember(&mut self.churn_signals, signal);
+        churn::remember(&mut self.churn_signals, signal, policy.recent);
+        self.churn_level = risk_level(&self.churn_signals, policy.window);
         self.touch(now);
         Ok(())
     }
 
     /// Returns the churn risk level, `None` without signals.
     pub fn churn_risk(&self) -> Option<RiskLevel> {
-        risk_level(&self.churn_signals)
+        self.churn_level
     }
 
     /// Returns the lifetime value in minor units, 0 when no inputs are recorded.

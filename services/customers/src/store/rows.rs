@@ -4,7 +4,7 @@
 use csops_runtime::db::StoreError;
 use csops_runtime::time::{from_micros, from_micros_opt};
 
-use crate::domain::{ChurnSignal, Customer, Profile, Region, State, Tier, TierChange};
+use crate::domain::{ChurnSignal, Customer, Profile, Region, RiskLevel, State, Tier, TierChange};
 
 /// A row of `customers`, as `SELECT {COLUMNS}` reads it.
 #[derive(Debug, sqlx::FromRow)]
@@ -19,6 +19,7 @@ pub(super) struct CustomerRow {
     profile: String,
     tier_history: String,
     churn_signals: String,
+    churn_risk: i64,
     version: i64,
     create_time: i64,
     update_time: i64,
@@ -27,7 +28,7 @@ pub(super) struct CustomerRow {
 
 /// The columns [`CustomerRow`] reads.
 pub(super) const COLUMNS: &str = "id, display_name, tier, key_account, region, owner_agent_id, \
-                                  state, profile, tier_history, churn_signals, version, \
+                                  state, profile, tier_history, churn_signals, churn_risk, version, \
                                   create_time, update_time, delete_time";
 
 impl TryFrom<CustomerRow> for Customer {
@@ -45,6 +46,7 @@ impl TryFrom<CustomerRow> for Customer {
             profile,
             tier_history,
             churn_signals,
+            churn_risk,
             version,
             create_time,
             update_time,
@@ -68,6 +70,7 @@ impl TryFrom<CustomerRow> for Customer {
                 .map_err(|e| corrupt(format!("tier_history: {e}")))?,
             churn_signals: serde_json::from_str::<Vec<ChurnSignal>>(&churn_signals)
                 .map_err(|e| corrupt(format!("churn_signals: {e}")))?,
+            churn_level: RiskLevel::from_rank(churn_risk),
             version,
             create_time: from_micros(create_time),
             update_time: from_micros(update_time),
