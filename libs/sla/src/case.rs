@@ -5,6 +5,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// What a clock measures: the kind of promise made to the customer.
+///
+/// Visit cadences and care lead times are not clocks: they are calendar rules, in
+/// [`crate::visits`] and the policy's `[visits]` table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Promise {
@@ -24,10 +27,11 @@ pub enum Promise {
     Reconnection,
     /// Business change: rename, transfer, service options (24 hours).
     BusinessChange,
-    /// The interval between visits to a customer (A weekly, B monthly, C every two months).
-    VisitCadence,
-    /// How long before a care date (birthday, holiday) the care action must be ready.
-    CareLeadTime,
+    /// An on-site repair, from acceptance to completion (the handbooks give no number: the
+    /// preset's limits are a deployment choice).
+    Repair,
+    /// Preventive maintenance on site, from acceptance to completion (deployment choice).
+    Maintenance,
 }
 
 impl Promise {
@@ -41,8 +45,8 @@ impl Promise {
         Promise::Installation,
         Promise::Reconnection,
         Promise::BusinessChange,
-        Promise::VisitCadence,
-        Promise::CareLeadTime,
+        Promise::Repair,
+        Promise::Maintenance,
     ];
 
     /// Returns the snake_case key used in policy files (`first_contact`).
@@ -56,8 +60,8 @@ impl Promise {
             Promise::Installation => "installation",
             Promise::Reconnection => "reconnection",
             Promise::BusinessChange => "business_change",
-            Promise::VisitCadence => "visit_cadence",
-            Promise::CareLeadTime => "care_lead_time",
+            Promise::Repair => "repair",
+            Promise::Maintenance => "maintenance",
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Pure SLA rules: business calendars, clocks, policies, explanations and compliance statistics.
+//! Pure SLA rules: business calendars, clocks, policies, visit planning, explanations and compliance statistics.
 //!
 //! Everything here is pure: no I/O (except reading policy files: [`Policy::load_from_path`]
 //! reads the file and hands the text to [`Policy::from_toml_str`], which reads the iCalendar
@@ -38,8 +38,12 @@
 //! Clocks count whole seconds: instants are truncated to the second, a deadline is a whole
 //! second, and a clock is breached once `now` is past that second. A 1 s target started at
 //! 10.002 s is due at 11 s and reads as breached from 12 s; targets in minutes, hours and days
-//! (every real promise) are unaffected. The visits service starts a [`Promise::VisitCadence`] clock at each
-//! visit (tier A weekly, B monthly, C every two months) and reads the deadline.
+//! (every real promise) are unaffected.
+//!
+//! Visit cadences (tier A weekly, B monthly, C every two months) are not clocks but calendar
+//! rules: the [`visits`] module plans visit dates in calendar weeks and months from the last
+//! visit, on the working days of a calendar, with the numbers of the policy's `[visits]` table
+//! ([`Policy::visits`]).
 //!
 //! # Policy file format (TOML)
 //!
@@ -71,8 +75,8 @@
 //! id = "installation.urban"    # unique; explanations cite it
 //! description = "…"
 //! promise = "installation"     # first_contact, dispatch_contact, resolution, callback,
-//!                              # callback_fix, installation, reconnection, business_change,
-//!                              # visit_cadence, care_lead_time
+//!                              # callback_fix, installation (also moves), reconnection,
+//!                              # business_change, repair, maintenance
 //! when = { region = "urban" }  # tier, key_account, region, severity, channel, traits;
 //!                              # a value or a list of alternatives; keys left out match all
 //! target = "28d"               # s, m, h, d (24 h), w (7 d), wd (working days); > 0
@@ -89,6 +93,22 @@
 //! promise = "installation"
 //! on_time_rate = 0.98
 //! mean_at_most = "15d"
+//!
+//! [visits]                     # planning rules of the visits service; every key optional,
+//!                              # one left out takes the presets' value
+//! calendar = "cn_service"      # visits fall on its working days (must be a calendar above;
+//!                              # default cn_service if the file has it, else 24x7)
+//! holiday_shift = "earlier"    # a visit due on a day off moves earlier, or "later"
+//! cadence = { A = "1w", B = "1mo", C = "2mo" }  # d, w, mo (calendar months from the anchor)
+//! key_account_in_person = true # every plan visit of a key account is in person
+//! in_person_every = "3mo"      # every customer met in person at least this often
+//! horizon = "90d"              # plan this many whole days ahead
+//! grace = "2d"                 # a visit is overdue once due + grace has passed
+//! care_lead = "3d"             # care is prepared this many whole days before the occasion
+//!
+//! [[visits.holiday]]           # holidays that produce care; `holiday = []` for none
+//! name = "National Day (国庆节)"
+//! date = "10-01"               # every year; "2027-02-06" for that year only (lunar holidays)
 //! ```
 //!
 //! **Choosing a rule.** Among the target rules of the promise that match the case, the one with
@@ -117,6 +137,7 @@ pub mod duration;
 pub mod explain;
 pub mod ics;
 pub mod policy;
+pub mod visits;
 
 pub use calendar::{
     Calendar, CalendarBuilder, CalendarError, CalendarSummary, TimeRange, WeeklyHours,
@@ -133,3 +154,4 @@ pub use policy::{
     Condition, LoadError, Matched, Objective, Policy, PolicyError, Rule, RuleAction, Selector,
     DEFAULT_ON_TIME_TARGET,
 };
+pub use visits::{Cadence, CareHoliday, HolidayShift, PlannedDate, VisitRules};

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 use serde::de::{self, IntoDeserializer, SeqAccess, Visitor};
@@ -15,11 +16,21 @@ use crate::case::{Case, Promise, Region, Severity, Tier};
 use crate::clock::{Adjustment, Clock, ClockError, ClockSpec, Status, DEFAULT_THRESHOLDS};
 use crate::duration::parse_amount;
 use crate::ics::{self, IcsDays};
+use crate::visits::{annual_occurrence, Cadence, CareHoliday, HolidayShift, VisitRules};
 
 /// The on-time rate the telecom standard asks for (DOMAIN §4) when a policy names none.
 pub const DEFAULT_ON_TIME_TARGET: f64 = 0.98;
 
 const PRESETS: &str = include_str!("../presets/default.toml");
+const PRESETS_FILE: &str = "presets/default.toml";
+
+/// The calendar visits fall on when the file has no `[visits] calendar` and no calendar named
+/// as in the presets: a 24x7 one, added under this name if the file has none by it.
+const VISITS_FALLBACK_CALENDAR: &str = "always";
+/// The longest planning horizon accepted: ten years.
+const MAX_HORIZON_DAYS: u32 = 3_653;
+/// The longest care lead and visit grace accepted: a year.
+const MAX_LEAD_DAYS: u32 = 366;
 
 /// A policy file could not be loaded: where and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -322,6 +333,7 @@ pub struct Policy {
     calendars: BTreeMap<String, Calendar>,
     rules: Vec<Rule>,
     objectives: Vec<Objective>,
+    visits: VisitRules,
 }
 
 impl Policy {
@@ -329,7 +341,7 @@ impl Policy {
     /// mainland-China holidays and make-up working days.
     #[allow(clippy::expect_used)]
     pub fn default_presets() -> Policy {
-        Policy::from_toml_str(PRESETS, "presets/default.toml")
+        Policy::from_toml_str(PRESETS, PRESETS_FILE)
             .expect("the shipped presets are loaded by the crate's tests")
     }
 
@@ -422,6 +434,21 @@ impl Policy {
     /// Returns every objective.
     pub fn objectives(&self) -> &[Objective] {
         &self.objectives
+    }
+
+    /// Returns the visits service's rules: the file's `[visits]` table, each key left out
+    /// taking the shipped presets' value.
+    pub fn visits(&self) -> &VisitRules {
+        &self.visits
+    }
+
+    /// Returns the calendar visits fall on ([`VisitRules::calendar`]); the loader guarantees
+    /// the policy has it.
+    #[allow(clippy::expect_used)]
+    pub fn visit_calendar(&self) -> &Calendar {
+        self.calendars
+            .get(&self.visits.calendar)
+            .expect("the loader checks or adds the visits calendar")
     }
 
     /// Finds the rules that decide a promise's target for a case: the most specific matching
@@ -525,6 +552,79 @@ struct RawPolicy {
     rule: Vec<RawRule>,
     #[serde(default)]
     objective: Vec<RawObjective>,
+    visits: Option<RawVisits>,
+}
+
+/// The `[visits]` table. Every key is optional: one left out takes the presets' value.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVisits {
+    calendar: Option<Spanned<String>>,
+    holiday_shift: Option<Spanned<HolidayShift>>,
+    cadence: Option<RawCadences>,
+    key_account_in_person: Option<Spanned<bool>>,
+    in_person_every: Option<Spanned<String>>,
+    horizon: Option<Spanned<String>>,
+    grace: Option<Spanned<String>>,
+    care_lead: Option<Spanned<String>>,
+    holiday: Option<Vec<RawCareHoliday>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCadences {
+    #[serde(rename = "A")]
+    a: Option<Spanned<String>>,
+    #[serde(rename = "B")]
+    b: Option<Spanned<String>>,
+    #[serde(rename = "C")]
+    c: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCareHoliday {
+    name: Spanned<String>,
+    date: Spanned<String>,
+}
+
+/// Where each `[visits]` key comes from: the file, else the presets.
+struct VisitSources<'a> {
+    file: &'a Loader<'a>,
+    presets: &'a Loader<'a>,
+    own: Option<&'a RawVisits>,
+    base: Option<&'a RawVisits>,
+}
+
+impl<'a> VisitSources<'a> {
+    /// The value of a key, with the loader of the file it comes from (an error names that file).
+    fn get<T: ?Sized>(
+        &self,
+        key: &str,
+        get: impl Fn(&'a RawVisits) -> Option<&'a T>,
+    ) -> Result<(&'a Loader<'a>, &'a T), LoadError> {
+        match (self.own.and_then(&get), self.base.and_then(&get)) {
+            (Some(v), _) => Ok((self.file, v)),
+            (None, Some(v)) => Ok((self.presets, v)),
+            (None, None) => Err(self.presets.err(0, key, "the presets give no default")),
+        }
+    }
+}
+
+/// The presets' `[visits]` table, the default of every key a file leaves out.
+fn preset_visits() -> Option<&'static RawVisits> {
+    #[derive(Deserialize)]
+    struct PresetFile {
+        visits: Option<RawVisits>,
+    }
+    static PRESET: OnceLock<Option<RawVisits>> = OnceLock::new();
+    PRESET
+        .get_or_init(|| {
+            toml::from_str::<PresetFile>(PRESETS)
+                .ok()
+                .and_then(|f| f.visits)
+        })
+        .as_ref()
 }
 
 #[derive(Deserialize)]
@@ -994,6 +1094,7 @@ impl Loader<'_> {
             });
         }
         self.check_overlaps(&raw, &rules)?;
+        let visits = self.visits(raw.visits.as_ref(), &mut calendars)?;
         let mut objectives: Vec<Objective> = Vec::new();
         for (i, o) in raw.objective.iter().enumerate() {
             let key = format!("objective[{i}]");
@@ -1044,6 +1145,178 @@ impl Loader<'_> {
             calendars,
             rules,
             objectives,
+            visits,
+        })
+    }
+
+    /// Reads the `[visits]` table; each key the file leaves out takes the presets' value (and
+    /// an error in that value names the presets file).
+    fn visits(
+        &self,
+        own: Option<&RawVisits>,
+        calendars: &mut BTreeMap<String, Calendar>,
+    ) -> Result<VisitRules, LoadError> {
+        let presets = Loader {
+            text: PRESETS,
+            file: PRESETS_FILE,
+        };
+        let base = preset_visits();
+        let keys = VisitSources {
+            file: self,
+            presets: &presets,
+            own,
+            base,
+        };
+
+        let calendar = match own.and_then(|v| v.calendar.as_ref()) {
+            Some(name) => {
+                if !calendars.contains_key(name.get_ref()) {
+                    let known: Vec<&str> = calendars.keys().map(String::as_str).collect();
+                    return Err(self.at(
+                        name,
+                        "visits.calendar",
+                        format!(
+                            "unknown calendar `{}` (known: {})",
+                            name.get_ref(),
+                            known.join(", ")
+                        ),
+                    ));
+                }
+                name.get_ref().clone()
+            }
+            // The presets' calendar if the file has one by that name, else every day.
+            None => match base.and_then(|v| v.calendar.as_ref()) {
+                Some(name) if calendars.contains_key(name.get_ref()) => name.get_ref().clone(),
+                _ => {
+                    calendars
+                        .entry(VISITS_FALLBACK_CALENDAR.to_string())
+                        .or_insert_with(|| Calendar::always(VISITS_FALLBACK_CALENDAR));
+                    VISITS_FALLBACK_CALENDAR.to_string()
+                }
+            },
+        };
+        let holiday_shift = *keys
+            .get("visits.holiday_shift", |v| v.holiday_shift.as_ref())?
+            .1
+            .get_ref();
+        let key_account_in_person = *keys
+            .get("visits.key_account_in_person", |v| {
+                v.key_account_in_person.as_ref()
+            })?
+            .1
+            .get_ref();
+        let cadence = |key: &str, get: fn(&RawVisits) -> Option<&Spanned<String>>| {
+            let (l, v) = keys.get(key, get)?;
+            Cadence::parse(v.get_ref()).map_err(|e| l.at(v, key, e))
+        };
+        let tier_a = cadence("visits.cadence.A", |v| v.cadence.as_ref()?.a.as_ref())?;
+        let tier_b = cadence("visits.cadence.B", |v| v.cadence.as_ref()?.b.as_ref())?;
+        let tier_c = cadence("visits.cadence.C", |v| v.cadence.as_ref()?.c.as_ref())?;
+        let in_person_every = cadence("visits.in_person_every", |v| v.in_person_every.as_ref())?;
+
+        let (l, v) = keys.get("visits.horizon", |v| v.horizon.as_ref())?;
+        let horizon_days = l.whole_days(v, "visits.horizon", 1, MAX_HORIZON_DAYS)?;
+        let (l, v) = keys.get("visits.care_lead", |v| v.care_lead.as_ref())?;
+        let care_lead_days = l.whole_days(v, "visits.care_lead", 0, MAX_LEAD_DAYS)?;
+        let (l, v) = keys.get("visits.grace", |v| v.grace.as_ref())?;
+        let grace = l.grace(v, "visits.grace")?;
+        let (l, list) = keys.get("visits.holiday", |v| v.holiday.as_deref())?;
+        let holidays = list
+            .iter()
+            .enumerate()
+            .map(|(i, h)| l.care_holiday(h, &format!("visits.holiday[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        Ok(VisitRules {
+            calendar,
+            holiday_shift,
+            tier_a,
+            tier_b,
+            tier_c,
+            key_account_in_person,
+            in_person_every,
+            horizon_days,
+            grace,
+            care_lead_days,
+            holidays,
+        })
+    }
+
+    /// Reads an amount of whole days between `min` and `max`: "90d", "3d", "2w".
+    fn whole_days(
+        &self,
+        s: &Spanned<String>,
+        key: &str,
+        min: u32,
+        max: u32,
+    ) -> Result<u32, LoadError> {
+        let a = parse_amount(s.get_ref()).map_err(|e| self.at(s, key, e))?;
+        let days = a.secs / 86_400;
+        if a.working_days != 0 || a.secs % 86_400 != 0 {
+            return Err(self.at(
+                s,
+                key,
+                format!("write whole calendar days, e.g. \"{min}d\" or \"90d\""),
+            ));
+        }
+        if days < i64::from(min) || days > i64::from(max) {
+            return Err(self.at(s, key, format!("{days} days is outside {min}-{max} days")));
+        }
+        u32::try_from(days).map_err(|_| self.at(s, key, "too large"))
+    }
+
+    /// Reads a visit's grace: calendar time ("2d", "36h"), zero to a year.
+    fn grace(&self, s: &Spanned<String>, key: &str) -> Result<TimeDelta, LoadError> {
+        let a = parse_amount(s.get_ref()).map_err(|e| self.at(s, key, e))?;
+        if a.working_days != 0 {
+            return Err(self.at(
+                s,
+                key,
+                "write the grace in calendar time (s, m, h, d, w), e.g. \"2d\"",
+            ));
+        }
+        if a.secs > i64::from(MAX_LEAD_DAYS) * 86_400 {
+            return Err(self.at(s, key, "a grace of at most a year, e.g. \"2d\""));
+        }
+        Ok(TimeDelta::seconds(a.secs))
+    }
+
+    /// Reads a care holiday: `date = "10-01"` (every year) or `"2027-02-06"` (that year).
+    fn care_holiday(&self, h: &RawCareHoliday, key: &str) -> Result<CareHoliday, LoadError> {
+        let name = h.name.get_ref().trim();
+        if name.is_empty() {
+            return Err(self.at(&h.name, format!("{key}.name"), "a holiday needs a name"));
+        }
+        let text = h.date.get_ref().trim();
+        let bad = || {
+            self.at(
+                &h.date,
+                format!("{key}.date"),
+                format!("invalid date \"{text}\": expected MM-DD (every year) or YYYY-MM-DD (that year only)"),
+            )
+        };
+        let (year, month, day) = match text.split('-').collect::<Vec<_>>()[..] {
+            [m, d] if m.len() == 2 && d.len() == 2 => (None, m, d),
+            [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => {
+                (Some(y.parse::<i32>().map_err(|_| bad())?), m, d)
+            }
+            _ => return Err(bad()),
+        };
+        let month: u32 = month.parse().map_err(|_| bad())?;
+        let day: u32 = day.parse().map_err(|_| bad())?;
+        let valid = match year {
+            Some(y) => NaiveDate::from_ymd_opt(y, month, day).is_some(),
+            // Any year that has the date: 29 February is kept (28 February in other years).
+            None => annual_occurrence(month, day, 2028).is_some(),
+        };
+        if !valid {
+            return Err(bad());
+        }
+        Ok(CareHoliday {
+            name: name.to_string(),
+            month,
+            day,
+            year,
         })
     }
 

@@ -237,32 +237,69 @@ fn reconnection_and_business_change_within_24_hours_even_on_a_holiday() {
 }
 
 #[test]
-fn visit_cadence_is_weekly_monthly_or_every_two_months_by_tier() {
-    let start = "2026-03-02 10:00";
+fn repairs_take_48_hours_urban_72_rural_and_key_accounts_half() {
+    // Deployment choices (the handbooks give no repair limit), in calendar time.
+    let start = "2026-09-30 10:00";
+    let urban = Case::new().region(Region::Urban);
+    let rural = Case::new().region(Region::Rural);
     assert_eq!(
-        deadline(Promise::VisitCadence, &Case::new().tier(Tier::A), start),
-        bj("2026-03-09 10:00")
+        deadline(Promise::Repair, &urban, start),
+        bj("2026-10-02 10:00")
     );
     assert_eq!(
-        deadline(Promise::VisitCadence, &Case::new().tier(Tier::B), start),
-        bj("2026-04-01 10:00")
+        deadline(Promise::Repair, &Case::new(), start),
+        bj("2026-10-02 10:00")
     );
     assert_eq!(
-        deadline(Promise::VisitCadence, &Case::new().tier(Tier::C), start),
-        bj("2026-05-01 10:00")
+        deadline(Promise::Repair, &rural, start),
+        bj("2026-10-03 10:00")
     );
     assert_eq!(
-        deadline(Promise::VisitCadence, &Case::new(), start),
-        bj("2026-05-01 10:00")
+        deadline(Promise::Repair, &urban.clone().key_account(true), start),
+        bj("2026-10-01 10:00")
+    );
+    assert_eq!(
+        deadline(Promise::Repair, &rural.key_account(true), start),
+        bj("2026-10-01 22:00")
+    );
+    assert_eq!(
+        deadline(Promise::Maintenance, &urban.key_account(true), start),
+        bj("2026-10-07 10:00")
     );
 }
 
 #[test]
-fn care_lead_time_and_resolution_defaults() {
-    assert_eq!(
-        deadline(Promise::CareLeadTime, &Case::new(), "2026-06-01 09:00"),
-        bj("2026-06-04 09:00")
-    );
+fn the_presets_plan_visits_on_the_office_calendar_by_tier() {
+    use csops_sla::{Cadence, HolidayShift};
+    let p = Policy::default_presets();
+    let v = p.visits();
+    assert_eq!(v.calendar, "cn_service");
+    assert_eq!(p.visit_calendar().name(), "cn_service");
+    assert_eq!(v.holiday_shift, HolidayShift::Earlier);
+    assert_eq!(v.cadence(Tier::A), Cadence::Weeks(1));
+    assert_eq!(v.cadence(Tier::B), Cadence::Months(1));
+    assert_eq!(v.cadence(Tier::C), Cadence::Months(2));
+    assert!(v.key_account_in_person);
+    assert_eq!(v.in_person_every, Cadence::Months(3));
+    assert_eq!(v.horizon_days, 90);
+    assert_eq!(v.grace, TimeDelta::days(2));
+    assert_eq!(v.care_lead_days, 3);
+    let dates: Vec<String> = v
+        .holidays
+        .iter()
+        .map(|h| format!("{} {:?}-{}-{}", h.name, h.year, h.month, h.day))
+        .collect();
+    assert_eq!(dates.len(), 8, "{dates:?}");
+    // The 2026 lunar festivals are the first days of the calendar's holidays.
+    let cal = p.visit_calendar();
+    for h in v.holidays.iter().filter(|h| h.year == Some(2026)) {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, h.month, h.day).unwrap();
+        assert!(cal.holidays().contains(&day), "{} {day}", h.name);
+    }
+}
+
+#[test]
+fn resolution_defaults() {
     // 4 working days from Monday 09:00 end on Thursday 18:00.
     assert_eq!(
         deadline(Promise::Resolution, &Case::new(), "2026-03-02 09:00"),
