@@ -26,7 +26,8 @@ const SERVICES: [(&str, &str); 4] = [
 ];
 
 /// Who calls whom (the architecture): caller → callees.
-const CALLS: [(&str, &[&str]); 3] = [
+const CALLS: [(&str, &[&str]); 4] = [
+    ("customers", &["visits"]),
     ("complaints", &["customers", "visits", "feedback"]),
     ("visits", &["customers", "feedback"]),
     ("feedback", &["customers", "complaints"]),

@@ -6,13 +6,18 @@
 //! call to the first pod it reached; this channel re-resolves the name periodically and
 //! spreads calls over all pods (power of two choices), adding and dropping pods as they come
 //! and go. An IP address or a name with one address behaves like a plain channel.
+//!
+//! [`observed_channel`] is what services use: the balanced channel, traced and counted, or
+//! `None` when the neighbour is not configured.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use csops_observability::{GrpcClientLayer, GrpcClientService, Metrics};
 use tonic::transport::channel::Change;
 use tonic::transport::{Channel, Endpoint, Uri};
+use tower_layer::Layer as _;
 
 /// How often the name is resolved again.
 const RESOLVE_INTERVAL: Duration = Duration::from_secs(15);
@@ -28,6 +33,26 @@ pub enum ClientError {
         /// What is wrong.
         reason: String,
     },
+}
+
+/// A channel to a neighbour whose calls are traced (a client span, W3C propagation) and
+/// counted (`grpc_client_requests_total`, `grpc_client_request_duration_seconds`).
+pub type Observed = GrpcClientService<Channel>;
+
+/// Builds a lazily connecting, observed channel with a deadline per call, balanced per
+/// request across the pods behind the neighbour's (headless) Service name; `None` for an empty
+/// URL (the neighbour is not deployed) or a malformed one (logged).
+pub fn observed_channel(url: &str, timeout: Duration, metrics: &Metrics) -> Option<Observed> {
+    if url.trim().is_empty() {
+        return None;
+    }
+    match balanced_channel(url, timeout) {
+        Ok(channel) => Some(GrpcClientLayer::with_metrics(metrics.clone()).layer(channel)),
+        Err(error) => {
+            tracing::warn!(%error, "bad neighbour url; calls will be treated as unreachable");
+            None
+        }
+    }
 }
 
 /// Returns a channel to `url` (e.g. `http://customers:50051`) that connects lazily, applies
@@ -105,6 +130,16 @@ mod tests {
         assert!(balanced_channel("not a url", Duration::from_secs(1)).is_err());
         assert!(balanced_channel("http://127.0.0.1:50051", Duration::from_secs(1)).is_ok());
         assert!(balanced_channel("http://localhost:50051", Duration::from_secs(1)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_empty_or_malformed_url_gives_no_observed_channel() {
+        let metrics = Metrics::new();
+        let timeout = Duration::from_secs(1);
+        assert!(observed_channel("", timeout, &metrics).is_none());
+        assert!(observed_channel("  ", timeout, &metrics).is_none());
+        assert!(observed_channel("http://visits", timeout, &metrics).is_none());
+        assert!(observed_channel("http://127.0.0.1:50053", timeout, &metrics).is_some());
     }
 
     #[tokio::test]

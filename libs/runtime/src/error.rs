@@ -66,6 +66,9 @@ pub enum Error {
     /// The change lost a race it could not retry; the caller may retry the whole call.
     #[error("{0}")]
     Aborted(String),
+    /// A neighbour service the call needs cannot be reached; the caller may retry later.
+    #[error("{0}")]
+    Unavailable(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -173,6 +176,7 @@ impl From<Error> for Status {
             }
             Error::PermissionDenied(text) => Status::permission_denied(message(text)),
             Error::Aborted(text) => Status::aborted(message(text)),
+            Error::Unavailable(text) => Status::unavailable(message(text)),
             Error::Store(store) => store_error(store),
         }
     }

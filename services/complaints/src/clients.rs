@@ -7,12 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use csops_observability::{GrpcClientLayer, GrpcClientService, Metrics};
+use csops_observability::Metrics;
 use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use csops_runtime::client::{observed_channel, Observed};
 use moka::sync::Cache;
-use tonic::transport::Channel;
-use tower::Layer as _;
 
 use csops_runtime::breaker::{self, Breaker, BreakerSettings, Outcome, Transition};
 use tokio_util::sync::CancellationToken;
@@ -22,10 +21,6 @@ use crate::domain::{Region, Snapshot, Tier};
 /// The customer id the breaker's probe asks for: any answer, NOT_FOUND included, shows the
 /// customers service is back.
 const PROBE_CUSTOMER_ID: &str = "csops-breaker-probe";
-
-/// A channel to a neighbour whose calls are traced (a client span, W3C propagation) and
-/// counted (`grpc_client_requests_total`, `grpc_client_request_duration_seconds`).
-pub type Observed = GrpcClientService<Channel>;
 
 type Client = CustomersServiceClient<Observed>;
 
@@ -57,22 +52,6 @@ pub struct CustomersClient {
     stop: CancellationToken,
 }
 
-/// Builds a lazily connecting, observed channel with a deadline per call, balanced per
-/// request across the pods behind the neighbour's (headless) Service name; `None` for an empty
-/// URL (the neighbour is not deployed) or a malformed one (logged).
-pub fn channel(url: &str, timeout: Duration, metrics: &Metrics) -> Option<Observed> {
-    if url.trim().is_empty() {
-        return None;
-    }
-    match csops_runtime::client::balanced_channel(url, timeout) {
-        Ok(channel) => Some(GrpcClientLayer::with_metrics(metrics.clone()).layer(channel)),
-        Err(error) => {
-            tracing::warn!(%error, "bad neighbour url; calls will be treated as unreachable");
-            None
-        }
-    }
-}
-
 impl CustomersClient {
     /// A client of the customers service at `url` (empty: never reachable), counting its
     /// calls in `metrics` and caching what it learns for `ttl`; its breaker's probe stops
@@ -85,7 +64,7 @@ impl CustomersClient {
         stop: CancellationToken,
     ) -> Self {
         Self {
-            client: channel(url, timeout, metrics).map(CustomersServiceClient::new),
+            client: observed_channel(url, timeout, metrics).map(CustomersServiceClient::new),
             timeout,
             cache: Cache::builder()
                 .max_capacity(CUSTOMER_CACHE_CAPACITY)

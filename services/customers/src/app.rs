@@ -1,6 +1,7 @@
 //! The use cases of the customers service: the one place where a change runs (load, etag,
-//! domain rule, save guarded by the version read, retry on a lost race, idempotent replay).
-//! The gRPC handlers validate, call one function here and convert the answer.
+//! domain rule, save guarded by the version read with the event visits must hear of, retry on
+//! a lost race, idempotent replay). The gRPC handlers validate, call one function here and
+//! convert the answer.
 
 use chrono::{DateTime, Utc};
 use csops_runtime::change::{self, Attempt};
@@ -8,7 +9,9 @@ use csops_runtime::idempotency::Key;
 use csops_runtime::time::now;
 use csops_runtime::{Error, RuleError};
 
-use crate::domain::{ChurnPolicy, ChurnSignal, Customer, NewCustomer};
+use crate::domain::{
+    visits_change, ChurnPolicy, ChurnSignal, Customer, NewCustomer, VisitsSnapshot,
+};
 use crate::store::{Cursor, Inserted, ListFilter, SignalRecorded, Store};
 
 /// The customers service's use cases over its store.
@@ -46,8 +49,9 @@ impl Customers {
     }
 
     /// Opens a file; a retry with the same request answers the file its first call opened.
-    /// The retry key is recorded in the insert's transaction, so a first call costs no extra
-    /// round trip: only a call whose key is taken looks up what the first one made.
+    /// The retry key and the event for visits are written in the insert's transaction, so a
+    /// first call costs no extra round trip and a retry publishes nothing: only a call whose
+    /// key is taken looks up what the first one made.
     pub async fn create(
         &self,
         input: NewCustomer,
@@ -56,7 +60,8 @@ impl Customers {
     ) -> Result<Customer, Error> {
         let customer = Customer::create(new_id(), input, actor, now())
             .map_err(|e| Error::from(e).in_field("customer"))?;
-        match self.store.insert(&customer, key).await? {
+        let change = visits_change(None, &customer);
+        match self.store.insert(&customer, key, change.as_ref()).await? {
             Inserted::Created => {
                 tracing::info!(customer_id = %customer.id, tier = customer.tier.code(), "customer created");
                 Ok(customer)
@@ -91,7 +96,8 @@ impl Customers {
     }
 
     /// Applies `rule` to the customer if `etag` is current (empty = whatever is current) and
-    /// saves it unless someone saved first.
+    /// saves it unless someone saved first, with an event for visits when what visits plans
+    /// from changed (tier, key account, region, owner, dates, consents, archived).
     pub async fn change(
         &self,
         id: &str,
@@ -103,8 +109,14 @@ impl Customers {
             let mut customer = self.get(id).await?;
             csops_runtime::etag::check(|| resource(id), etag, customer.version)?;
             let read_version = customer.version;
+            let before = VisitsSnapshot::of(&customer);
             rule(&mut customer, now())?;
-            if self.store.save(&customer, read_version).await? {
+            let change = visits_change(Some(before), &customer);
+            if self
+                .store
+                .save(&customer, read_version, change.as_ref())
+                .await?
+            {
                 Ok(Attempt::Saved(customer))
             } else {
                 Ok(Attempt::Lost {
@@ -117,7 +129,8 @@ impl Customers {
     }
 
     /// Records a churn signal once per signal id. Signals come from systems without an etag,
-    /// so a lost race is retried; a repeated signal answers the file as it is.
+    /// so a lost race is retried; a repeated signal answers the file as it is. Nothing is
+    /// published: visits does not plan from churn signals.
     pub async fn record_churn_signal(
         &self,
         id: &str,

@@ -1,21 +1,25 @@
 //! The customers service: the customer service file (客户服务档案) behind a gRPC API.
 //!
 //! `api/` is the gRPC surface, `app` the use cases, `domain/` the rules of the file, `store/`
-//! its SQL (see docs/service-anatomy.md).
+//! its SQL, `events/` the delivery of customer changes to visits through the outbox (see
+//! docs/service-anatomy.md).
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod app;
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod store;
 
 pub use config::Config;
 use csops_observability::Metrics;
 use csops_proto::customers::v1::customers_service_server::CustomersServiceServer;
+use csops_runtime::outbox::{Outbox, Relay};
 pub use csops_runtime::StartError;
 use csops_runtime::{ServeError, Server, ServiceSpec, Settings};
 use std::net::SocketAddr;
+use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
 
@@ -37,6 +41,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct App {
     server: Server,
     routes: Routes,
+    relay: Relay<events::Receivers>,
+    stop: CancellationToken,
 }
 
 impl App {
@@ -53,9 +59,20 @@ impl App {
         metrics: Metrics,
     ) -> Result<Self, StartError> {
         let churn = config.churn_policy().map_err(StartError::Config)?;
+        let relay_settings = config.relay_settings().map_err(StartError::Config)?;
         let pool = csops_runtime::db::connect(&settings.database).await?;
         csops_runtime::db::migrate(&pool, &MIGRATOR).await?;
-        let app = app::Customers::with_churn_policy(store::Store::new(pool.clone()), churn);
+        let relay = Relay::new(
+            Outbox::new(pool.clone()),
+            events::Receivers::new(&config.visits_url, &metrics),
+            relay_settings,
+            &metrics,
+        );
+        if config.visits_url.trim().is_empty() {
+            tracing::info!("no visits URL: customer changes wait in the outbox until one is set");
+        }
+        let store = store::Store::new(pool.clone(), relay.waker());
+        let app = app::Customers::with_churn_policy(store, churn);
         let api = api::CustomersApi::new(app, settings.page_tokens.clone());
         let server = Server::bind(SPEC, settings, pool, metrics).await?;
         Ok(Self {
@@ -67,6 +84,8 @@ impl App {
                     .accept_compressed(CompressionEncoding::Gzip)
                     .send_compressed(CompressionEncoding::Gzip),
             ),
+            relay,
+            stop: CancellationToken::new(),
         })
     }
 
@@ -80,11 +99,22 @@ impl App {
         self.server.metrics_addr()
     }
 
-    /// Serves until `stop` completes, then drains gracefully.
+    /// Serves and relays the outbox until `stop` completes; then the relay stops and the
+    /// server drains gracefully.
     pub async fn run_until_stopped(
         self,
         stop: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
-        self.server.serve(self.routes, stop).await
+        let relay = tokio::spawn(self.relay.run(self.stop.clone()));
+        let token = self.stop;
+        let result = self
+            .server
+            .serve(self.routes, async move {
+                stop.await;
+                token.cancel();
+            })
+            .await;
+        let _ = relay.await;
+        result
     }
 }

@@ -1022,6 +1022,7 @@ async fn the_churn_window_and_signal_count_follow_the_configuration(backend: Bac
         csops_customers::Config {
             churn_signal_window: std::time::Duration::from_secs(30 * 24 * 3600),
             churn_recent_signals: 3,
+            ..csops_customers::Config::default()
         },
     )
     .await;

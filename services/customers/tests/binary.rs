@@ -47,6 +47,8 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "CSOPS_SHUTDOWN_GRACE",
         "CSOPS_DRAIN_DELAY",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "CSOPS_VISITS_URL",
+        "CSOPS_OUTBOX_INTERVAL",
         "[default: 127.0.0.1:50051]",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");

@@ -10,11 +10,11 @@ use csops_proto::feedback::v1 as fb;
 use csops_proto::feedback::v1::feedback_service_client::FeedbackServiceClient;
 use csops_proto::visits::v1 as vs;
 use csops_proto::visits::v1::visits_service_client::VisitsServiceClient;
+use csops_runtime::client::{observed_channel, Observed};
 use csops_runtime::outbox::{Claimed, Deliver};
 use csops_runtime::time::to_timestamp;
 use tonic::Status;
 
-use crate::clients::{channel, Observed};
 use crate::domain::Outgoing;
 
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -34,9 +34,10 @@ impl Receivers {
     /// `metrics`.
     pub fn new(feedback_url: &str, visits_url: &str, metrics: &Metrics) -> Self {
         Self {
-            feedback: channel(feedback_url, DELIVERY_TIMEOUT, metrics)
+            feedback: observed_channel(feedback_url, DELIVERY_TIMEOUT, metrics)
                 .map(FeedbackServiceClient::new),
-            visits: channel(visits_url, DELIVERY_TIMEOUT, metrics).map(VisitsServiceClient::new),
+            visits: observed_channel(visits_url, DELIVERY_TIMEOUT, metrics)
+                .map(VisitsServiceClient::new),
         }
     }
 }

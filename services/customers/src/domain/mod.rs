@@ -1,9 +1,11 @@
 //! The customer file and its rules, free of I/O: validation, updates by field, tier changes
-//! with history, archiving, and the lifetime value formula.
+//! with history, archiving, the lifetime value formula, and which changes the visits service
+//! hears of.
 
 mod churn;
 mod lifetime_value;
 mod validate;
+mod visits;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,9 @@ pub use csops_runtime::RuleError;
 pub use lifetime_value::{lifetime_value_minor, LifetimeValueInputs};
 pub use validate::{
     FieldViolation, Violations, MAX_ID, MAX_ITEM, MAX_ITEMS, MAX_LABEL, MAX_NAME, MAX_NOTES,
+};
+pub use visits::{
+    visits_change, CareDate, ChangeKind, CustomerChanged, VisitsSnapshot, CUSTOMER_CHANGED, VISITS,
 };
 
 /// The longest reason of a tier change, in characters.
@@ -178,8 +183,8 @@ pub struct ImportantDate {
     pub note: String,
 }
 
-/// A contact channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A contact channel (ordered as declared, so a set of channels has one canonical order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Channel {
     /// Phone calls.
     PhoneCall,

@@ -1,19 +1,26 @@
 //! Storage of customer files: one method per query, on SQLite or PostgreSQL through
-//! `sqlx::Any`. Only this module speaks SQL; `rows` maps what it reads to the domain.
+//! `sqlx::Any`. Only this module speaks SQL; `rows` maps what it reads to the domain. A change
+//! visits must hear of is written to the kit's outbox in the change's transaction.
 
 mod rows;
+
+use std::sync::Arc;
 
 pub use csops_runtime::db::StoreError;
 use csops_runtime::db::{classify, DbErrorKind};
 use csops_runtime::idempotency::{self, Key, Recorded};
+use csops_runtime::outbox::{self, NewEvent};
 /// Position after the last row of a page: (create_time, id).
 pub use csops_runtime::paging::Cursor;
 use csops_runtime::sql::{like_anywhere, Sql};
 use csops_runtime::time::to_micros_opt;
 use csops_runtime::Error;
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool};
+use tokio::sync::Notify;
 
-use crate::domain::{ChurnSignal, Customer, Region, RiskLevel, Tier};
+use crate::domain::{
+    ChurnSignal, Customer, CustomerChanged, Region, RiskLevel, Tier, CUSTOMER_CHANGED, VISITS,
+};
 use rows::{CustomerRow, COLUMNS};
 
 /// Which files a listing includes.
@@ -72,16 +79,28 @@ pub enum Inserted {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Woken after a commit that wrote an outbox event, so the relay sends it at once.
+    outbox_written: Arc<Notify>,
 }
 
 impl Store {
-    /// Wraps a pool whose database has the customers migrations applied.
-    pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+    /// Wraps a pool whose database has the customers migrations applied; `outbox_written` is
+    /// notified after each commit that wrote an event (the relay's waker).
+    pub fn new(pool: AnyPool, outbox_written: Arc<Notify>) -> Self {
+        Self {
+            pool,
+            outbox_written,
+        }
     }
 
-    /// Inserts a new customer with its retry key, unless the key was recorded before.
-    pub async fn insert(&self, customer: &Customer, key: &Key) -> Result<Inserted, StoreError> {
+    /// Inserts a new customer with its retry key and its event for visits, unless the key was
+    /// recorded before (then nothing is written).
+    pub async fn insert(
+        &self,
+        customer: &Customer,
+        key: &Key,
+        change: Option<&CustomerChanged>,
+    ) -> Result<Inserted, StoreError> {
         let mut tx = self.pool.begin().await?;
         let produced = Recorded {
             resource_id: customer.id.clone(),
@@ -125,7 +144,13 @@ impl Store {
         .bind(to_json(&customer.churn_signals))
         .execute(&mut *tx)
         .await?;
+        if let Some(change) = change {
+            publish(&mut tx, change).await?;
+        }
         tx.commit().await?;
+        if change.is_some() {
+            self.outbox_written.notify_one();
+        }
         Ok(Inserted::Created)
     }
 
@@ -145,15 +170,27 @@ impl Store {
         row.map(Customer::try_from).transpose()
     }
 
-    /// Writes a changed customer if nobody changed it since `expected_version`; returns false
-    /// when the stored version differs (or the row is gone).
+    /// Writes a changed customer, with its event for visits, if nobody changed it since
+    /// `expected_version`; returns false, writing nothing, when the stored version differs (or
+    /// the row is gone).
     pub async fn save(
         &self,
         customer: &Customer,
         expected_version: i64,
+        change: Option<&CustomerChanged>,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        save(&mut conn, customer, expected_version).await
+        let Some(change) = change else {
+            let mut conn = self.pool.acquire().await?;
+            return save(&mut conn, customer, expected_version).await;
+        };
+        let mut tx = self.pool.begin().await?;
+        if !save(&mut tx, customer, expected_version).await? {
+            return Ok(false);
+        }
+        publish(&mut tx, change).await?;
+        tx.commit().await?;
+        self.outbox_written.notify_one();
+        Ok(true)
     }
 
     /// Records a churn signal once per signal id, together with the customer's new state.
@@ -247,8 +284,21 @@ impl Store {
     }
 }
 
+/// Writes `change` to the outbox for visits. Its id is the receiver's idempotency key; the
+/// customer's id orders the events of one file; its time is the file's update time.
+async fn publish(conn: &mut AnyConnection, change: &CustomerChanged) -> Result<(), StoreError> {
+    let event = NewEvent {
+        id: format!("cev_{}", uuid::Uuid::now_v7().simple()),
+        destination: VISITS,
+        kind: CUSTOMER_CHANGED,
+        aggregate_id: change.customer.customer_id.clone(),
+        payload: to_json(change),
+    };
+    outbox::write(conn, &event, change.customer.update_time.timestamp_micros()).await
+}
+
 async fn save(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut AnyConnection,
     customer: &Customer,
     expected_version: i64,
 ) -> Result<bool, StoreError> {
