@@ -100,10 +100,12 @@ async fn dashboard_and_alerts_query_what_the_services_export() {
     let dir = tempfile::tempdir().unwrap();
     let customers_metrics = Metrics::new();
     let complaints_metrics = Metrics::new();
+    let visits_metrics = Metrics::new();
     let suite = Suite::start(
         dir.path(),
         customers_metrics.clone(),
         complaints_metrics.clone(),
+        visits_metrics.clone(),
     )
     .await;
     // A complaint for a new customer: calls to both services, and complaints' own call to
@@ -124,6 +126,7 @@ async fn dashboard_and_alerts_query_what_the_services_export() {
     while !["csops_sla_clocks{", "csops_outbox_pending{"]
         .iter()
         .all(|g| complaints_metrics.encode().contains(g))
+        || !visits_metrics.encode().contains("csops_visits_overdue ")
     {
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -132,9 +135,10 @@ async fn dashboard_and_alerts_query_what_the_services_export() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let text = format!(
-        "{}\n{}",
+        "{}\n{}\n{}",
         customers_metrics.encode(),
-        complaints_metrics.encode()
+        complaints_metrics.encode(),
+        visits_metrics.encode()
     );
     suite.stop().await;
 

@@ -120,6 +120,64 @@ async fn the_readme_grpcurl_examples_work_as_written() {
     customers.stop().await;
 }
 
+/// Starts the visits service on SQLite under `dir`, calling customers at `customers`.
+async fn start_visits(dir: &std::path::Path, customers: std::net::SocketAddr) -> Running {
+    let settings = Settings::for_tests(&Settings::sqlite_url(dir, "visits"));
+    let config = csops_visits::Config::for_tests(&format!("http://{customers}"), "");
+    let app = csops_visits::App::build(&settings, config, Metrics::new())
+        .await
+        .unwrap();
+    Running::spawn(app.local_addr(), |stop| async move {
+        app.run_until_stopped(stop).await.unwrap();
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_visits_examples_work_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let customers = start_customers(dir.path()).await;
+    let customers_port = customers.addr.port();
+    let visits = start_visits(dir.path(), customers.addr).await;
+    let visits_port = visits.addr.port();
+
+    let script = readme_block("grpcurl-visits")
+        .replace("localhost:50051", &format!("127.0.0.1:{customers_port}"))
+        .replace("localhost:50053", &format!("127.0.0.1:{visits_port}"));
+    let stdout = run_script(script).await;
+
+    assert!(stdout.contains("rpc CreateVisitPlan"), "{stdout}");
+    // The plan took the tier from the customers service and is monthly (about 30 days).
+    assert!(stdout.contains("\"tier\": \"CUSTOMER_TIER_B\""), "{stdout}");
+    assert!(
+        stdout.contains("\"effectiveCadence\": \"2592000s\""),
+        "{stdout}"
+    );
+    // Scheduled, on the agenda with the day's load, completed with the needs found.
+    assert!(
+        stdout.contains("\"state\": \"VISIT_STATE_SCHEDULED\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"booked\": 1"), "{stdout}");
+    assert!(
+        stdout.contains("\"state\": \"VISIT_STATE_COMPLETED\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("faster broadband at home"), "{stdout}");
+    assert!(stdout.contains("\"lastInPersonVisitTime\""), "{stdout}");
+    // One complaint visit, in person, the second delivery a duplicate.
+    assert_eq!(
+        stdout
+            .matches("\"purpose\": \"VISIT_PURPOSE_COMPLAINT_FOLLOW_UP\"")
+            .count(),
+        2,
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("\"duplicate\": true").count(), 1, "{stdout}");
+
+    visits.stop().await;
+    customers.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_complaints_examples_work_as_written() {
     let dir = tempfile::tempdir().unwrap();

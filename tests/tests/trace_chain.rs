@@ -46,7 +46,13 @@ async fn a_complaint_and_the_customer_lookup_it_makes_are_one_trace() {
     .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let suite = Suite::start(dir.path(), telemetry.metrics(), telemetry.metrics()).await;
+    let suite = Suite::start(
+        dir.path(),
+        telemetry.metrics(),
+        telemetry.metrics(),
+        telemetry.metrics(),
+    )
+    .await;
     let customer_id = suite.create_customer("Trace Me", "trace-chain").await;
 
     let channel =

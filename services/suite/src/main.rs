@@ -66,7 +66,18 @@ async fn main() -> ExitCode {
     let mut tasks = Vec::new();
 
     let customers = settings(&args, &csops_customers::SPEC);
-    match csops_customers::App::build(&customers, telemetry.metrics()).await {
+    let visits = settings(&args, &csops_visits::SPEC);
+    let visits_url = format!("http://{}", visits.listen_addr);
+    // Customer changes go to visits through the customers outbox (they wait there until visits
+    // answers, so the start order does not matter).
+    let customers_config = csops_customers::Config {
+        visits_url: visits_url.clone(),
+        outbox_interval: std::time::Duration::from_secs(2),
+        ..csops_customers::Config::default()
+    };
+    let built =
+        csops_customers::App::build_with(&customers, &customers_config, telemetry.metrics()).await;
+    match built {
         Ok(app) => {
             announce(
                 "customers",
@@ -85,12 +96,36 @@ async fn main() -> ExitCode {
         }
     }
 
+    let visits_config = csops_visits::Config {
+        customers_url: format!("http://{}", customers.listen_addr),
+        ..csops_visits::Config::default()
+    };
+    match csops_visits::App::build(&visits, visits_config, telemetry.metrics()).await {
+        Ok(app) => {
+            announce(
+                "visits",
+                csops_visits::SPEC.grpc_service,
+                app.local_addr(),
+                app.metrics_addr(),
+            );
+            tasks.push(tokio::spawn(app.run_until_stopped(stopped())));
+        }
+        Err(error) => {
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "visits failed to start"
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+
     let complaints = settings(&args, &csops_complaints::SPEC);
     let complaints_config = csops_complaints::Config {
         customers_url: format!("http://{}", customers.listen_addr),
         sla_watch_interval: std::time::Duration::from_secs(5),
         outbox_interval: std::time::Duration::from_secs(2),
         reevaluate_interval: std::time::Duration::from_secs(10),
+        visits_url,
         ..csops_complaints::Config::for_tests("")
     };
     match csops_complaints::App::build(&complaints, complaints_config, telemetry.metrics()).await {

@@ -1,5 +1,5 @@
-//! The suite the cross-service tests run in-process: the real customers and complaints
-//! services on SQLite, complaints calling customers over gRPC as in production.
+//! The suite the cross-service tests run in-process: the real customers, complaints and visits
+//! services on SQLite, calling each other over gRPC as in production.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::path::Path;
@@ -11,30 +11,53 @@ use csops_proto::customers::v1::customers_service_client::CustomersServiceClient
 use csops_runtime::Settings;
 use csops_testkit::server::Running;
 
-/// Both services, running until stopped.
+/// The services, running until stopped.
 #[derive(Debug)]
 pub struct Suite {
     pub customers: Running,
     pub complaints: Running,
+    pub visits: Running,
 }
 
 impl Suite {
-    /// Starts customers, then complaints pointed at it, with databases under `dir`, each
-    /// recording its metrics into the given registry.
+    /// Starts customers, then visits and complaints pointed at it (complaints also at visits),
+    /// with databases under `dir`, each recording its metrics into the given registry.
     pub async fn start(
         dir: &Path,
         customers_metrics: Metrics,
         complaints_metrics: Metrics,
+        visits_metrics: Metrics,
     ) -> Self {
+        // Customers and visits call each other: visits' port is chosen first (the OS picks a
+        // free one), so customers can be told where to send its events.
+        let visits_addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let settings = Settings::for_tests(&Settings::sqlite_url(dir, "customers"));
-        let app = csops_customers::App::build(&settings, customers_metrics)
+        let config = csops_customers::Config {
+            visits_url: format!("http://{visits_addr}"),
+            outbox_interval: std::time::Duration::from_millis(100),
+            ..csops_customers::Config::default()
+        };
+        let app = csops_customers::App::build_with(&settings, &config, customers_metrics)
             .await
             .unwrap();
         let customers = Running::spawn(app.local_addr(), |stop| async move {
             app.run_until_stopped(stop).await.unwrap();
         });
+        let mut settings = Settings::for_tests(&Settings::sqlite_url(dir, "visits"));
+        settings.listen_addr = visits_addr;
+        let config = csops_visits::Config::for_tests(&format!("http://{}", customers.addr), "");
+        let app = csops_visits::App::build(&settings, config, visits_metrics)
+            .await
+            .unwrap();
+        let visits = Running::spawn(app.local_addr(), |stop| async move {
+            app.run_until_stopped(stop).await.unwrap();
+        });
         let settings = Settings::for_tests(&Settings::sqlite_url(dir, "complaints"));
-        let config = csops_complaints::Config::for_tests(&format!("http://{}", customers.addr));
+        let mut config = csops_complaints::Config::for_tests(&format!("http://{}", customers.addr));
+        config.visits_url = format!("http://{}", visits.addr);
         let app = csops_complaints::App::build(&settings, config, complaints_metrics)
             .await
             .unwrap();
@@ -44,6 +67,7 @@ impl Suite {
         Self {
             customers,
             complaints,
+            visits,
         }
     }
 
@@ -70,9 +94,10 @@ impl Suite {
             .id
     }
 
-    /// Stops complaints, then customers.
+    /// Stops complaints, visits, then customers.
     pub async fn stop(self) {
         self.complaints.stop().await;
+        self.visits.stop().await;
         self.customers.stop().await;
     }
 }

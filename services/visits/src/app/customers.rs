@@ -1,0 +1,134 @@
+//! Customer files in: a change event from the customers service (idempotent by its event id,
+//! older snapshots ignored) and the full re-plan that pages through every customer file over
+//! gRPC for repair.
+
+use csops_runtime::idempotency::Key;
+use csops_runtime::Error;
+
+use super::plans::PlanInput;
+use super::Visits;
+use crate::domain::plan::{CustomerFacts, Plan, PlanState};
+use crate::domain::Actor;
+
+/// What a full re-plan did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Replanned {
+    /// Files read.
+    pub customers_read: i64,
+    /// Plans created.
+    pub plans_created: i64,
+    /// Plans changed.
+    pub plans_changed: i64,
+    /// Plans closed.
+    pub plans_closed: i64,
+}
+
+/// What applying one customer file did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// A plan was created.
+    Created,
+    /// The plan changed.
+    Changed,
+    /// The plan was closed.
+    Closed,
+    /// Nothing changed (a repeated event or an older snapshot).
+    Unchanged,
+}
+
+impl Visits {
+    /// Applies a customer file: creates the plan, or re-plans (or closes) it. With `key` (the
+    /// sender's event id), a repeated event changes nothing and answers the plan.
+    pub async fn apply_customer(
+        &self,
+        customer_id: &str,
+        facts: CustomerFacts,
+        key: Option<&Key>,
+        actor: Actor,
+    ) -> Result<(Plan, Applied), Error> {
+        if let Some(key) = key {
+            if let Some(first) = self.store.replay(key).await? {
+                return Ok((
+                    self.load_plan(&first.resource_id).await?,
+                    Applied::Unchanged,
+                ));
+            }
+        }
+        let Some(existing) = self.store.plan_of_customer(customer_id).await? else {
+            let input = PlanInput {
+                customer_id: customer_id.to_owned(),
+                ..PlanInput::default()
+            };
+            return match self.new_plan(input, facts, actor, key).await {
+                Ok(plan) => Ok((plan, Applied::Created)),
+                // Another delivery created it meanwhile: apply to that one.
+                Err(Error::AlreadyExists(_)) => {
+                    Box::pin(self.apply_customer(
+                        customer_id,
+                        CustomerFacts::clone(&self.reread(customer_id).await?),
+                        None,
+                        Actor::system(),
+                    ))
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+        };
+        let was_closed = existing.state == PlanState::Closed;
+        let default_agent = self.rules.default_agent.clone();
+        let (plan, changed) = self
+            .change_plan(&existing.id, "", key, |plan, _, now| {
+                Ok(plan.apply_facts(facts.clone(), &default_agent, now))
+            })
+            .await?;
+        let applied = match (changed, plan.state) {
+            (false, _) => Applied::Unchanged,
+            (true, PlanState::Closed) if !was_closed => Applied::Closed,
+            (true, _) => Applied::Changed,
+        };
+        Ok((plan, applied))
+    }
+
+    async fn reread(&self, customer_id: &str) -> Result<CustomerFacts, Error> {
+        match self.customers.lookup(customer_id).await {
+            crate::clients::Lookup::Found(f) => Ok(f),
+            _ => Err(Error::Aborted(format!(
+                "customer {customer_id}'s plan was created concurrently; retry"
+            ))),
+        }
+    }
+
+    /// Pages through every customer file in the customers service and applies each.
+    pub async fn replan_all(&self, page_size: u32) -> Result<Replanned, Error> {
+        let mut done = Replanned::default();
+        let mut token = String::new();
+        loop {
+            let (page, next) = self.customers.list_page(&token, page_size).await?;
+            for (customer_id, facts) in page {
+                done.customers_read += 1;
+                match self
+                    .apply_customer(&customer_id, facts, None, Actor::system())
+                    .await?
+                    .1
+                {
+                    Applied::Created => done.plans_created += 1,
+                    Applied::Changed => done.plans_changed += 1,
+                    Applied::Closed => done.plans_closed += 1,
+                    Applied::Unchanged => {}
+                }
+            }
+            if next.is_empty() || self.stop.is_cancelled() {
+                break;
+            }
+            token = next;
+        }
+        tracing::info!(
+            customers_read = done.customers_read,
+            plans_created = done.plans_created,
+            plans_changed = done.plans_changed,
+            plans_closed = done.plans_closed,
+            "full re-plan done"
+        );
+        Ok(done)
+    }
+}
