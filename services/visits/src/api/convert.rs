@@ -451,7 +451,7 @@ pub(super) fn plan_pb(
         care_preferences,
         state,
         pause: _,
-        anchor: _,
+        anchor,
         last_visit_time,
         last_in_person_time,
         next,
@@ -501,6 +501,7 @@ pub(super) fn plan_pb(
             .map(|c| channel_pb(*c) as i32)
             .collect(),
         customer_update_time: to_timestamp_opt(facts.update_time),
+        anchor_date: anchor.to_string(),
     }
 }
 

@@ -65,6 +65,7 @@ fn plan(v: &mut Violations, p: &pb::VisitPlan) {
         etag,
         care_dates: dates,
         consented_channels,
+        anchor_date,
         ..
     } = p;
     v.max_id("plan.id", id);
@@ -76,6 +77,7 @@ fn plan(v: &mut Violations, p: &pb::VisitPlan) {
         MAX_CARE_PREFERENCES,
     );
     v.max_id("plan.etag", etag);
+    v.max_len("plan.anchor_date", anchor_date, 10);
     care_dates(v, "plan.care_dates", dates);
     v.max_items(
         "plan.consented_channels",

@@ -61,12 +61,36 @@ pub(super) async fn create_visit_plan(
             &mut v,
         ),
         care_preferences: plan.care_preferences.trim().to_owned(),
+        anchor: anchor_date(&plan.anchor_date, api.core.rules.zone.date(now()), &mut v),
     };
     done(v)?;
     let plan = api.core.create_plan(input, &key, actor).await?;
     Ok(pb::CreateVisitPlanResponse {
         plan: reply(api, &plan),
     })
+}
+
+/// Reads an optional start day, at most 366 days from `today`.
+fn anchor_date(
+    text: &str,
+    today: chrono::NaiveDate,
+    v: &mut Violations,
+) -> Option<chrono::NaiveDate> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(day) if (day - today).num_days().abs() <= 366 => Some(day),
+        Ok(_) => {
+            v.push("plan.anchor_date", "must be at most 366 days back or ahead");
+            None
+        }
+        Err(_) => {
+            v.push("plan.anchor_date", "must be a date YYYY-MM-DD");
+            None
+        }
+    }
 }
 
 pub(super) async fn get_visit_plan(
@@ -449,9 +473,9 @@ pub(super) async fn replan_visits(
     convert::actor(actor, &mut v);
     let page_size = match page_size {
         0 => 500,
-        1..=1000 => u32::try_from(page_size).unwrap_or(500),
+        1..=500 => u32::try_from(page_size).unwrap_or(500),
         _ => {
-            v.push("page_size", "must be 0-1000");
+            v.push("page_size", "must be 0-500 (0 means 500)");
             500
         }
     };

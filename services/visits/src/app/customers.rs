@@ -2,8 +2,10 @@
 //! older snapshots ignored) and the full re-plan that pages through every customer file over
 //! gRPC for repair.
 
+use std::collections::HashSet;
+
 use csops_runtime::idempotency::Key;
-use csops_runtime::Error;
+use csops_runtime::{time, Error};
 
 use super::plans::PlanInput;
 use super::Visits;
@@ -34,6 +36,17 @@ pub enum Applied {
     Closed,
     /// Nothing changed (a repeated event or an older snapshot).
     Unchanged,
+}
+
+impl Replanned {
+    fn count(&mut self, applied: Applied) {
+        match applied {
+            Applied::Created => self.plans_created += 1,
+            Applied::Changed => self.plans_changed += 1,
+            Applied::Closed => self.plans_closed += 1,
+            Applied::Unchanged => {}
+        }
+    }
 }
 
 impl Visits {
@@ -89,6 +102,64 @@ impl Visits {
         Ok((plan, applied))
     }
 
+    async fn apply_page(
+        &self,
+        page: Vec<(String, CustomerFacts)>,
+        done: &mut Replanned,
+    ) -> Result<(), Error> {
+        let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
+        let existing: HashSet<String> = self
+            .store
+            .plans_of_customers(&ids)
+            .await?
+            .into_iter()
+            .map(|p| p.customer_id)
+            .collect();
+        let now = time::now();
+        let today = self.rules.today(now);
+        let mut fresh = Vec::new();
+        let mut visits = Vec::new();
+        for (customer_id, facts) in page {
+            done.customers_read += 1;
+            if existing.contains(&customer_id) {
+                let applied = self
+                    .apply_customer(&customer_id, facts, None, Actor::system())
+                    .await?
+                    .1;
+                done.count(applied);
+                continue;
+            }
+            let input = PlanInput {
+                customer_id,
+                ..PlanInput::default()
+            };
+            let mut plan = self.build_plan(input, facts, Actor::system(), now);
+            visits.extend(self.plan_visits(&mut plan, &[], now).create);
+            let sweep = plan.sweep_time(self.rules.zone, today);
+            fresh.push((plan, sweep));
+        }
+        let inserted: HashSet<String> = self
+            .store
+            .insert_plans(&fresh, &visits)
+            .await?
+            .into_iter()
+            .collect();
+        for (plan, _) in &fresh {
+            if inserted.contains(&plan.id) {
+                done.plans_created += 1;
+                self.create_care(plan, now).await?;
+            } else {
+                // Created meanwhile by a customer event: apply the file to that plan.
+                let applied = self
+                    .apply_customer(&plan.customer_id, plan.facts.clone(), None, Actor::system())
+                    .await?
+                    .1;
+                done.count(applied);
+            }
+        }
+        Ok(())
+    }
+
     async fn reread(&self, customer_id: &str) -> Result<CustomerFacts, Error> {
         match self.customers.lookup(customer_id).await {
             crate::clients::Lookup::Found(f) => Ok(f),
@@ -98,25 +169,16 @@ impl Visits {
         }
     }
 
-    /// Pages through every customer file in the customers service and applies each.
+    /// Pages through every customer file in the customers service and applies each, a page
+    /// at a time (memory stays bounded by the page size): the plans of customers who have none
+    /// are created together, with their first visits, in one transaction per page; existing
+    /// plans are re-planned one by one when their file changed.
     pub async fn replan_all(&self, page_size: u32) -> Result<Replanned, Error> {
         let mut done = Replanned::default();
         let mut token = String::new();
         loop {
             let (page, next) = self.customers.list_page(&token, page_size).await?;
-            for (customer_id, facts) in page {
-                done.customers_read += 1;
-                match self
-                    .apply_customer(&customer_id, facts, None, Actor::system())
-                    .await?
-                    .1
-                {
-                    Applied::Created => done.plans_created += 1,
-                    Applied::Changed => done.plans_changed += 1,
-                    Applied::Closed => done.plans_closed += 1,
-                    Applied::Unchanged => {}
-                }
-            }
+            self.apply_page(page, &mut done).await?;
             if next.is_empty() || self.stop.is_cancelled() {
                 break;
             }

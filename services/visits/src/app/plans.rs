@@ -33,6 +33,8 @@ pub struct PlanInput {
     pub in_person_override: Option<csops_sla::Cadence>,
     /// Care preferences.
     pub care_preferences: String,
+    /// The day the cadence counts from; today when unset.
+    pub anchor: Option<chrono::NaiveDate>,
 }
 
 impl Visits {
@@ -89,23 +91,7 @@ impl Visits {
         key: Option<&Key>,
     ) -> Result<Plan, Error> {
         let now = time::now();
-        let owner = [input.owner_agent_id.as_str(), facts.owner_agent_id.as_str()]
-            .into_iter()
-            .find(|o| !o.is_empty())
-            .unwrap_or(&self.rules.default_agent)
-            .to_owned();
-        let mut plan = Plan::new(
-            new_id("vpl"),
-            input.customer_id.clone(),
-            owner,
-            facts,
-            actor,
-            self.rules.zone,
-            now,
-        );
-        plan.cadence_override = input.cadence_override;
-        plan.in_person_override = input.in_person_override;
-        plan.care_preferences = input.care_preferences;
+        let mut plan = self.build_plan(input, facts, actor, now);
         let visits = self.plan_visits(&mut plan, &[], now);
         let sweep = plan.sweep_time(self.rules.zone, self.rules.today(now));
         match self
@@ -135,6 +121,38 @@ impl Visits {
                 }
             }
         }
+    }
+
+    /// A new plan for `facts` (not stored): the owner asked for, else the file's account
+    /// manager, else the default agent.
+    pub(super) fn build_plan(
+        &self,
+        input: PlanInput,
+        facts: CustomerFacts,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Plan {
+        let owner = [input.owner_agent_id.as_str(), facts.owner_agent_id.as_str()]
+            .into_iter()
+            .find(|o| !o.is_empty())
+            .unwrap_or(&self.rules.default_agent)
+            .to_owned();
+        let mut plan = Plan::new(
+            new_id("vpl"),
+            input.customer_id,
+            owner,
+            facts,
+            actor,
+            self.rules.zone,
+            now,
+        );
+        plan.cadence_override = input.cadence_override;
+        plan.in_person_override = input.in_person_override;
+        plan.care_preferences = input.care_preferences;
+        if let Some(anchor) = input.anchor {
+            plan.anchor = anchor;
+        }
+        plan
     }
 
     /// Lists plans.
@@ -306,7 +324,8 @@ impl Visits {
                 .then(a.visit_id.cmp(&b.visit_id))
         });
         plan.next = upcoming.into_iter().next();
-        plan.planned_until = today + chrono::Days::new(u64::from(self.rules.visits.horizon_days));
+        plan.planned_until =
+            today.max(plan.anchor) + chrono::Days::new(u64::from(self.rules.visits.horizon_days));
         out
     }
 

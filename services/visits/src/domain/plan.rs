@@ -373,7 +373,8 @@ impl Plan {
         if self.state != PlanState::Active {
             return Vec::new();
         }
-        let until = today + chrono::Days::new(u64::from(p.rules.horizon_days));
+        // A plan that starts later (an agreement's start date) is planned from its start.
+        let until = today.max(self.anchor) + chrono::Days::new(u64::from(p.rules.horizon_days));
         let after = today.pred_opt().unwrap_or(today);
         let dates = csops_sla::visits::plan_dates(
             self.cadence(p.rules),

@@ -5,7 +5,7 @@ use csops_runtime::idempotency::{Key, Recorded};
 use csops_runtime::outbox::NewEvent;
 use csops_runtime::sql::Sql;
 
-use super::visits::{insert_visit, update_visit};
+use super::visits::{insert_visit, insert_visits, update_visit};
 use super::{docs, from_doc, record, to_doc, Cursor, Inserted, Store, StoreError};
 use crate::domain::plan::{Plan, PlanState};
 use crate::domain::visit::Visit;
@@ -39,6 +39,9 @@ pub struct PlanVisits {
     /// (visit after the change, version read).
     pub update: Vec<(Visit, i64)>,
 }
+
+/// Rows per multi-row statement (well under both engines' limits on bound values).
+const CHUNK: usize = 500;
 
 fn next_due(plan: &Plan) -> i64 {
     plan.next
@@ -105,6 +108,74 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         row.map(|(id, doc)| from_doc(&id, &doc)).transpose()
+    }
+
+    /// Returns the plans of these customers (at most one each).
+    pub async fn plans_of_customers(
+        &self,
+        customer_ids: &[String],
+    ) -> Result<Vec<Plan>, StoreError> {
+        if customer_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::with_capacity(customer_ids.len());
+        for chunk in customer_ids.chunks(CHUNK) {
+            let mut sql = Sql::new("SELECT id, doc FROM visit_plans WHERE customer_id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                sql.bind(if i == 0 { "$?" } else { ", $?" }, id.as_str());
+            }
+            sql.push(")");
+            let rows: Vec<(String, String)> = sql.query_as().fetch_all(&self.pool).await?;
+            out.extend(docs::<Plan>(rows)?);
+        }
+        Ok(out)
+    }
+
+    /// Inserts new plans with their first visits in one transaction, a few statements per
+    /// thousand rows; a plan whose customer has one already (a concurrent event) is skipped
+    /// with its visits. Returns the ids of the plans inserted.
+    pub async fn insert_plans(
+        &self,
+        plans: &[(Plan, DateTime<Utc>)],
+        visits: &[Visit],
+    ) -> Result<Vec<String>, StoreError> {
+        if plans.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut inserted: Vec<String> = Vec::with_capacity(plans.len());
+        for chunk in plans.chunks(CHUNK) {
+            let mut sql = Sql::new(
+                "INSERT INTO visit_plans (id, customer_id, owner_agent_id, tier, key_account, \
+                 state, next_due_time, sweep_time, doc, version, create_time, update_time) VALUES ",
+            );
+            for (i, (plan, sweep)) in chunk.iter().enumerate() {
+                sql.push(if i == 0 { "(" } else { ", (" })
+                    .bind("$?", plan.id.as_str())
+                    .bind(", $?", plan.customer_id.as_str())
+                    .bind(", $?", plan.owner_agent_id.as_str())
+                    .bind(", $?", plan.facts.tier.code())
+                    .bind(", $?", i64::from(plan.facts.key_account))
+                    .bind(", $?", plan.state.code())
+                    .bind(", $?", next_due(plan))
+                    .bind(", $?", sweep_micros(*sweep))
+                    .bind(", $?", to_doc(plan))
+                    .bind(", $?", plan.version)
+                    .bind(", $?", plan.create_time.timestamp_micros())
+                    .bind(", $?)", plan.update_time.timestamp_micros());
+            }
+            sql.push(" ON CONFLICT (customer_id) DO NOTHING RETURNING id");
+            let rows: Vec<(String,)> = sql.query_as().fetch_all(&mut *tx).await?;
+            inserted.extend(rows.into_iter().map(|(id,)| id));
+        }
+        let kept: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();
+        let visits: Vec<&Visit> = visits
+            .iter()
+            .filter(|v| kept.contains(v.plan_id.as_str()))
+            .collect();
+        insert_visits(&mut tx, &visits).await?;
+        tx.commit().await?;
+        Ok(inserted)
     }
 
     /// Returns a customer's plan.

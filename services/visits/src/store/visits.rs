@@ -61,6 +61,40 @@ pub(super) async fn insert_visit(conn: &mut AnyConnection, v: &Visit) -> Result<
     Ok(())
 }
 
+/// Inserts many visits, a statement per 500 rows.
+pub(super) async fn insert_visits(
+    conn: &mut AnyConnection,
+    visits: &[&Visit],
+) -> Result<(), StoreError> {
+    for chunk in visits.chunks(500) {
+        let mut sql = Sql::new(
+            "INSERT INTO visits (id, customer_id, plan_id, assigned_agent_id, state, care_kind, \
+             purpose, method, due_time, scheduled_start_time, scheduled_end_time, doc, version, \
+             create_time, update_time) VALUES ",
+        );
+        for (i, v) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" })
+                .bind("$?", v.id.as_str())
+                .bind(", $?", v.customer_id.as_str())
+                .bind(", $?", v.plan_id.as_str())
+                .bind(", $?", v.assigned_agent_id.as_str())
+                .bind(", $?", v.state.code())
+                .bind(", $?", v.care_kind.code())
+                .bind(", $?", v.purpose.code())
+                .bind(", $?", v.method.code())
+                .bind(", $?", v.due_time.timestamp_micros())
+                .bind(", $?", to_micros_opt(v.scheduled_start_time))
+                .bind(", $?", to_micros_opt(v.scheduled_end_time))
+                .bind(", $?", to_doc(*v))
+                .bind(", $?", v.version)
+                .bind(", $?", v.create_time.timestamp_micros())
+                .bind(", $?)", v.update_time.timestamp_micros());
+        }
+        sql.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Writes a changed visit if it is still at `read_version`.
 pub(super) async fn update_visit(
     conn: &mut AnyConnection,
