@@ -8,6 +8,7 @@ pub mod report;
 pub mod scenarios;
 pub mod serve;
 pub mod summary;
+pub mod visits;
 
 pub use harness::{run, CallCtx, CallFuture, Mode, RunConfig, Scenario, Weighted};
 pub use report::{Latency, Report, ScenarioReport};

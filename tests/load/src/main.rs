@@ -73,6 +73,39 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// Planning benchmark set-up: creates customer files with the benchmark's mix (tiers
+    /// 20/30/50 % A/B/C, key accounts, important dates, consents) through the customers API;
+    /// prints JSON.
+    VisitCustomers {
+        /// Customers service to create them in.
+        #[arg(long)]
+        target: String,
+        /// Files to create (file n gets the mix's n-th variant).
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+    },
+    /// Planning benchmark: pages through every customer file over gRPC the way the visits
+    /// service's full re-plan does, on one connection, and prints the time as JSON.
+    PageCustomers {
+        /// Customers service to page through.
+        #[arg(long)]
+        target: String,
+        /// Customers per page.
+        #[arg(long, default_value_t = 500)]
+        page_size: i32,
+    },
+    /// Planning benchmark: one ReplanVisits call, timed; prints its answer and time as JSON.
+    ReplanVisits {
+        /// Visits service to call.
+        #[arg(long)]
+        target: String,
+        /// Customers the visits service reads per page (its maximum: 500).
+        #[arg(long, default_value_t = 500)]
+        page_size: i32,
+        /// Upper bound of the call.
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -220,6 +253,19 @@ async fn main() -> std::process::ExitCode {
         )
         .await
         .and_then(|report| stdout_line(&report.to_string())),
+        Command::VisitCustomers { target, count } => visit_customers(&target, count).await,
+        Command::PageCustomers { target, page_size } => {
+            csops_load::visits::page_customers(&target, page_size)
+                .await
+                .and_then(|report| stdout_line(&report.to_string()))
+        }
+        Command::ReplanVisits {
+            target,
+            page_size,
+            timeout,
+        } => csops_load::visits::replan(&target, page_size, timeout)
+            .await
+            .and_then(|report| stdout_line(&report.to_string())),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -416,6 +462,17 @@ async fn h2load_body(args: BodyArgs) -> anyhow::Result<()> {
     body.extend_from_slice(&message);
     std::fs::write(&args.out, body).with_context(|| format!("writing {}", args.out.display()))?;
     stdout_line("/csops.customers.v1.CustomersService/GetCustomer")
+}
+
+async fn visit_customers(target: &str, count: usize) -> anyhow::Result<()> {
+    let channels = Channels::connect(target, 8).await?;
+    let started = Instant::now();
+    let ids = csops_load::visits::create_customers(&channels, 0, count).await?;
+    let json = serde_json::json!({
+        "created": ids.len(),
+        "seconds": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+    });
+    stdout_line(&json.to_string())
 }
 
 fn summarize(dir: &std::path::Path) -> anyhow::Result<()> {

@@ -75,7 +75,7 @@ pub type BuildFuture =
 pub struct ScenarioDef {
     /// Name on the command line and in reports, e.g. `get_customer`.
     pub name: &'static str,
-    /// The service it calls: `echo`, `customers`, `complaints`.
+    /// The service it calls: `echo`, `customers`, `complaints`, `visits`.
     pub service: &'static str,
     /// One line for `csops-load list`.
     pub about: &'static str,
@@ -134,6 +134,24 @@ pub const SCENARIOS: &[ScenarioDef] = &[
         about: "one call = create, acknowledge, investigate, propose, accept, resolve (6 RPCs)",
         build: |s| Box::pin(complaint_lifecycle(s)),
     },
+    ScenarioDef {
+        name: "get_visit",
+        service: "visits",
+        about: "GetVisit by id, among the next visits of `seed` plans created before the run",
+        build: |s| Box::pin(crate::visits::get_visit(s)),
+    },
+    ScenarioDef {
+        name: "get_visit_plan",
+        service: "visits",
+        about: "GetVisitPlan by id, among `seed` plans created before the run",
+        build: |s| Box::pin(crate::visits::get_visit_plan(s)),
+    },
+    ScenarioDef {
+        name: "list_visits",
+        service: "visits",
+        about: "ListVisits: the first page of 20 planned visits of one agent, by due time",
+        build: |s| Box::pin(crate::visits::list_visits(s)),
+    },
 ];
 
 /// Returns the scenario called `name`.
@@ -144,7 +162,7 @@ pub fn find(name: &str) -> anyhow::Result<&'static ScenarioDef> {
     })
 }
 
-fn scenario<F, Fut>(f: F) -> Arc<dyn Scenario>
+pub(crate) fn scenario<F, Fut>(f: F) -> Arc<dyn Scenario>
 where
     F: Fn(CallCtx) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), tonic::Status>> + Send + 'static,

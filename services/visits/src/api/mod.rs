@@ -6,6 +6,7 @@
 
 mod care;
 mod convert;
+mod convert_field_jobs;
 mod field_jobs;
 mod limits;
 mod plans;

@@ -1,7 +1,7 @@
-//! The documented maximum of every string and list of the plan, visit and care requests (see
-//! the proto comments), checked before a request does any work. Each request is destructured
-//! field by field, so a new field does not build until its limit is chosen here. (The field
-//! job requests are bounded in `field_jobs.rs`.)
+//! The documented maximum of every string and list of the plan, visit, care and field-job
+//! requests (see the proto comments), checked before a request does any work. Each request is
+//! destructured field by field, so a new field does not build until its limit is chosen here.
+//! The field-job requests are in `field_jobs`.
 
 use csops_proto::visits::v1 as pb;
 use csops_runtime::violations::{MAX_FILTER_VALUES, MAX_PAGE_TOKEN_LEN};
@@ -14,6 +14,10 @@ use crate::domain::visit::{MAX_DESCRIPTION, MAX_NEED, MAX_NEEDS, MAX_NOTES, MAX_
 pub(super) const MAX_CARE_PREFERENCES: usize = 2000;
 /// Most consented channels (there are six).
 const MAX_CHANNELS: usize = 6;
+/// Longest currency code accepted before it is read (ISO 4217 codes have three letters).
+const MAX_CURRENCY: usize = 3;
+/// Most clocks a job carries (output only; bounded so an echoed job stays small).
+const MAX_CLOCKS: usize = 10;
 
 /// A request whose sizes are bounded.
 pub(super) trait Bounded {
@@ -499,3 +503,5 @@ bounded!(
         actor(v, a.as_ref());
     }
 );
+
+mod field_jobs;
