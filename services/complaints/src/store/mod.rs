@@ -305,9 +305,7 @@ impl Store {
             sql.bind(" AND create_time < $?", end.timestamp_micros());
         }
         if let Some(cursor) = after {
-            sql.bind(" AND (create_time > $?", cursor.key)
-                .bind(" OR (create_time = $?", cursor.key)
-                .bind(" AND id > $?))", cursor.id.as_str());
+            sql.after("create_time", cursor.key, cursor.id.as_str());
         }
         sql.bind(" ORDER BY create_time, id LIMIT $?", i64::from(limit));
         let rows: Vec<ComplaintRow> = sql.query_as().fetch_all(&self.pool).await?;
@@ -400,7 +398,7 @@ impl Store {
         let (time, id) = after.map_or((i64::MIN, ""), |c| (c.create_time, c.id.as_str()));
         let rows: Vec<(i64, String)> = sqlx::query_as(
             "SELECT create_time, id FROM complaints WHERE defaulted = 1 \
-             AND (create_time > $1 OR (create_time = $1 AND id > $2)) \
+             AND (create_time, id) > ($1, $2) \
              ORDER BY create_time, id LIMIT $3",
         )
         .bind(time)
@@ -499,9 +497,7 @@ impl Store {
             sql.bind(" AND check_time < $?", end.timestamp_micros());
         }
         if let Some(c) = before {
-            sql.bind(" AND (check_time < $?", c.key)
-                .bind(" OR (check_time = $?", c.key)
-                .bind(" AND id < $?))", c.id.as_str());
+            sql.before("check_time", c.key, c.id.as_str());
         }
         sql.bind(
             " ORDER BY check_time DESC, id DESC LIMIT $?",

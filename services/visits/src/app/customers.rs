@@ -144,10 +144,11 @@ impl Visits {
             .await?
             .into_iter()
             .collect();
+        let mut care = Vec::new();
         for (plan, _) in &fresh {
             if inserted.contains(&plan.id) {
                 done.plans_created += 1;
-                self.create_care(plan, now).await?;
+                care.extend(self.care_for(plan, now));
             } else {
                 // Created meanwhile by a customer event: apply the file to that plan.
                 let applied = self
@@ -157,6 +158,9 @@ impl Visits {
                 done.count(applied);
             }
         }
+        // The care of the page's new plans in one transaction (a plan whose care failed to be
+        // written gets it from its sweep, which creates the care coming up: repeats create nothing).
+        self.store.insert_care(&care).await?;
         Ok(())
     }
 
@@ -170,19 +174,25 @@ impl Visits {
     }
 
     /// Pages through every customer file in the customers service and applies each, a page
-    /// at a time (memory stays bounded by the page size): the plans of customers who have none
-    /// are created together, with their first visits, in one transaction per page; existing
-    /// plans are re-planned one by one when their file changed.
+    /// at a time (memory stays bounded by two pages: the next is fetched while one is
+    /// written): the plans of customers who have none are created together, with their first
+    /// visits, in one transaction per page, and their care in a second; existing plans are
+    /// re-planned one by one when their file changed.
     pub async fn replan_all(&self, page_size: u32) -> Result<Replanned, Error> {
         let mut done = Replanned::default();
-        let mut token = String::new();
+        let (mut page, mut next) = self.customers.list_page("", page_size).await?;
         loop {
-            let (page, next) = self.customers.list_page(&token, page_size).await?;
-            self.apply_page(page, &mut done).await?;
             if next.is_empty() || self.stop.is_cancelled() {
+                self.apply_page(page, &mut done).await?;
                 break;
             }
-            token = next;
+            // The next page is fetched while this one is written (two pages in memory at most).
+            let (applied, following) = tokio::join!(
+                self.apply_page(page, &mut done),
+                self.customers.list_page(&next, page_size)
+            );
+            applied?;
+            (page, next) = following?;
         }
         tracing::info!(
             customers_read = done.customers_read,

@@ -336,8 +336,18 @@ impl Visits {
         plan: &Plan,
         now: DateTime<Utc>,
     ) -> Result<usize, Error> {
+        Ok(self.store.insert_care(&self.care_for(plan, now)).await?)
+    }
+
+    /// Builds the care events (with their visits) of [`App::create_care`] without writing
+    /// them, so a page of new plans writes its care in one transaction.
+    pub(super) fn care_for(
+        &self,
+        plan: &Plan,
+        now: DateTime<Utc>,
+    ) -> Vec<(CareEvent, Option<Visit>)> {
         if plan.state != PlanState::Active {
-            return Ok(0);
+            return Vec::new();
         }
         let today = self.rules.today(now);
         let lead = u64::from(self.rules.visits.care_lead_days);
@@ -409,7 +419,7 @@ impl Visits {
             };
             batch.push((event, visit));
         }
-        Ok(self.store.insert_care(&batch).await?)
+        batch
     }
 
     /// Re-reads the customer file and re-plans; UNAVAILABLE when the customers service

@@ -161,9 +161,7 @@ impl Store {
         }
         if let Some(cursor) = after {
             let date = key_date(cursor.key).to_string();
-            sql.bind(" AND (occasion_date > $?", date.clone())
-                .bind(" OR (occasion_date = $?", date)
-                .bind(" AND id > $?))", cursor.id.as_str());
+            sql.after("occasion_date", date, cursor.id.as_str());
         }
         sql.bind(" ORDER BY occasion_date, id LIMIT $?", i64::from(limit));
         let rows: Vec<(String, String)> = sql.query_as().fetch_all(&self.pool).await?;

@@ -281,9 +281,7 @@ impl Store {
             sql.bind(" AND state = $?", state.code());
         }
         if let Some(cursor) = after {
-            sql.bind(" AND (create_time > $?", cursor.key)
-                .bind(" OR (create_time = $?", cursor.key)
-                .bind(" AND id > $?))", cursor.id.as_str());
+            sql.after("create_time", cursor.key, cursor.id.as_str());
         }
         sql.bind(" ORDER BY create_time, id LIMIT $?", i64::from(limit));
         let rows: Vec<(String, String)> = sql.query_as().fetch_all(&self.pool).await?;

@@ -274,9 +274,7 @@ impl Store {
             sql.bind(" AND due_time < $?", t.timestamp_micros());
         }
         if let Some(cursor) = after {
-            sql.bind(" AND (due_time > $?", cursor.key)
-                .bind(" OR (due_time = $?", cursor.key)
-                .bind(" AND id > $?))", cursor.id.as_str());
+            sql.after("due_time", cursor.key, cursor.id.as_str());
         }
         sql.bind(" ORDER BY due_time, id LIMIT $?", i64::from(limit));
         let rows: Vec<(String, String)> = sql.query_as().fetch_all(&self.pool).await?;
