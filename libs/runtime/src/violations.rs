@@ -71,6 +71,26 @@ fn prefix(text: &str, max: usize) -> &str {
 }
 
 impl Violations {
+    /// Reads a required proto enum field: `parsed` is the enum its `number` names (`None` when
+    /// the number is unknown). 0 (UNSPECIFIED) is "is required", an unknown number "unknown
+    /// value N"; both are recorded under `field`.
+    pub fn required_enum<T>(&mut self, parsed: Option<T>, number: i32, field: &str) -> Option<T> {
+        if number == 0 {
+            self.push(field, "is required");
+            return None;
+        }
+        self.optional_enum(parsed, number, field)
+    }
+
+    /// Reads an optional proto enum field: 0 (UNSPECIFIED) is `None` without a violation, an
+    /// unknown number is "unknown value N" under `field`.
+    pub fn optional_enum<T>(&mut self, parsed: Option<T>, number: i32, field: &str) -> Option<T> {
+        if number != 0 && parsed.is_none() {
+            self.push(field, format!("unknown value {number}"));
+        }
+        parsed
+    }
+
     /// Records a violation; past [`MAX_VIOLATIONS`] it is only counted. Field paths and
     /// descriptions are clipped to [`MAX_VIOLATION_TEXT`] bytes.
     pub fn push(&mut self, field: impl Into<String>, description: impl Into<String>) {

@@ -1,5 +1,136 @@
-//! The feedback service (issue 12). Its domain rules come first: scores, grades, service
-//! types, the staff of the month, callbacks and churn signals, as pure code with tests; the
-//! store, API and events follow on the service kit (see `docs/service-anatomy.md`).
+//! The feedback service: callbacks after a service (an unhappy one reopens the complaint),
+//! surveys, the quality numbers and grades management steers by, and churn-risk signals.
+//!
+//! `api/` is the gRPC surface, `app/` the use cases, `domain/` the rules (callbacks, scores,
+//! grades, staff of the month, churn), `store/` its SQL, `events/` the outbox relay to the
+//! complaints service (see docs/service-anatomy.md). Built so far (issue 12): the callbacks;
+//! the other RPCs answer UNIMPLEMENTED.
+#![forbid(unsafe_code)]
 
+pub mod api;
+pub mod app;
+pub mod config;
 pub mod domain;
+pub mod events;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use csops_observability::Metrics;
+use csops_proto::feedback::v1::feedback_service_server::FeedbackServiceServer;
+use csops_runtime::outbox::{Outbox, Relay, RelaySettings};
+pub use csops_runtime::StartError;
+use csops_runtime::{ServeError, Server, ServiceSpec, Settings};
+use tokio_util::sync::CancellationToken;
+use tonic::codec::CompressionEncoding;
+use tonic::service::Routes;
+
+use crate::app::Feedback;
+pub use config::Config;
+
+/// The feedback service's identity, default ports and database variable.
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: "feedback",
+    binary: "csops-feedback",
+    about: "csops feedback service: callbacks after a service, surveys (CSAT, NPS, CES, SERVQUAL), quality scores and grades, and churn-risk signals, over gRPC.",
+    grpc_service: "csops.feedback.v1.FeedbackService",
+    default_port: 50054,
+    default_metrics_port: 9094,
+};
+
+/// Embedded migrations of the feedback database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A feedback service bound to its port, ready to run.
+#[derive(Debug)]
+pub struct App {
+    server: Server,
+    routes: Routes,
+    core: Arc<Feedback>,
+    relay: Relay<events::Receivers>,
+    stop: CancellationToken,
+}
+
+impl App {
+    /// Reads the rules, opens and migrates the database and binds the listeners.
+    pub async fn build(
+        settings: &Settings,
+        config: Config,
+        metrics: Metrics,
+    ) -> Result<Self, StartError> {
+        let rules = config.rules().map_err(StartError::Config)?;
+        let pool = csops_runtime::db::connect(&settings.database).await?;
+        csops_runtime::db::migrate(&pool, &MIGRATOR).await?;
+        let stop = CancellationToken::new();
+        let relay = Relay::new(
+            Outbox::new(pool.clone()),
+            events::Receivers::new(
+                &config.complaints_url,
+                store::Deliveries::new(pool.clone()),
+                &metrics,
+            ),
+            RelaySettings {
+                interval: config.outbox_interval,
+                ..RelaySettings::default()
+            },
+            &metrics,
+        );
+        let core = Arc::new(Feedback {
+            store: store::Store::new(pool.clone(), relay.waker()),
+            rules,
+            stop: stop.clone(),
+        });
+        let server = Server::bind(SPEC, settings, pool, metrics).await?;
+        Ok(Self {
+            server,
+            // gzip-compressed requests are accepted; responses are compressed for a caller
+            // that asks.
+            routes: Routes::new(
+                FeedbackServiceServer::new(api::FeedbackApi::new(
+                    core.clone(),
+                    settings.page_tokens.clone(),
+                ))
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip),
+            ),
+            core,
+            relay,
+            stop,
+        })
+    }
+
+    /// Returns the address the gRPC server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Returns the metrics endpoint address, when on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.server.metrics_addr()
+    }
+
+    /// Returns the shared core (store and rules), for tests and tools.
+    pub fn core(&self) -> Arc<Feedback> {
+        self.core.clone()
+    }
+
+    /// Serves and runs the outbox relay until `stop` completes; then the relay stops and the
+    /// server drains gracefully.
+    pub async fn run_until_stopped(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        let relay = tokio::spawn(self.relay.run(self.stop.clone()));
+        let token = self.stop;
+        let result = self
+            .server
+            .serve(self.routes, async move {
+                stop.await;
+                token.cancel();
+            })
+            .await;
+        let _ = relay.await;
+        result
+    }
+}

@@ -34,6 +34,23 @@ pub struct NewEvent {
     pub payload: String,
 }
 
+/// Records a change's retry key (when it has one) and writes its events, on the connection
+/// of the change's transaction: what every store's save does after writing the resource.
+pub async fn record_change(
+    conn: &mut AnyConnection,
+    key: Option<(&crate::idempotency::Key, &crate::idempotency::Recorded)>,
+    events: &[NewEvent],
+    now_micros: i64,
+) -> Result<(), StoreError> {
+    if let Some((key, produced)) = key {
+        crate::idempotency::record(conn, key, produced, now_micros).await?;
+    }
+    for event in events {
+        write(conn, event, now_micros).await?;
+    }
+    Ok(())
+}
+
 /// Writes `event` on the connection of the change's transaction.
 pub async fn write(
     conn: &mut AnyConnection,

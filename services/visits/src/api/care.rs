@@ -71,24 +71,14 @@ pub(super) async fn list_care_events(
             .iter()
             .enumerate()
             .filter_map(|(i, n)| {
-                convert::required(
-                    convert::care_state_of(*n),
-                    *n,
-                    &format!("states[{i}]"),
-                    &mut v,
-                )
+                v.required_enum(convert::care_state_of(*n), *n, &format!("states[{i}]"))
             })
             .collect(),
         occasions: occasions
             .iter()
             .enumerate()
             .filter_map(|(i, n)| {
-                convert::required(
-                    convert::occasion_of(*n),
-                    *n,
-                    &format!("occasions[{i}]"),
-                    &mut v,
-                )
+                v.required_enum(convert::occasion_of(*n), *n, &format!("occasions[{i}]"))
             })
             .collect(),
         date_start: date(&mut v, "occasion_date_start", &occasion_date_start),

@@ -13,36 +13,6 @@ use crate::domain::plan::{Plan, PlanState};
 use crate::domain::visit::{CareKind, Mood, Outcome, Purpose, SourceKind, Visit, VisitState};
 use crate::domain::{Actor, Channel, Gift, Method, Region, Role, Tier};
 
-/// Reads a required enum: unspecified → "is required", unknown → "unknown value".
-pub(super) fn required<T>(
-    parsed: Option<T>,
-    number: i32,
-    field: &str,
-    v: &mut Violations,
-) -> Option<T> {
-    if number == 0 {
-        v.push(field, "is required");
-        return None;
-    }
-    if parsed.is_none() {
-        v.push(field, format!("unknown value {number}"));
-    }
-    parsed
-}
-
-/// Reads an optional enum: unspecified → None, unknown → "unknown value".
-pub(super) fn optional<T>(
-    parsed: Option<T>,
-    number: i32,
-    field: &str,
-    v: &mut Violations,
-) -> Option<T> {
-    if number != 0 && parsed.is_none() {
-        v.push(field, format!("unknown value {number}"));
-    }
-    parsed
-}
-
 /// Reads the required actor.
 pub(super) fn actor(actor: Option<pb::Actor>, v: &mut Violations) -> Actor {
     let Some(pb::Actor { id, role }) = actor else {
@@ -53,7 +23,9 @@ pub(super) fn actor(actor: Option<pb::Actor>, v: &mut Violations) -> Actor {
     if id.is_empty() {
         v.push("actor.id", "is required");
     }
-    let role = required(role_of(role), role, "actor.role", v).unwrap_or(Role::System);
+    let role = v
+        .required_enum(role_of(role), role, "actor.role")
+        .unwrap_or(Role::System);
     Actor { id, role }
 }
 
@@ -384,17 +356,15 @@ pub(super) fn care_date_of(d: &pb::CareDate, field: &str, v: &mut Violations) ->
         day,
         note,
     } = d;
-    let occasion = required(
+    let occasion = v.required_enum(
         occasion_of(*occasion),
         *occasion,
         &format!("{field}.occasion"),
-        v,
     );
-    let relation = optional(
+    let relation = v.optional_enum(
         relation_of(*relation),
         *relation,
         &format!("{field}.relation"),
-        v,
     );
     let (month, day) = (
         u32::try_from(*month).unwrap_or(0),

@@ -7,7 +7,7 @@ use csops_runtime::{etag, Violations};
 use csops_sla::{Ending, Policy, State};
 use prost_types::Duration;
 
-use super::convert::{actor_pb, region_pb, required};
+use super::convert::{actor_pb, region_pb};
 use crate::domain::field_job::{
     status, ClockKind, Completion, CompletionInput, Consent, ConsentInput, ConsentMethod,
     ConsentState, ExtraWork, ExtraWorkInput, FieldJob, FieldJobKind, FieldJobState, JobClock,
@@ -57,7 +57,7 @@ pub(super) fn new_job(job: pb::FieldJob, v: &mut Violations) -> Option<NewFieldJ
         etag: _,
     } = job;
     v.require_id("job.customer_id", &customer_id);
-    let kind = required(kind_of(kind), kind, "job.kind", v);
+    let kind = v.required_enum(kind_of(kind), kind, "job.kind");
     require_text(v, "job.description", &description);
     v.require_id("job.engineer_id", &engineer_id);
     let accept_time = from_timestamp("job.accept_time", accept_time, v);
@@ -115,11 +115,10 @@ pub(super) fn extra_work_of(w: pb::ExtraWork, v: &mut Violations) -> Option<Extr
         estimated_completion_time,
         v,
     );
-    let parts = required(
+    let parts = v.required_enum(
         replaced_parts_of(replaced_parts),
         replaced_parts,
         "extra_work.replaced_parts",
-        v,
     );
     Some(ExtraWorkInput {
         description,
@@ -144,7 +143,7 @@ pub(super) fn consent_of(
         consent_time,
         recorded_by: _,
     } = c;
-    let method = required(consent_method_of(method), method, "consent.method", v);
+    let method = v.required_enum(consent_method_of(method), method, "consent.method");
     require_text(v, "consent.signer_name", &signer_name);
     let consent_time = from_timestamp("consent.consent_time", consent_time, v);
     Some(ConsentInput {

@@ -10,7 +10,7 @@ use csops_runtime::paging::{self, Cursor, Filters};
 use csops_runtime::time::from_timestamp;
 use csops_runtime::{Error, Violations};
 
-use super::convert::{actor, required};
+use super::convert::actor;
 use super::convert_field_jobs::{
     completion_of, consent_of, extra_work_of, extra_work_pb, field_job_pb, kind_of, listed,
     new_job, pause_reason_of, require_text, state_of, window_of,
@@ -302,7 +302,7 @@ pub(super) async fn pause_field_job(
     } = request;
     let mut v = Violations::default();
     v.require_id("field_job_id", &field_job_id);
-    let reason = required(pause_reason_of(reason), reason, "reason", &mut v);
+    let reason = v.required_enum(pause_reason_of(reason), reason, "reason");
     require_text(&mut v, "note", &note);
     let actor = actor(a, &mut v);
     done(v)?;

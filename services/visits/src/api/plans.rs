@@ -155,11 +155,11 @@ pub(super) async fn list_visit_plans(
     let filter = PlanFilter {
         owner_agent_id: Some(owner_agent_id.trim().to_owned()).filter(|s| !s.is_empty()),
         customer_id: Some(customer_id.trim().to_owned()).filter(|s| !s.is_empty()),
-        tier: convert::optional(convert::tier_of(tier), tier, "tier", &mut v),
+        tier: v.optional_enum(convert::tier_of(tier), tier, "tier"),
         key_account,
         overdue_only,
         next_due_before: from_timestamp("next_due_before", next_due_before, &mut v),
-        state: convert::optional(convert::plan_state_of(state), state, "state", &mut v),
+        state: v.optional_enum(convert::plan_state_of(state), state, "state"),
     };
     let filters = plan_filters(&filter);
     let after = api.page_tokens.read(&page_token, &filters, &mut v);
@@ -370,8 +370,8 @@ fn customer_file(
         return None;
     };
     v.require_id("customer.customer_id", &customer_id);
-    let tier = convert::required(convert::tier_of(tier), tier, "customer.tier", v);
-    let region = convert::required(convert::region_of(region), region, "customer.region", v);
+    let tier = v.required_enum(convert::tier_of(tier), tier, "customer.tier");
+    let region = v.required_enum(convert::region_of(region), region, "customer.region");
     if update_time.is_none() {
         v.push("customer.update_time", "is required");
     }
@@ -384,11 +384,10 @@ fn customer_file(
         .collect();
     let mut consents = Vec::new();
     for (i, c) in consented_channels.iter().enumerate() {
-        if let Some(c) = convert::required(
+        if let Some(c) = v.required_enum(
             convert::channel_of(*c),
             *c,
             &format!("customer.consented_channels[{i}]"),
-            v,
         ) {
             if !consents.contains(&c) {
                 consents.push(c);
@@ -425,13 +424,12 @@ pub(super) async fn apply_customer_change(
     } = request;
     let mut v = Violations::default();
     v.require_id("source_event_id", &source_event_id);
-    let change = convert::required(
+    let change = v.required_enum(
         pb::CustomerChangeKind::try_from(change)
             .ok()
             .filter(|c| *c != pb::CustomerChangeKind::Unspecified),
         change,
         "change",
-        &mut v,
     );
     let file = customer_file(customer, &mut v);
     let actor = convert::actor(actor, &mut v);

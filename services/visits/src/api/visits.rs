@@ -79,25 +79,14 @@ pub(super) async fn create_visit(
     };
     v.require_id("visit.customer_id", &x.customer_id);
     v.require_id("visit.assigned_agent_id", &x.assigned_agent_id);
-    let care_kind = convert::required(
+    let care_kind = v.required_enum(
         convert::care_kind_of(x.care_kind),
         x.care_kind,
         "visit.care_kind",
-        &mut v,
     );
-    let purpose = convert::required(
-        convert::purpose_of(x.purpose),
-        x.purpose,
-        "visit.purpose",
-        &mut v,
-    );
-    let method = convert::required(
-        convert::method_of(x.method),
-        x.method,
-        "visit.method",
-        &mut v,
-    );
-    let gift = convert::optional(convert::gift_of(x.gift), x.gift, "visit.gift", &mut v);
+    let purpose = v.required_enum(convert::purpose_of(x.purpose), x.purpose, "visit.purpose");
+    let method = v.required_enum(convert::method_of(x.method), x.method, "visit.method");
+    let gift = v.optional_enum(convert::gift_of(x.gift), x.gift, "visit.gift");
     if purpose == Some(Purpose::ComplaintFollowUp) {
         v.push(
             "visit.purpose",
@@ -162,13 +151,12 @@ pub(super) async fn request_complaint_visit(
     v.require_id("complaint_id", &complaint_id);
     v.require_id("customer_id", &customer_id);
     v.require_id("source_event_id", &source_event_id);
-    let reason = convert::required(
+    let reason = v.required_enum(
         pb::ComplaintVisitReason::try_from(reason)
             .ok()
             .filter(|r| *r != pb::ComplaintVisitReason::Unspecified),
         reason,
         "reason",
-        &mut v,
     );
     let description = text(&mut v, "description", &description, MAX_DESCRIPTION, false);
     let actor = convert::actor(actor, &mut v);
@@ -263,7 +251,7 @@ fn all<T>(values: &[i32], field: &str, parse: fn(i32) -> Option<T>, v: &mut Viol
     values
         .iter()
         .enumerate()
-        .filter_map(|(i, n)| convert::required(parse(*n), *n, &format!("{field}[{i}]"), v))
+        .filter_map(|(i, n)| v.required_enum(parse(*n), *n, &format!("{field}[{i}]")))
         .collect()
 }
 
@@ -292,12 +280,7 @@ pub(super) async fn list_visits(
         customer_id: some(customer_id),
         assigned_agent_id: some(assigned_agent_id),
         states: all(&states, "states", convert::visit_state_of, &mut v),
-        care_kind: convert::optional(
-            convert::care_kind_of(care_kind),
-            care_kind,
-            "care_kind",
-            &mut v,
-        ),
+        care_kind: v.optional_enum(convert::care_kind_of(care_kind), care_kind, "care_kind"),
         methods: all(&methods, "methods", convert::method_of, &mut v),
         purposes: all(&purposes, "purposes", convert::purpose_of, &mut v),
         due_start: from_timestamp("due_time_start", due_time_start, &mut v),
@@ -362,26 +345,16 @@ pub(super) async fn update_visit(
     }
     let has = |f: &str| paths.iter().any(|p| p == f);
     let purpose = if has("purpose") {
-        convert::required(
-            convert::purpose_of(x.purpose),
-            x.purpose,
-            "visit.purpose",
-            &mut v,
-        )
+        v.required_enum(convert::purpose_of(x.purpose), x.purpose, "visit.purpose")
     } else {
         None
     };
     let method = if has("method") {
-        convert::required(
-            convert::method_of(x.method),
-            x.method,
-            "visit.method",
-            &mut v,
-        )
+        v.required_enum(convert::method_of(x.method), x.method, "visit.method")
     } else {
         None
     };
-    let gift = convert::optional(convert::gift_of(x.gift), x.gift, "visit.gift", &mut v);
+    let gift = v.optional_enum(convert::gift_of(x.gift), x.gift, "visit.gift");
     let description = text(
         &mut v,
         "visit.description",
@@ -550,14 +523,14 @@ pub(super) async fn complete_visit(
         }
         None => actor.clone(),
     };
-    let method = convert::optional(convert::method_of(method), method, "outcome.method", &mut v);
+    let method = v.optional_enum(convert::method_of(method), method, "outcome.method");
     let summary = text(&mut v, "outcome.summary", &summary, MAX_NOTES, true);
     let needs_found: Vec<String> = needs_found
         .iter()
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
         .collect();
-    let mood = convert::optional(convert::mood_of(mood), mood, "outcome.mood", &mut v);
+    let mood = v.optional_enum(convert::mood_of(mood), mood, "outcome.mood");
     let follow_up = text(
         &mut v,
         "outcome.follow_up",

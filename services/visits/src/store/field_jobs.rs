@@ -4,12 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use csops_runtime::idempotency::{Key, Recorded};
-use csops_runtime::outbox::NewEvent;
+use csops_runtime::outbox::{self, NewEvent};
 use csops_runtime::sql::Sql;
 use csops_runtime::time::to_micros_opt;
 use sqlx::AnyConnection;
 
-use super::{docs, from_doc, record, to_doc, Cursor, Inserted, Store, StoreError};
+use super::{docs, from_doc, to_doc, Cursor, Inserted, Store, StoreError};
 use crate::domain::field_job::{FieldJob, FieldJobKind, FieldJobState};
 
 /// Filters of a field-job listing; they combine with AND, values of one list with OR.
@@ -118,7 +118,7 @@ impl Store {
             resource_id: job.id.clone(),
             ref_id: String::new(),
         };
-        match record(
+        match outbox::record_change(
             &mut tx,
             key.map(|k| (k, &produced)),
             &[],
@@ -160,7 +160,7 @@ impl Store {
         if !update_job(&mut tx, job, read_version, next_check).await? {
             return Ok(false);
         }
-        record(&mut tx, key, events, job.update_time.timestamp_micros()).await?;
+        outbox::record_change(&mut tx, key, events, job.update_time.timestamp_micros()).await?;
         tx.commit().await?;
         self.published(events.len());
         Ok(true)

@@ -14,13 +14,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 pub use csops_runtime::db::StoreError;
 use csops_runtime::idempotency::{self, Key, Recorded};
-use csops_runtime::outbox::{self, NewEvent};
 /// Position after the last row of a page.
 pub use csops_runtime::paging::Cursor;
 use csops_runtime::Error;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyPool, Row};
 use tokio::sync::Notify;
 
 pub use care::{date_key as care_date_key, CareFilter};
@@ -119,22 +118,6 @@ impl Store {
             self.relay.notify_one();
         }
     }
-}
-
-/// Records the retry key and writes the events in the change's transaction.
-async fn record(
-    conn: &mut AnyConnection,
-    key: Option<(&Key, &Recorded)>,
-    events: &[NewEvent],
-    now: i64,
-) -> Result<(), StoreError> {
-    if let Some((key, produced)) = key {
-        idempotency::record(conn, key, produced, now).await?;
-    }
-    for event in events {
-        outbox::write(conn, event, now).await?;
-    }
-    Ok(())
 }
 
 fn to_doc<T: Serialize>(value: &T) -> String {

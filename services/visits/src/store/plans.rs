@@ -2,11 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use csops_runtime::idempotency::{Key, Recorded};
-use csops_runtime::outbox::NewEvent;
+use csops_runtime::outbox::{self, NewEvent};
 use csops_runtime::sql::Sql;
 
 use super::visits::{insert_visit, insert_visits, update_visit};
-use super::{docs, from_doc, record, to_doc, Cursor, Inserted, Store, StoreError};
+use super::{docs, from_doc, to_doc, Cursor, Inserted, Store, StoreError};
 use crate::domain::plan::{Plan, PlanState};
 use crate::domain::visit::Visit;
 use crate::domain::Tier;
@@ -65,7 +65,7 @@ impl Store {
             ref_id: String::new(),
         };
         let now = plan.create_time.timestamp_micros();
-        match record(&mut tx, key.map(|k| (k, &produced)), &[], now).await {
+        match outbox::record_change(&mut tx, key.map(|k| (k, &produced)), &[], now).await {
             Ok(()) => {}
             Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
             Err(e) => return Err(e),
@@ -229,7 +229,7 @@ impl Store {
                 return Ok(false);
             }
         }
-        record(&mut tx, key, events, plan.update_time.timestamp_micros()).await?;
+        outbox::record_change(&mut tx, key, events, plan.update_time.timestamp_micros()).await?;
         tx.commit().await?;
         self.published(events.len());
         Ok(true)

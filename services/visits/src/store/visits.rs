@@ -2,12 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use csops_runtime::idempotency::{Key, Recorded};
-use csops_runtime::outbox::NewEvent;
+use csops_runtime::outbox::{self, NewEvent};
 use csops_runtime::sql::Sql;
 use csops_runtime::time::to_micros_opt;
 use sqlx::AnyConnection;
 
-use super::{docs, from_doc, record, to_doc, Cursor, Inserted, Store, StoreError};
+use super::{docs, from_doc, to_doc, Cursor, Inserted, Store, StoreError};
 use crate::domain::visit::{CareKind, Purpose, Visit, VisitState};
 use crate::domain::Method;
 
@@ -137,7 +137,7 @@ impl Store {
             resource_id: visit.id.clone(),
             ref_id: String::new(),
         };
-        match record(
+        match outbox::record_change(
             &mut tx,
             key.map(|k| (k, &produced)),
             events,
@@ -176,7 +176,7 @@ impl Store {
         if !update_visit(&mut tx, visit, read_version).await? {
             return Ok(false);
         }
-        record(&mut tx, None, events, visit.update_time.timestamp_micros()).await?;
+        outbox::record_change(&mut tx, None, events, visit.update_time.timestamp_micros()).await?;
         tx.commit().await?;
         self.published(events.len());
         Ok(true)

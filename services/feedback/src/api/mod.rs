@@ -1,0 +1,252 @@
+//! The gRPC API of the feedback service. This file holds the service struct, the checks every
+//! handler shares and the generated trait's impl, which hands each RPC to its handler in a
+//! file per group of RPCs; a handler checks sizes, validates its request, calls the use cases
+//! in `crate::app` and converts the answer. Only `api/` speaks tonic.
+//!
+//! Built so far: the callbacks (`callbacks.rs`). Surveys, scores, activities, staff, scorecards
+//! and churn answer UNIMPLEMENTED until they are built (issue 12).
+
+mod callbacks;
+mod convert;
+mod limits;
+
+use std::sync::Arc;
+
+use csops_proto::feedback::v1 as pb;
+use csops_proto::feedback::v1::feedback_service_server::FeedbackService;
+use csops_runtime::paging::PageTokens;
+use csops_runtime::{Error, Violations};
+use tonic::{Request, Response, Status};
+
+use crate::app::Feedback;
+
+/// Default page size of the listings.
+const DEFAULT_PAGE_SIZE: u32 = 50;
+
+/// Implementation of `csops.feedback.v1.FeedbackService`.
+#[derive(Debug, Clone)]
+pub struct FeedbackApi {
+    core: Arc<Feedback>,
+    page_tokens: PageTokens,
+}
+
+impl FeedbackApi {
+    /// Serves feedback from the shared core; page tokens are signed by `page_tokens`.
+    pub fn new(core: Arc<Feedback>, page_tokens: PageTokens) -> Self {
+        Self { core, page_tokens }
+    }
+}
+
+/// INVALID_ARGUMENT for every violation, or nothing.
+fn done(v: Violations) -> Result<(), Error> {
+    v.into_result(()).map_err(Error::InvalidArgument)
+}
+
+/// The answer of an RPC of the contract that is not built yet.
+fn later(rpc: &str) -> Status {
+    Status::unimplemented(format!("{rpc} is not built yet (issue 12)"))
+}
+
+#[tonic::async_trait]
+impl FeedbackService for FeedbackApi {
+    async fn schedule_callback(
+        &self,
+        request: Request<pb::ScheduleCallbackRequest>,
+    ) -> Result<Response<pb::ScheduleCallbackResponse>, Status> {
+        Ok(Response::new(
+            callbacks::schedule_callback(self, request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_callback(
+        &self,
+        request: Request<pb::GetCallbackRequest>,
+    ) -> Result<Response<pb::GetCallbackResponse>, Status> {
+        Ok(Response::new(
+            callbacks::get_callback(self, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_callbacks(
+        &self,
+        request: Request<pb::ListCallbacksRequest>,
+    ) -> Result<Response<pb::ListCallbacksResponse>, Status> {
+        Ok(Response::new(
+            callbacks::list_callbacks(self, request.into_inner()).await?,
+        ))
+    }
+
+    async fn record_callback_attempt(
+        &self,
+        request: Request<pb::RecordCallbackAttemptRequest>,
+    ) -> Result<Response<pb::RecordCallbackAttemptResponse>, Status> {
+        Ok(Response::new(
+            callbacks::record_callback_attempt(self, request.into_inner()).await?,
+        ))
+    }
+
+    async fn cancel_callback(
+        &self,
+        request: Request<pb::CancelCallbackRequest>,
+    ) -> Result<Response<pb::CancelCallbackResponse>, Status> {
+        Ok(Response::new(
+            callbacks::cancel_callback(self, request.into_inner()).await?,
+        ))
+    }
+
+    async fn fix_callback_finding(
+        &self,
+        request: Request<pb::FixCallbackFindingRequest>,
+    ) -> Result<Response<pb::FixCallbackFindingResponse>, Status> {
+        Ok(Response::new(
+            callbacks::fix_callback_finding(self, request.into_inner()).await?,
+        ))
+    }
+
+    async fn create_survey_template(
+        &self,
+        _request: Request<pb::CreateSurveyTemplateRequest>,
+    ) -> Result<Response<pb::CreateSurveyTemplateResponse>, Status> {
+        Err(later("CreateSurveyTemplate"))
+    }
+
+    async fn revise_survey_template(
+        &self,
+        _request: Request<pb::ReviseSurveyTemplateRequest>,
+    ) -> Result<Response<pb::ReviseSurveyTemplateResponse>, Status> {
+        Err(later("ReviseSurveyTemplate"))
+    }
+
+    async fn get_survey_template(
+        &self,
+        _request: Request<pb::GetSurveyTemplateRequest>,
+    ) -> Result<Response<pb::GetSurveyTemplateResponse>, Status> {
+        Err(later("GetSurveyTemplate"))
+    }
+
+    async fn list_survey_templates(
+        &self,
+        _request: Request<pb::ListSurveyTemplatesRequest>,
+    ) -> Result<Response<pb::ListSurveyTemplatesResponse>, Status> {
+        Err(later("ListSurveyTemplates"))
+    }
+
+    async fn send_survey(
+        &self,
+        _request: Request<pb::SendSurveyRequest>,
+    ) -> Result<Response<pb::SendSurveyResponse>, Status> {
+        Err(later("SendSurvey"))
+    }
+
+    async fn answer_survey(
+        &self,
+        _request: Request<pb::AnswerSurveyRequest>,
+    ) -> Result<Response<pb::AnswerSurveyResponse>, Status> {
+        Err(later("AnswerSurvey"))
+    }
+
+    async fn get_feedback_scores(
+        &self,
+        _request: Request<pb::GetFeedbackScoresRequest>,
+    ) -> Result<Response<pb::GetFeedbackScoresResponse>, Status> {
+        Err(later("GetFeedbackScores"))
+    }
+
+    async fn create_survey(
+        &self,
+        _request: Request<pb::CreateSurveyRequest>,
+    ) -> Result<Response<pb::CreateSurveyResponse>, Status> {
+        Err(later("CreateSurvey"))
+    }
+
+    async fn get_survey(
+        &self,
+        _request: Request<pb::GetSurveyRequest>,
+    ) -> Result<Response<pb::GetSurveyResponse>, Status> {
+        Err(later("GetSurvey"))
+    }
+
+    async fn list_surveys(
+        &self,
+        _request: Request<pb::ListSurveysRequest>,
+    ) -> Result<Response<pb::ListSurveysResponse>, Status> {
+        Err(later("ListSurveys"))
+    }
+
+    async fn adjust_survey_score(
+        &self,
+        _request: Request<pb::AdjustSurveyScoreRequest>,
+    ) -> Result<Response<pb::AdjustSurveyScoreResponse>, Status> {
+        Err(later("AdjustSurveyScore"))
+    }
+
+    async fn record_activity(
+        &self,
+        _request: Request<pb::RecordActivityRequest>,
+    ) -> Result<Response<pb::RecordActivityResponse>, Status> {
+        Err(later("RecordActivity"))
+    }
+
+    async fn list_process_indicators(
+        &self,
+        _request: Request<pb::ListProcessIndicatorsRequest>,
+    ) -> Result<Response<pb::ListProcessIndicatorsResponse>, Status> {
+        Err(later("ListProcessIndicators"))
+    }
+
+    async fn record_staff_month(
+        &self,
+        _request: Request<pb::RecordStaffMonthRequest>,
+    ) -> Result<Response<pb::RecordStaffMonthResponse>, Status> {
+        Err(later("RecordStaffMonth"))
+    }
+
+    async fn list_staff_evaluations(
+        &self,
+        _request: Request<pb::ListStaffEvaluationsRequest>,
+    ) -> Result<Response<pb::ListStaffEvaluationsResponse>, Status> {
+        Err(later("ListStaffEvaluations"))
+    }
+
+    async fn list_scorecards(
+        &self,
+        _request: Request<pb::ListScorecardsRequest>,
+    ) -> Result<Response<pb::ListScorecardsResponse>, Status> {
+        Err(later("ListScorecards"))
+    }
+
+    async fn list_churn_risk_signals(
+        &self,
+        _request: Request<pb::ListChurnRiskSignalsRequest>,
+    ) -> Result<Response<pb::ListChurnRiskSignalsResponse>, Status> {
+        Err(later("ListChurnRiskSignals"))
+    }
+
+    async fn acknowledge_churn_risk_signal(
+        &self,
+        _request: Request<pb::AcknowledgeChurnRiskSignalRequest>,
+    ) -> Result<Response<pb::AcknowledgeChurnRiskSignalResponse>, Status> {
+        Err(later("AcknowledgeChurnRiskSignal"))
+    }
+
+    async fn resolve_churn_risk_signal(
+        &self,
+        _request: Request<pb::ResolveChurnRiskSignalRequest>,
+    ) -> Result<Response<pb::ResolveChurnRiskSignalResponse>, Status> {
+        Err(later("ResolveChurnRiskSignal"))
+    }
+
+    async fn record_customer_loss(
+        &self,
+        _request: Request<pb::RecordCustomerLossRequest>,
+    ) -> Result<Response<pb::RecordCustomerLossResponse>, Status> {
+        Err(later("RecordCustomerLoss"))
+    }
+
+    async fn count_customer_losses(
+        &self,
+        _request: Request<pb::CountCustomerLossesRequest>,
+    ) -> Result<Response<pb::CountCustomerLossesResponse>, Status> {
+        Err(later("CountCustomerLosses"))
+    }
+}

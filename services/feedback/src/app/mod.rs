@@ -1,0 +1,52 @@
+//! The use cases of the feedback service: the one place where a change runs (load, etag,
+//! domain rule, save with its events and retry key, retry on a lost race, idempotent replay).
+//! The gRPC handlers call these; background work will call the same functions.
+
+mod callbacks;
+
+use csops_runtime::outbox::NewEvent;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::callback::CallbackRules;
+use crate::events::Outgoing;
+use crate::store::Store;
+
+/// The rules a deployment configures.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// The callback window, the fix limit of a finding and the unreached attempts that end a
+    /// callback.
+    pub callbacks: CallbackRules,
+}
+
+/// What the API and background work share.
+#[derive(Debug)]
+pub struct Feedback {
+    /// Storage.
+    pub store: Store,
+    /// Configured rules.
+    pub rules: Rules,
+    /// Cancelled when the process stops.
+    pub stop: CancellationToken,
+}
+
+/// A new id: `<prefix>_<uuid v7>` (time-ordered).
+pub(crate) fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// The outbox event of an outgoing message.
+pub(crate) fn event(outgoing: &Outgoing) -> NewEvent {
+    NewEvent {
+        id: new_id("fev"),
+        destination: outgoing.destination(),
+        kind: outgoing.kind(),
+        aggregate_id: outgoing.aggregate_id().to_owned(),
+        // Serialising a plain enum cannot fail.
+        payload: serde_json::to_string(outgoing).unwrap_or_default(),
+    }
+}
+
+fn not_found(what: &str, id: &str) -> csops_runtime::Error {
+    csops_runtime::Error::NotFound(format!("{what} {id} not found"))
+}

@@ -1,0 +1,157 @@
+//! Events out: what the feedback service writes to its outbox (with each change, by the store)
+//! and how the kit's relay delivers it: a callback's outcome goes to the complaints service's
+//! `RecordCallback` (SATISFIED lets the complaint close, UNSATISFIED reopens it with its 2-day
+//! fix clock, UNREACHABLE counts an attempt). Events wait in the outbox while complaints is
+//! down or not deployed (no URL). After the complaints service accepted an event, the
+//! callback's `complaint_delivery` becomes DELIVERED (when it is the callback's newest event).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use csops_observability::Metrics;
+use csops_proto::complaints::v1 as cp;
+use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
+use csops_runtime::client::{observed_channel, Observed};
+use csops_runtime::outbox::{Claimed, Deliver};
+use csops_runtime::time::to_timestamp;
+use serde::{Deserialize, Serialize};
+use tonic::Status;
+
+use crate::store::Deliveries;
+
+/// The destination of the events for the complaints service.
+pub const COMPLAINTS: &str = "complaints";
+/// The kind of a callback-outcome event.
+pub const RECORD_CALLBACK: &str = "record_callback";
+
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(2);
+
+type Complaints = ComplaintsServiceClient<Observed>;
+
+/// An event for another service, as written to the outbox (JSON, times in microseconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Outgoing {
+    /// A complaint callback's outcome, for complaints' `RecordCallback`.
+    RecordCallback {
+        /// The complaint.
+        complaint_id: String,
+        /// The callback in this service.
+        callback_id: String,
+        /// "satisfied", "unsatisfied" or "unreachable".
+        outcome: String,
+        /// Why (the findings and what the customer said); empty unless unsatisfied.
+        notes: String,
+        /// When the customer was reached, or the attempt made.
+        #[serde(with = "csops_runtime::time::serde_micros")]
+        callback_time: DateTime<Utc>,
+        /// The retry key complaints applies once: `<callback id>:outcome` or
+        /// `<callback id>:attempt-<n>`.
+        request_id: String,
+    },
+}
+
+impl Outgoing {
+    /// The receiving service.
+    pub fn destination(&self) -> &'static str {
+        match self {
+            Outgoing::RecordCallback { .. } => COMPLAINTS,
+        }
+    }
+
+    /// What happened.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outgoing::RecordCallback { .. } => RECORD_CALLBACK,
+        }
+    }
+
+    /// The resource the event is about (events of one resource are delivered in order).
+    pub fn aggregate_id(&self) -> &str {
+        match self {
+            Outgoing::RecordCallback { callback_id, .. } => callback_id,
+        }
+    }
+}
+
+/// The receivers of the feedback service's events.
+#[derive(Debug, Clone)]
+pub struct Receivers {
+    complaints: Option<Complaints>,
+    deliveries: Deliveries,
+}
+
+impl Receivers {
+    /// A client for the complaints service at `url` (empty: not deployed; its events wait),
+    /// counted in `metrics`; accepted outcomes are marked through `deliveries`.
+    pub fn new(complaints_url: &str, deliveries: Deliveries, metrics: &Metrics) -> Self {
+        Self {
+            complaints: observed_channel(complaints_url, DELIVERY_TIMEOUT, metrics)
+                .map(ComplaintsServiceClient::new),
+            deliveries,
+        }
+    }
+}
+
+fn outcome_pb(outcome: &str) -> Result<cp::CallbackOutcome, Status> {
+    match outcome {
+        "satisfied" => Ok(cp::CallbackOutcome::Satisfied),
+        "unsatisfied" => Ok(cp::CallbackOutcome::Unsatisfied),
+        "unreachable" => Ok(cp::CallbackOutcome::Unreachable),
+        other => Err(Status::internal(format!(
+            "outbox event has an unknown callback outcome {other:?}"
+        ))),
+    }
+}
+
+impl Deliver for Receivers {
+    fn destinations(&self) -> Vec<(&'static str, bool)> {
+        vec![(COMPLAINTS, self.complaints.is_some())]
+    }
+
+    async fn deliver(&self, event: &Claimed) -> Result<(), Status> {
+        let outgoing: Outgoing = serde_json::from_str(&event.payload).map_err(|e| {
+            Status::internal(format!("outbox event {} is unreadable: {e}", event.id))
+        })?;
+        match outgoing {
+            Outgoing::RecordCallback {
+                complaint_id,
+                callback_id,
+                outcome,
+                notes,
+                callback_time,
+                request_id,
+            } => {
+                let Some(mut client) = self.complaints.clone() else {
+                    return Err(Status::unavailable("complaints not configured"));
+                };
+                let mut request = tonic::Request::new(cp::RecordCallbackRequest {
+                    complaint_id,
+                    outcome: outcome_pb(&outcome)? as i32,
+                    notes,
+                    callback_time: Some(to_timestamp(callback_time)),
+                    feedback_callback_id: callback_id.clone(),
+                    request_id,
+                    actor: Some(cp::Actor {
+                        id: "feedback".into(),
+                        role: cp::ActorRole::System as i32,
+                    }),
+                    etag: String::new(),
+                });
+                request.set_timeout(DELIVERY_TIMEOUT);
+                client.record_callback(request).await?;
+                // Accepted. When noting it fails the event is retried: complaints applies each
+                // request id once, and the next pass notes it.
+                self.deliveries
+                    .delivered(&callback_id, &event.id)
+                    .await
+                    .map_err(|e| {
+                        Status::unavailable(format!(
+                            "callback {callback_id} delivery not noted: {e}"
+                        ))
+                    })?;
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Storage of the feedback service: one method per query, on SQLite or PostgreSQL through
+//! `sqlx::Any`. Only this module speaks SQL. Each resource is stored as a JSON document beside
+//! the columns its listings filter on; a change is written only if the version it read is still
+//! current, together with its retry key and its outbox events, in one transaction.
+
+mod callbacks;
+mod rows;
+
+use std::sync::Arc;
+
+pub use csops_runtime::db::StoreError;
+use csops_runtime::idempotency::{self, Key, Recorded};
+/// Position after the last row of a page.
+pub use csops_runtime::paging::Cursor;
+use csops_runtime::Error;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::AnyPool;
+use tokio::sync::Notify;
+
+pub use callbacks::{CallbackFilter, Deliveries, Delivery, Stored};
+
+/// Result of an idempotent insert.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Inserted {
+    /// Written.
+    Created,
+    /// The retry key was taken by another call: nothing was written.
+    Replayed,
+}
+
+/// Storage over a shared pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    relay: Arc<Notify>,
+}
+
+impl Store {
+    /// Wraps a pool whose database has the feedback migrations applied; `relay` is woken when
+    /// a change wrote outbox events.
+    pub fn new(pool: AnyPool, relay: Arc<Notify>) -> Self {
+        Self { pool, relay }
+    }
+
+    /// The pool, for tools and tests.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Returns what the first call with `key` produced, if it ran (ALREADY_EXISTS when the
+    /// key came with another request).
+    pub async fn replay(&self, key: &Key) -> Result<Option<Recorded>, Error> {
+        idempotency::find(&self.pool, key).await
+    }
+
+    /// Tells the relay that committed changes wrote events.
+    fn published(&self, events: usize) {
+        if events > 0 {
+            self.relay.notify_one();
+        }
+    }
+}
+
+fn to_doc<T: Serialize>(value: &T) -> String {
+    // Serialising plain data structs to a String cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn from_doc<T: DeserializeOwned>(id: &str, doc: &str) -> Result<T, StoreError> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt {
+        id: id.to_owned(),
+        what: e.to_string(),
+    })
+}
