@@ -9,6 +9,7 @@ use csops_runtime::config::parse_duration;
 use csops_sla::{Case, Policy};
 
 use crate::domain::callback::CallbackRules;
+use crate::domain::survey::SurveyRules;
 
 /// Flags of the feedback service.
 #[derive(Debug, Clone, Args)]
@@ -88,6 +89,9 @@ impl Config {
                 max_unreached_attempts: self.callback_attempts,
                 ..callbacks
             },
+            // The contract's defaults (grades from 95/90/80, quadrant sides high from 5);
+            // flags for them come with the scorecards.
+            surveys: SurveyRules::default(),
         })
     }
 }

@@ -559,9 +559,7 @@ async fn the_rpcs_not_built_yet_answer_unimplemented(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let err = app
         .client
-        .get_survey(pb::GetSurveyRequest {
-            survey_id: "srv_1".into(),
-        })
+        .get_feedback_scores(pb::GetFeedbackScoresRequest::default())
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented, "{err:?}");

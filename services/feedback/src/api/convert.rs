@@ -41,7 +41,7 @@ fn role_of(n: i32) -> Option<Role> {
     })
 }
 
-fn actor_pb(a: &Actor) -> pb::Actor {
+pub(super) fn actor_pb(a: &Actor) -> pb::Actor {
     let Actor { id, role } = a;
     let role = match role {
         Role::Agent => pb::ActorRole::Agent,
@@ -87,7 +87,7 @@ pub(super) fn subject(field: &str, s: Option<pb::Subject>, v: &mut Violations) -
     })
 }
 
-fn subject_pb(s: &Subject) -> pb::Subject {
+pub(super) fn subject_pb(s: &Subject) -> pb::Subject {
     let Subject { kind, id } = s;
     pb::Subject {
         kind: subject_kind_pb(*kind) as i32,

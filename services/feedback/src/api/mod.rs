@@ -3,12 +3,15 @@
 //! file per group of RPCs; a handler checks sizes, validates its request, calls the use cases
 //! in `crate::app` and converts the answer. Only `api/` speaks tonic.
 //!
-//! Built so far: the callbacks (`callbacks.rs`). Surveys, scores, activities, staff, scorecards
-//! and churn answer UNIMPLEMENTED until they are built (issue 12).
+//! Built so far: the callbacks (`callbacks.rs`), survey templates and surveys (`surveys.rs`).
+//! Scores, activities, staff, scorecards and churn answer UNIMPLEMENTED until they are built
+//! (issue 12).
 
 mod callbacks;
 mod convert;
+mod convert_surveys;
 mod limits;
+mod surveys;
 
 use std::sync::Arc;
 
@@ -105,44 +108,56 @@ impl FeedbackService for FeedbackApi {
 
     async fn create_survey_template(
         &self,
-        _request: Request<pb::CreateSurveyTemplateRequest>,
+        request: Request<pb::CreateSurveyTemplateRequest>,
     ) -> Result<Response<pb::CreateSurveyTemplateResponse>, Status> {
-        Err(later("CreateSurveyTemplate"))
+        Ok(Response::new(
+            surveys::create_survey_template(self, request.into_inner()).await?,
+        ))
     }
 
     async fn revise_survey_template(
         &self,
-        _request: Request<pb::ReviseSurveyTemplateRequest>,
+        request: Request<pb::ReviseSurveyTemplateRequest>,
     ) -> Result<Response<pb::ReviseSurveyTemplateResponse>, Status> {
-        Err(later("ReviseSurveyTemplate"))
+        Ok(Response::new(
+            surveys::revise_survey_template(self, request.into_inner()).await?,
+        ))
     }
 
     async fn get_survey_template(
         &self,
-        _request: Request<pb::GetSurveyTemplateRequest>,
+        request: Request<pb::GetSurveyTemplateRequest>,
     ) -> Result<Response<pb::GetSurveyTemplateResponse>, Status> {
-        Err(later("GetSurveyTemplate"))
+        Ok(Response::new(
+            surveys::get_survey_template(self, request.into_inner()).await?,
+        ))
     }
 
     async fn list_survey_templates(
         &self,
-        _request: Request<pb::ListSurveyTemplatesRequest>,
+        request: Request<pb::ListSurveyTemplatesRequest>,
     ) -> Result<Response<pb::ListSurveyTemplatesResponse>, Status> {
-        Err(later("ListSurveyTemplates"))
+        Ok(Response::new(
+            surveys::list_survey_templates(self, request.into_inner()).await?,
+        ))
     }
 
     async fn send_survey(
         &self,
-        _request: Request<pb::SendSurveyRequest>,
+        request: Request<pb::SendSurveyRequest>,
     ) -> Result<Response<pb::SendSurveyResponse>, Status> {
-        Err(later("SendSurvey"))
+        Ok(Response::new(
+            surveys::send_survey(self, request.into_inner()).await?,
+        ))
     }
 
     async fn answer_survey(
         &self,
-        _request: Request<pb::AnswerSurveyRequest>,
+        request: Request<pb::AnswerSurveyRequest>,
     ) -> Result<Response<pb::AnswerSurveyResponse>, Status> {
-        Err(later("AnswerSurvey"))
+        Ok(Response::new(
+            surveys::answer_survey(self, request.into_inner()).await?,
+        ))
     }
 
     async fn get_feedback_scores(
@@ -154,30 +169,38 @@ impl FeedbackService for FeedbackApi {
 
     async fn create_survey(
         &self,
-        _request: Request<pb::CreateSurveyRequest>,
+        request: Request<pb::CreateSurveyRequest>,
     ) -> Result<Response<pb::CreateSurveyResponse>, Status> {
-        Err(later("CreateSurvey"))
+        Ok(Response::new(
+            surveys::create_survey(self, request.into_inner()).await?,
+        ))
     }
 
     async fn get_survey(
         &self,
-        _request: Request<pb::GetSurveyRequest>,
+        request: Request<pb::GetSurveyRequest>,
     ) -> Result<Response<pb::GetSurveyResponse>, Status> {
-        Err(later("GetSurvey"))
+        Ok(Response::new(
+            surveys::get_survey(self, request.into_inner()).await?,
+        ))
     }
 
     async fn list_surveys(
         &self,
-        _request: Request<pb::ListSurveysRequest>,
+        request: Request<pb::ListSurveysRequest>,
     ) -> Result<Response<pb::ListSurveysResponse>, Status> {
-        Err(later("ListSurveys"))
+        Ok(Response::new(
+            surveys::list_surveys(self, request.into_inner()).await?,
+        ))
     }
 
     async fn adjust_survey_score(
         &self,
-        _request: Request<pb::AdjustSurveyScoreRequest>,
+        request: Request<pb::AdjustSurveyScoreRequest>,
     ) -> Result<Response<pb::AdjustSurveyScoreResponse>, Status> {
-        Err(later("AdjustSurveyScore"))
+        Ok(Response::new(
+            surveys::adjust_survey_score(self, request.into_inner()).await?,
+        ))
     }
 
     async fn record_activity(

@@ -3,11 +3,13 @@
 //! The gRPC handlers call these; background work will call the same functions.
 
 mod callbacks;
+mod surveys;
 
 use csops_runtime::outbox::NewEvent;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::callback::CallbackRules;
+use crate::domain::survey::SurveyRules;
 use crate::events::Outgoing;
 use crate::store::Store;
 
@@ -17,6 +19,8 @@ pub struct Rules {
     /// The callback window, the fix limit of a finding and the unreached attempts that end a
     /// callback.
     pub callbacks: CallbackRules,
+    /// Where survey grades start and where a side of the service-type quadrant is high.
+    pub surveys: SurveyRules,
 }
 
 /// What the API and background work share.

@@ -1,7 +1,8 @@
 //! The feedback rules, pure: `now` is passed in, no I/O.
 //!
 //! `callback` (回访 and its findings), `scores` (survey answers and their tally: CSAT, NPS,
-//! CES, SERVQUAL gaps), `grades` (the grade, its quotas, the weighted scorecard, the four
+//! CES, SERVQUAL gaps), `survey` (versioned templates and the surveys answered on them),
+//! `grades` (the grade, its quotas, the weighted scorecard, the four
 //! service types), `staff` (staff of the month), `churn` (silence and the other churn-risk
 //! signals, lost customers). The vocabulary they share is here.
 
@@ -12,6 +13,7 @@ pub mod churn;
 pub mod grades;
 pub mod scores;
 pub mod staff;
+pub mod survey;
 
 /// Defines an enum stored by a stable code (its serde name and its SQL column value).
 macro_rules! coded {

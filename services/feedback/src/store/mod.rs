@@ -1,10 +1,13 @@
 //! Storage of the feedback service: one method per query, on SQLite or PostgreSQL through
 //! `sqlx::Any`. Only this module speaks SQL. Each resource is stored as a JSON document beside
 //! the columns its listings filter on; a change is written only if the version it read is still
-//! current, together with its retry key and its outbox events, in one transaction.
+//! current, together with its retry key and its outbox events, in one transaction. A survey's
+//! narrow `survey_facts` row (what the aggregates filter and sum on) is written with it.
 
 mod callbacks;
 mod rows;
+mod surveys;
+mod templates;
 
 use std::sync::Arc;
 
@@ -19,6 +22,7 @@ use sqlx::AnyPool;
 use tokio::sync::Notify;
 
 pub use callbacks::{CallbackFilter, Deliveries, Delivery, Stored};
+pub use surveys::{grade_code, service_type_code, SurveyFilter};
 
 /// Result of an idempotent insert.
 #[derive(Debug, PartialEq, Eq)]

@@ -3,6 +3,13 @@
 use super::callbacks::{Delivery, Stored};
 use super::{from_doc, StoreError};
 
+/// A row read for its document alone (templates, surveys).
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct DocRow {
+    pub(super) id: String,
+    pub(super) doc: String,
+}
+
 /// A callback row: its document and the delivery columns the relay updates.
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct CallbackRow {

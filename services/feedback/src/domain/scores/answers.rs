@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Dimension;
 
-/// The longest free-text answer kept, in characters (about a page of text: enough for a
-/// complaint in the customer's words, short enough to keep a response row small).
-pub const MAX_FREE_TEXT_CHARS: usize = 2000;
+/// The longest free-text answer kept, in characters: the contract's limit for a TEXT item
+/// (a couple of pages: enough for a complaint in the customer's words).
+pub const MAX_FREE_TEXT_CHARS: usize = 4000;
 
 /// What a survey item asks, which fixes the answer's shape and scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
