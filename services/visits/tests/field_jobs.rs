@@ -243,7 +243,13 @@ async fn in_progress(app: &mut TestApp, job: &pb::FieldJob) -> pb::FieldJob {
         .unwrap()
 }
 
+/// The same proposal every time it is built, so a retried call carries the same request (a
+/// real client retries the bytes it sent; a fresh `now()` on each build would make the retry a
+/// different request whenever the two builds straddle the stored precision).
 fn extra_work() -> pb::ExtraWork {
+    static ESTIMATED_COMPLETION: std::sync::OnceLock<DateTime<Utc>> = std::sync::OnceLock::new();
+    let estimated_completion =
+        *ESTIMATED_COMPLETION.get_or_init(|| Utc::now() + TimeDelta::hours(2));
     pb::ExtraWork {
         description: "replace the corroded junction box".into(),
         cost_minor: 12_000,
@@ -252,7 +258,7 @@ fn extra_work() -> pb::ExtraWork {
             seconds: 2400,
             nanos: 0,
         }),
-        estimated_completion_time: ts(Utc::now() + TimeDelta::hours(2)),
+        estimated_completion_time: ts(estimated_completion),
         replaced_parts: pb::ReplacedParts::CustomerKeeps as i32,
         ..Default::default()
     }
