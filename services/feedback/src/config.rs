@@ -9,6 +9,7 @@ use csops_runtime::config::parse_duration;
 use csops_sla::{Case, Policy};
 
 use crate::domain::callback::CallbackRules;
+use crate::domain::churn::ChurnRules;
 use crate::domain::survey::SurveyRules;
 
 /// Flags of the feedback service.
@@ -24,7 +25,6 @@ pub struct Config {
     )]
     pub complaints_url: String,
     /// URL of the customers service: channel consents for surveys and churn-risk signals.
-    /// Not called yet: those features are being built (issue 12).
     #[arg(
         long,
         env = "CSOPS_CUSTOMERS_URL",
@@ -46,6 +46,9 @@ pub struct Config {
         value_parser = clap::value_parser!(u32).range(1..=20)
     )]
     pub callback_attempts: u32,
+    /// How often the sweep counts overdue callbacks and findings and runs the churn detector.
+    #[arg(long, env = "CSOPS_SWEEP_INTERVAL", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub sweep_interval: Duration,
     /// Longest pause of the outbox relay when nothing is due (a change wakes it at once).
     #[arg(long, env = "CSOPS_OUTBOX_INTERVAL", value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
     pub outbox_interval: Duration,
@@ -58,6 +61,7 @@ impl Default for Config {
             customers_url: "http://127.0.0.1:50051".into(),
             sla_policy_file: None,
             callback_attempts: 3,
+            sweep_interval: Duration::from_secs(60),
             outbox_interval: Duration::from_secs(2),
         }
     }
@@ -69,6 +73,7 @@ impl Config {
         Self {
             complaints_url: complaints_url.into(),
             outbox_interval: Duration::from_millis(100),
+            sweep_interval: Duration::from_millis(200),
             ..Self::default()
         }
     }
@@ -92,6 +97,8 @@ impl Config {
             // The contract's defaults (grades from 95/90/80, quadrant sides high from 5);
             // flags for them come with the scorecards.
             surveys: SurveyRules::default(),
+            // The tiers' contact rhythm is the visit cadence of the same policy.
+            churn: ChurnRules::with_visits(policy.visits()),
         })
     }
 }

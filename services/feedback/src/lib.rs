@@ -13,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod store;
+pub mod sweep;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub struct App {
     routes: Routes,
     core: Arc<Feedback>,
     relay: Relay<events::Receivers>,
+    gauges: sweep::Gauges,
+    sweep_interval: std::time::Duration,
     stop: CancellationToken,
 }
 
@@ -67,6 +70,7 @@ impl App {
             Outbox::new(pool.clone()),
             events::Receivers::new(
                 &config.complaints_url,
+                &config.customers_url,
                 store::Deliveries::new(pool.clone()),
                 &metrics,
             ),
@@ -76,6 +80,7 @@ impl App {
             },
             &metrics,
         );
+        let gauges = sweep::Gauges::register(&metrics);
         let core = Arc::new(Feedback {
             store: store::Store::new(pool.clone(), relay.waker()),
             rules,
@@ -96,6 +101,8 @@ impl App {
             ),
             core,
             relay,
+            gauges,
+            sweep_interval: config.sweep_interval,
             stop,
         })
     }
@@ -115,13 +122,19 @@ impl App {
         self.core.clone()
     }
 
-    /// Serves and runs the outbox relay until `stop` completes; then the relay stops and the
-    /// server drains gracefully.
+    /// Serves and runs the background work (the sweep, the outbox relay) until `stop`
+    /// completes; then they stop and the server drains gracefully.
     pub async fn run_until_stopped(
         self,
         stop: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
         let relay = tokio::spawn(self.relay.run(self.stop.clone()));
+        let sweep = tokio::spawn(sweep::run(
+            self.core.clone(),
+            self.gauges,
+            self.sweep_interval,
+            self.stop.clone(),
+        ));
         let token = self.stop;
         let result = self
             .server
@@ -131,6 +144,7 @@ impl App {
             })
             .await;
         let _ = relay.await;
+        let _ = sweep.await;
         result
     }
 }

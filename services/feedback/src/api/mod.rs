@@ -7,10 +7,15 @@
 //! Scores, activities, staff, scorecards and churn answer UNIMPLEMENTED until they are built
 //! (issue 12).
 
+mod activities;
 mod callbacks;
+mod churn;
 mod convert;
 mod convert_surveys;
 mod limits;
+mod scorecards;
+mod scores;
+mod staff;
 mod surveys;
 
 use std::sync::Arc;
@@ -162,9 +167,11 @@ impl FeedbackService for FeedbackApi {
 
     async fn get_feedback_scores(
         &self,
-        _request: Request<pb::GetFeedbackScoresRequest>,
+        request: Request<pb::GetFeedbackScoresRequest>,
     ) -> Result<Response<pb::GetFeedbackScoresResponse>, Status> {
-        Err(later("GetFeedbackScores"))
+        Ok(Response::new(
+            scores::get_feedback_scores(self, request.into_inner()).await?,
+        ))
     }
 
     async fn create_survey(
@@ -205,71 +212,91 @@ impl FeedbackService for FeedbackApi {
 
     async fn record_activity(
         &self,
-        _request: Request<pb::RecordActivityRequest>,
+        request: Request<pb::RecordActivityRequest>,
     ) -> Result<Response<pb::RecordActivityResponse>, Status> {
-        Err(later("RecordActivity"))
+        Ok(Response::new(
+            activities::record_activity(self, request.into_inner()).await?,
+        ))
     }
 
     async fn list_process_indicators(
         &self,
-        _request: Request<pb::ListProcessIndicatorsRequest>,
+        request: Request<pb::ListProcessIndicatorsRequest>,
     ) -> Result<Response<pb::ListProcessIndicatorsResponse>, Status> {
-        Err(later("ListProcessIndicators"))
+        Ok(Response::new(
+            activities::list_process_indicators(self, request.into_inner()).await?,
+        ))
     }
 
     async fn record_staff_month(
         &self,
-        _request: Request<pb::RecordStaffMonthRequest>,
+        request: Request<pb::RecordStaffMonthRequest>,
     ) -> Result<Response<pb::RecordStaffMonthResponse>, Status> {
-        Err(later("RecordStaffMonth"))
+        Ok(Response::new(
+            staff::record_staff_month(self, request.into_inner()).await?,
+        ))
     }
 
     async fn list_staff_evaluations(
         &self,
-        _request: Request<pb::ListStaffEvaluationsRequest>,
+        request: Request<pb::ListStaffEvaluationsRequest>,
     ) -> Result<Response<pb::ListStaffEvaluationsResponse>, Status> {
-        Err(later("ListStaffEvaluations"))
+        Ok(Response::new(
+            staff::list_staff_evaluations(self, request.into_inner()).await?,
+        ))
     }
 
     async fn list_scorecards(
         &self,
-        _request: Request<pb::ListScorecardsRequest>,
+        request: Request<pb::ListScorecardsRequest>,
     ) -> Result<Response<pb::ListScorecardsResponse>, Status> {
-        Err(later("ListScorecards"))
+        Ok(Response::new(
+            scorecards::list_scorecards(self, request.into_inner()).await?,
+        ))
     }
 
     async fn list_churn_risk_signals(
         &self,
-        _request: Request<pb::ListChurnRiskSignalsRequest>,
+        request: Request<pb::ListChurnRiskSignalsRequest>,
     ) -> Result<Response<pb::ListChurnRiskSignalsResponse>, Status> {
-        Err(later("ListChurnRiskSignals"))
+        Ok(Response::new(
+            churn::list_churn_risk_signals(self, request.into_inner()).await?,
+        ))
     }
 
     async fn acknowledge_churn_risk_signal(
         &self,
-        _request: Request<pb::AcknowledgeChurnRiskSignalRequest>,
+        request: Request<pb::AcknowledgeChurnRiskSignalRequest>,
     ) -> Result<Response<pb::AcknowledgeChurnRiskSignalResponse>, Status> {
-        Err(later("AcknowledgeChurnRiskSignal"))
+        Ok(Response::new(
+            churn::acknowledge_churn_risk_signal(self, request.into_inner()).await?,
+        ))
     }
 
     async fn resolve_churn_risk_signal(
         &self,
-        _request: Request<pb::ResolveChurnRiskSignalRequest>,
+        request: Request<pb::ResolveChurnRiskSignalRequest>,
     ) -> Result<Response<pb::ResolveChurnRiskSignalResponse>, Status> {
-        Err(later("ResolveChurnRiskSignal"))
+        Ok(Response::new(
+            churn::resolve_churn_risk_signal(self, request.into_inner()).await?,
+        ))
     }
 
     async fn record_customer_loss(
         &self,
-        _request: Request<pb::RecordCustomerLossRequest>,
+        request: Request<pb::RecordCustomerLossRequest>,
     ) -> Result<Response<pb::RecordCustomerLossResponse>, Status> {
-        Err(later("RecordCustomerLoss"))
+        Ok(Response::new(
+            churn::record_customer_loss(self, request.into_inner()).await?,
+        ))
     }
 
     async fn count_customer_losses(
         &self,
-        _request: Request<pb::CountCustomerLossesRequest>,
+        request: Request<pb::CountCustomerLossesRequest>,
     ) -> Result<Response<pb::CountCustomerLossesResponse>, Status> {
-        Err(later("CountCustomerLosses"))
+        Ok(Response::new(
+            churn::count_customer_losses(self, request.into_inner()).await?,
+        ))
     }
 }

@@ -133,6 +133,12 @@ impl Feedback {
         }
     }
 
+    /// (callbacks open past their due time, callbacks with a finding open past its fix
+    /// deadline) at `now`: the breaches the sweep exports.
+    pub async fn overdue(&self, now: DateTime<Utc>) -> Result<(i64, i64), Error> {
+        Ok(self.store.count_overdue(now).await?)
+    }
+
     /// Lists callbacks by due time.
     pub async fn list_callbacks(
         &self,

@@ -2,13 +2,18 @@
 //! domain rule, save with its events and retry key, retry on a lost race, idempotent replay).
 //! The gRPC handlers call these; background work will call the same functions.
 
+mod activities;
 mod callbacks;
+mod churn;
+mod scores;
+mod staff;
 mod surveys;
 
 use csops_runtime::outbox::NewEvent;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::callback::CallbackRules;
+use crate::domain::churn::ChurnRules;
 use crate::domain::survey::SurveyRules;
 use crate::events::Outgoing;
 use crate::store::Store;
@@ -21,6 +26,8 @@ pub struct Rules {
     pub callbacks: CallbackRules,
     /// Where survey grades start and where a side of the service-type quadrant is high.
     pub surveys: SurveyRules,
+    /// When silence, unanswered surveys or falling scores raise a churn-risk signal.
+    pub churn: ChurnRules,
 }
 
 /// What the API and background work share.

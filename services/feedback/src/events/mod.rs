@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use csops_observability::Metrics;
 use csops_proto::complaints::v1 as cp;
 use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
+use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use csops_runtime::client::{observed_channel, Observed};
 use csops_runtime::outbox::{Claimed, Deliver};
 use csops_runtime::time::to_timestamp;
@@ -26,7 +27,11 @@ pub const RECORD_CALLBACK: &str = "record_callback";
 
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The destination of the events for the customers service.
+pub const CUSTOMERS: &str = "customers";
+
 type Complaints = ComplaintsServiceClient<Observed>;
+type Customers = CustomersServiceClient<Observed>;
 
 /// An event for another service, as written to the outbox (JSON, times in microseconds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,16 +83,26 @@ impl Outgoing {
 #[derive(Debug, Clone)]
 pub struct Receivers {
     complaints: Option<Complaints>,
+    #[allow(dead_code)] // churn signals go here (issue 12, being built)
+    customers: Option<Customers>,
     deliveries: Deliveries,
 }
 
 impl Receivers {
-    /// A client for the complaints service at `url` (empty: not deployed; its events wait),
-    /// counted in `metrics`; accepted outcomes are marked through `deliveries`.
-    pub fn new(complaints_url: &str, deliveries: Deliveries, metrics: &Metrics) -> Self {
+    /// Clients for the complaints and customers services at their URLs (empty: not deployed;
+    /// their events wait), counted in `metrics`; accepted outcomes are marked through
+    /// `deliveries`.
+    pub fn new(
+        complaints_url: &str,
+        customers_url: &str,
+        deliveries: Deliveries,
+        metrics: &Metrics,
+    ) -> Self {
         Self {
             complaints: observed_channel(complaints_url, DELIVERY_TIMEOUT, metrics)
                 .map(ComplaintsServiceClient::new),
+            customers: observed_channel(customers_url, DELIVERY_TIMEOUT, metrics)
+                .map(CustomersServiceClient::new),
             deliveries,
         }
     }
@@ -106,7 +121,10 @@ fn outcome_pb(outcome: &str) -> Result<cp::CallbackOutcome, Status> {
 
 impl Deliver for Receivers {
     fn destinations(&self) -> Vec<(&'static str, bool)> {
-        vec![(COMPLAINTS, self.complaints.is_some())]
+        vec![
+            (COMPLAINTS, self.complaints.is_some()),
+            (CUSTOMERS, self.customers.is_some()),
+        ]
     }
 
     async fn deliver(&self, event: &Claimed) -> Result<(), Status> {

@@ -53,12 +53,21 @@ pub struct CallbackFilter {
     pub due_before: Option<DateTime<Utc>>,
 }
 
+/// The earliest fix deadline of the open findings, in microseconds; 0 when none is open.
+fn finding_due_time(c: &Callback) -> i64 {
+    c.findings
+        .iter()
+        .filter_map(|f| f.open_due_time())
+        .min()
+        .map_or(0, |t| t.timestamp_micros())
+}
+
 async fn insert_callback(conn: &mut AnyConnection, c: &Callback) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO callbacks (id, customer_id, subject_kind, subject_id, source_event_id, \
-         assigned_agent_id, state, due_time, complaint_delivery, last_event_id, doc, version, \
-         create_time, update_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', '', $9, $10, $11, $12)",
+         assigned_agent_id, state, due_time, finding_due_time, complaint_delivery, last_event_id, \
+         doc, version, create_time, update_time) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', '', $10, $11, $12, $13)",
     )
     .bind(&c.id)
     .bind(&c.customer_id)
@@ -68,6 +77,7 @@ async fn insert_callback(conn: &mut AnyConnection, c: &Callback) -> Result<(), S
     .bind(&c.assigned_agent_id)
     .bind(c.state.code())
     .bind(c.due_time.timestamp_micros())
+    .bind(finding_due_time(c))
     .bind(to_doc(c))
     .bind(c.version)
     .bind(c.create_time.timestamp_micros())
@@ -89,6 +99,7 @@ async fn update_callback(
     sql.bind("assigned_agent_id = $?", c.assigned_agent_id.as_str())
         .bind(", state = $?", c.state.code())
         .bind(", due_time = $?", c.due_time.timestamp_micros())
+        .bind(", finding_due_time = $?", finding_due_time(c))
         .bind(", doc = $?", to_doc(c))
         .bind(", version = $?", c.version)
         .bind(", update_time = $?", c.update_time.timestamp_micros());
@@ -103,6 +114,20 @@ async fn update_callback(
 }
 
 impl Store {
+    /// Counts the callbacks still scheduled past their due time and the callbacks with a
+    /// finding open past its fix deadline, at `now`.
+    pub async fn count_overdue(&self, now: DateTime<Utc>) -> Result<(i64, i64), StoreError> {
+        let now = now.timestamp_micros();
+        let row: (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM callbacks WHERE state = 'scheduled' AND due_time < $1), \
+             (SELECT COUNT(*) FROM callbacks WHERE finding_due_time > 0 AND finding_due_time < $1)",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row)
+    }
+
     /// Inserts a callback with its retry key; `Replayed` when the key was recorded before.
     pub async fn insert_callback(
         &self,

@@ -4,8 +4,12 @@
 //! current, together with its retry key and its outbox events, in one transaction. A survey's
 //! narrow `survey_facts` row (what the aggregates filter and sum on) is written with it.
 
+pub mod activities;
 mod callbacks;
+pub mod churn;
 mod rows;
+pub mod scores;
+pub mod staff;
 mod surveys;
 mod templates;
 

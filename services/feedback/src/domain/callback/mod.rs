@@ -132,6 +132,11 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The fix deadline while the finding is open.
+    pub fn open_due_time(&self) -> Option<DateTime<Utc>> {
+        (self.state == FindingState::Open).then_some(self.fix_due_time)
+    }
+
     /// True while the finding is open after its fix deadline: a breach.
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
         self.state == FindingState::Open && now > self.fix_due_time

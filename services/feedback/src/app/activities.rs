@@ -1,0 +1,4 @@
+//! activities use cases (issue 12).
+
+#[allow(unused_imports)]
+use super::Feedback;

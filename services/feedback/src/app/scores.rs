@@ -1,0 +1,4 @@
+//! scores use cases (issue 12).
+
+#[allow(unused_imports)]
+use super::Feedback;

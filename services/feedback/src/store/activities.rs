@@ -1,0 +1,1 @@
+//! Storage of activities (issue 12).

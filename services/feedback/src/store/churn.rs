@@ -1,0 +1,1 @@
+//! Storage of churn (issue 12).

@@ -1,0 +1,1 @@
+//! Storage of scores (issue 12).

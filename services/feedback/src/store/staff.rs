@@ -1,0 +1,1 @@
+//! Storage of staff (issue 12).
