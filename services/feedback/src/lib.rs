@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod app;
+pub mod clients;
 pub mod config;
 pub mod domain;
 pub mod events;
@@ -84,6 +85,7 @@ impl App {
         let core = Arc::new(Feedback {
             store: store::Store::new(pool.clone(), relay.waker()),
             rules,
+            customers: clients::Customers::new(&config.customers_url, &metrics),
             stop: stop.clone(),
         });
         let server = Server::bind(SPEC, settings, pool, metrics).await?;

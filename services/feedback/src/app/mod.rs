@@ -5,6 +5,7 @@
 mod activities;
 mod callbacks;
 mod churn;
+mod scorecards;
 mod scores;
 mod staff;
 mod surveys;
@@ -37,6 +38,8 @@ pub struct Feedback {
     pub store: Store,
     /// Configured rules.
     pub rules: Rules,
+    /// The customers service (consents and tiers; the files the churn detector walks).
+    pub customers: crate::clients::Customers,
     /// Cancelled when the process stops.
     pub stop: CancellationToken,
 }

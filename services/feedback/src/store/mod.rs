@@ -8,6 +8,7 @@ pub mod activities;
 mod callbacks;
 pub mod churn;
 mod rows;
+pub mod scorecards;
 pub mod scores;
 pub mod staff;
 mod surveys;

@@ -1,0 +1,1 @@
+//! Storage of scorecards (issue 12).
