@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use super::rows::DocRow;
 use super::{from_doc, to_doc, Cursor, Inserted, Store, StoreError};
-use crate::domain::grades::{Grade, ServiceType};
+use crate::domain::grades::{AdjustmentKind, Grade, ServiceType};
 use crate::domain::scores::Dimension;
 use crate::domain::survey::{Survey, SurveyState};
 use crate::domain::SubjectKind;
@@ -82,7 +82,7 @@ async fn insert_survey(conn: &mut AnyConnection, s: &Survey) -> Result<(), Store
 }
 
 /// The facts columns after `survey_id`, in the order [`write_facts`] binds them.
-const FACT_COLUMNS: [&str; 25] = [
+const FACT_COLUMNS: [&str; 32] = [
     "send_time",
     "template_id",
     "agent_id",
@@ -107,6 +107,13 @@ const FACT_COLUMNS: [&str; 25] = [
     "responsiveness_p",
     "reliability_e",
     "reliability_p",
+    "customer_id",
+    "answer_time",
+    "overall_score",
+    "bonus_points",
+    "deduction_points",
+    "procedural_score",
+    "personal_score",
     "survey_id",
 ];
 
@@ -157,7 +164,24 @@ async fn write_facts(conn: &mut AnyConnection, s: &Survey, insert: bool) -> Resu
             .bind(small(dim(d).map(|x| x.expectation)))
             .bind(small(dim(d).map(|x| x.perception)));
     }
-    query.bind(&s.id).execute(conn).await?;
+    let points = |kind: AdjustmentKind| -> f64 {
+        s.adjustments
+            .iter()
+            .filter(|a| a.kind == kind)
+            .map(|a| a.points)
+            .sum()
+    };
+    query
+        .bind(&s.customer_id)
+        .bind(s.answer_time.map_or(0, |t| t.timestamp_micros()))
+        .bind(s.scores.overall_score)
+        .bind(points(AdjustmentKind::Bonus))
+        .bind(points(AdjustmentKind::Deduction))
+        .bind(s.scores.procedural_quality)
+        .bind(s.scores.personal_quality)
+        .bind(&s.id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
