@@ -871,9 +871,9 @@ fn sla_policy_config_map_is_the_libs_sla_preset_and_loads() {
             );
         }
     }
-    // complaints and visits read the policy: with every service on, both mount it.
+    // complaints, visits and feedback read the policy: with every service on, each mounts it.
     let all = rendering("dev (all services)");
-    for service in ["complaints", "visits"] {
+    for service in ["complaints", "visits", "feedback"] {
         assert!(
             env_value(
                 server_container(all.servers()[service]),

@@ -134,12 +134,40 @@ async fn dashboard_and_alerts_query_what_the_services_export() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Feedback, on its own database: its sweep sets the overdue gauges on its first round.
+    let feedback_metrics = Metrics::new();
+    let feedback_app = csops_feedback::App::build(
+        &csops_runtime::Settings::for_tests(&csops_runtime::Settings::sqlite_url(
+            dir.path(),
+            "feedback",
+        )),
+        csops_feedback::Config::for_tests(""),
+        feedback_metrics.clone(),
+    )
+    .await
+    .unwrap();
+    let feedback =
+        csops_testkit::server::Running::spawn(feedback_app.local_addr(), |stop| async move {
+            feedback_app.run_until_stopped(stop).await.unwrap();
+        });
+    while !feedback_metrics
+        .encode()
+        .contains("csops_feedback_callbacks_overdue ")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the feedback gauges never appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let text = format!(
-        "{}\n{}\n{}",
+        "{}\n{}\n{}\n{}",
         customers_metrics.encode(),
         complaints_metrics.encode(),
-        visits_metrics.encode()
+        visits_metrics.encode(),
+        feedback_metrics.encode()
     );
+    feedback.stop().await;
     suite.stop().await;
 
     let names = exported(&text);

@@ -178,6 +178,59 @@ async fn the_readme_visits_examples_work_as_written() {
     customers.stop().await;
 }
 
+/// Starts the feedback service on SQLite under `dir`, asking customers at `customers`; no
+/// complaints service (callback outcomes wait in the outbox).
+async fn start_feedback(dir: &std::path::Path, customers: std::net::SocketAddr) -> Running {
+    let settings = Settings::for_tests(&Settings::sqlite_url(dir, "feedback"));
+    let config = csops_feedback::Config {
+        customers_url: format!("http://{customers}"),
+        ..csops_feedback::Config::for_tests("")
+    };
+    let app = csops_feedback::App::build(&settings, config, Metrics::new())
+        .await
+        .unwrap();
+    Running::spawn(app.local_addr(), |stop| async move {
+        app.run_until_stopped(stop).await.unwrap();
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_feedback_examples_work_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let customers = start_customers(dir.path()).await;
+    let customers_port = customers.addr.port();
+    let feedback = start_feedback(dir.path(), customers.addr).await;
+    let feedback_port = feedback.addr.port();
+
+    let script = readme_block("grpcurl-feedback")
+        .replace("localhost:50051", &format!("127.0.0.1:{customers_port}"))
+        .replace("localhost:50054", &format!("127.0.0.1:{feedback_port}"));
+    let stdout = run_script(script).await;
+
+    assert!(stdout.contains("rpc RecordCallbackAttempt"), "{stdout}");
+    // One callback for the event delivered twice, the second answer a duplicate.
+    assert_eq!(stdout.matches("\"duplicate\": true").count(), 1, "{stdout}");
+    // Reached and unhappy: completed with a finding owned by eng-3, outcome pending delivery.
+    assert!(
+        stdout.contains("\"state\": \"CALLBACK_STATE_COMPLETED\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"ownerAgentId\": \"eng-3\""), "{stdout}");
+    assert!(stdout.contains("\"fixDueTime\""), "{stdout}");
+    // The survey took tier and region from the customer file and was answered in full:
+    // CSAT 4 → 100 % of 4-5, NPS 9 → promoter, reliability gap 5 - 7 = -2.
+    assert!(stdout.contains("\"customerTier\": \"A\""), "{stdout}");
+    assert!(stdout.contains("\"customerRegion\": \"urban\""), "{stdout}");
+    assert!(
+        stdout.contains("\"state\": \"SURVEY_STATE_COMPLETE\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"gap\": -2"), "{stdout}");
+
+    feedback.stop().await;
+    customers.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_complaints_examples_work_as_written() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,8 +5,13 @@
 use std::time::Duration;
 
 use csops_observability::Metrics;
+use csops_proto::customers::v1 as cs;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use csops_runtime::client::{observed_channel, Observed};
+use csops_runtime::Error;
+use tonic::Code;
+
+use crate::domain::survey::Reach;
 
 /// Deadline of one call to the customers service.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(2);
@@ -38,4 +43,81 @@ impl Customers {
     pub fn client(&self) -> Option<CustomersClient> {
         self.client.clone()
     }
+}
+
+/// What a survey needs to know of a customer file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerProfile {
+    /// "A", "B" or "C".
+    pub tier: String,
+    /// "urban" or "rural" ('' when unset).
+    pub region: String,
+    /// Archived files are no longer contacted.
+    pub archived: bool,
+    /// The ways of reaching the customer they consented to (refused ones left out).
+    pub consents: Vec<Reach>,
+}
+
+impl Customers {
+    /// The customer's tier, region, state and consents: NOT_FOUND when the customers service
+    /// does not know the customer, UNAVAILABLE when it is not configured or cannot be asked.
+    pub async fn profile(&self, customer_id: &str) -> Result<CustomerProfile, Error> {
+        let Some(mut client) = self.client() else {
+            return Err(Error::Unavailable(
+                "the customers service is not configured (--customers-url): channel consents cannot be checked".into(),
+            ));
+        };
+        let mut request = tonic::Request::new(cs::GetCustomerRequest {
+            customer_id: customer_id.to_owned(),
+        });
+        request.set_timeout(CALL_TIMEOUT);
+        let customer = match client.get_customer(request).await {
+            Ok(response) => response.into_inner().customer.unwrap_or_default(),
+            Err(status) if status.code() == Code::NotFound => {
+                return Err(Error::NotFound(format!(
+                    "customer {customer_id} not found in the customers service"
+                )))
+            }
+            Err(status) => {
+                return Err(Error::Unavailable(format!(
+                    "the customers service cannot be asked for customer {customer_id}: {}",
+                    status.message()
+                )))
+            }
+        };
+        Ok(CustomerProfile {
+            tier: match cs::CustomerTier::try_from(customer.tier) {
+                Ok(cs::CustomerTier::A) => "A",
+                Ok(cs::CustomerTier::B) => "B",
+                Ok(cs::CustomerTier::C) => "C",
+                _ => "",
+            }
+            .to_owned(),
+            region: match cs::Region::try_from(customer.region) {
+                Ok(cs::Region::Urban) => "urban",
+                Ok(cs::Region::Rural) => "rural",
+                _ => "",
+            }
+            .to_owned(),
+            archived: customer.state == cs::CustomerState::Archived as i32,
+            consents: customer
+                .consents
+                .iter()
+                .filter(|c| c.granted)
+                .filter_map(|c| reach(c.channel))
+                .collect(),
+        })
+    }
+}
+
+fn reach(channel: i32) -> Option<Reach> {
+    Some(match cs::ContactChannel::try_from(channel).ok()? {
+        cs::ContactChannel::PhoneCall => Reach::PhoneCall,
+        cs::ContactChannel::Sms => Reach::Sms,
+        cs::ContactChannel::Email => Reach::Email,
+        cs::ContactChannel::Post => Reach::Post,
+        cs::ContactChannel::InPerson => Reach::InPerson,
+        cs::ContactChannel::MessagingApp => Reach::MessagingApp,
+        cs::ContactChannel::Unspecified => return None,
+    })
 }

@@ -10,7 +10,10 @@ use csops_proto::feedback::v1 as pb;
 use csops_testkit::Backend;
 use tonic::Code;
 
-use common::{agent, fields, spawn_app, time_of, ts, TestApp};
+use common::{
+    agent, create_customer, fields, spawn_app, spawn_with_customers, time_of, ts, TestApp,
+};
+use csops_proto::customers::v1 as cpb;
 
 fn supervisor() -> Option<pb::Actor> {
     Some(pb::Actor {
@@ -250,12 +253,22 @@ async fn templates_are_created_once_revised_from_the_latest_and_listed_by_id(bac
 async fn a_survey_answered_partially_then_completely_has_its_scores_computed_by_hand(
     backend: Backend,
 ) {
-    let mut app = spawn_app(backend).await;
-    create_template(&mut app, "after-repair").await;
+    let mut w = spawn_with_customers(backend).await;
+    let customer = create_customer(
+        &mut w.customers,
+        cpb::CustomerTier::A,
+        &[cpb::ContactChannel::PhoneCall],
+    )
+    .await;
+    let app = &mut w.app;
+    create_template(app, "after-repair").await;
     let sent = app
         .client
         .send_survey(pb::SendSurveyRequest {
-            survey: Some(survey("agent-7", Vec::new())),
+            survey: Some(pb::Survey {
+                customer_id: customer.clone(),
+                ..survey("agent-7", Vec::new())
+            }),
             request_id: "send-1".into(),
             actor: agent("agent-7"),
         })
@@ -410,12 +423,22 @@ async fn a_survey_answered_partially_then_completely_has_its_scores_computed_by_
 }
 
 async fn bad_answers_answer_invalid_argument_naming_their_path(backend: Backend) {
-    let mut app = spawn_app(backend).await;
-    create_template(&mut app, "after-repair").await;
+    let mut w = spawn_with_customers(backend).await;
+    let customer = create_customer(
+        &mut w.customers,
+        cpb::CustomerTier::A,
+        &[cpb::ContactChannel::PhoneCall],
+    )
+    .await;
+    let app = &mut w.app;
+    create_template(app, "after-repair").await;
     let sent = app
         .client
         .send_survey(pb::SendSurveyRequest {
-            survey: Some(survey("agent-7", Vec::new())),
+            survey: Some(pb::Survey {
+                customer_id: customer.clone(),
+                ..survey("agent-7", Vec::new())
+            }),
             request_id: "send-1".into(),
             actor: agent("agent-7"),
         })
@@ -453,7 +476,10 @@ async fn bad_answers_answer_invalid_argument_naming_their_path(backend: Backend)
     let err = app
         .client
         .send_survey(pb::SendSurveyRequest {
-            survey: Some(survey("agent-7", vec![score("csat", 4)])),
+            survey: Some(pb::Survey {
+                customer_id: customer.clone(),
+                ..survey("agent-7", vec![score("csat", 4)])
+            }),
             request_id: "send-2".into(),
             actor: agent("agent-7"),
         })
@@ -463,7 +489,10 @@ async fn bad_answers_answer_invalid_argument_naming_their_path(backend: Backend)
     let err = app
         .client
         .create_survey(pb::CreateSurveyRequest {
-            survey: Some(survey("agent-7", vec![score("nps", 11)])),
+            survey: Some(pb::Survey {
+                customer_id: customer.clone(),
+                ..survey("agent-7", vec![score("nps", 11)])
+            }),
             request_id: "rec-1".into(),
             actor: agent("agent-7"),
         })
@@ -562,7 +591,90 @@ async fn create_survey_is_idempotent_and_listing_pages_newest_first_with_filters
     assert_eq!(graded.surveys[0].id, third.id);
 }
 
+async fn a_survey_is_sent_only_by_a_channel_the_customer_consented_to(backend: Backend) {
+    let mut w = spawn_with_customers(backend).await;
+    let sms_only = create_customer(
+        &mut w.customers,
+        cpb::CustomerTier::B,
+        &[cpb::ContactChannel::Sms],
+    )
+    .await;
+    let app = &mut w.app;
+    create_template(app, "after-repair").await;
+    let send = |customer_id: &str, channel: pb::SurveyChannel, request_id: &str| {
+        let mut s = survey("agent-7", Vec::new());
+        s.customer_id = customer_id.into();
+        s.channel = channel as i32;
+        // No tier or region given: they come from the customer file.
+        s.slice = Some(pb::SurveySlice {
+            team_id: "team-a".into(),
+            ..Default::default()
+        });
+        pb::SendSurveyRequest {
+            survey: Some(s),
+            request_id: request_id.into(),
+            actor: agent("agent-7"),
+        }
+    };
+    // The customer agreed to text messages only: a phone survey is refused, naming both.
+    let refused = app
+        .client
+        .send_survey(send(&sms_only, pb::SurveyChannel::Phone, "send-phone"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(
+        refused.message().contains(&sms_only) && refused.message().contains("phone"),
+        "{}",
+        refused.message()
+    );
+    // Nothing was written.
+    let listed = app
+        .client
+        .list_surveys(pb::ListSurveysRequest {
+            customer_id: sms_only.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.surveys.is_empty(), "{listed:?}");
+
+    let sent = app
+        .client
+        .send_survey(send(&sms_only, pb::SurveyChannel::Sms, "send-sms"))
+        .await
+        .unwrap()
+        .into_inner()
+        .survey
+        .unwrap();
+    assert_eq!(sent.state, pb::SurveyState::Sent as i32);
+    let slice = sent.slice.unwrap();
+    assert_eq!(
+        (slice.customer_tier.as_str(), slice.customer_region.as_str()),
+        ("B", "urban")
+    );
+
+    let unknown = app
+        .client
+        .send_survey(send("cus_nobody", pb::SurveyChannel::Sms, "send-unknown"))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound, "{unknown:?}");
+
+    // Without a customers service to ask, consent cannot be checked: UNAVAILABLE, not sent.
+    let mut alone = spawn_app(backend).await;
+    create_template(&mut alone, "after-repair").await;
+    let unavailable = alone
+        .client
+        .send_survey(send(&sms_only, pb::SurveyChannel::Sms, "send-alone"))
+        .await
+        .unwrap_err();
+    assert_eq!(unavailable.code(), Code::Unavailable, "{unavailable:?}");
+}
+
 csops_testkit::on_both_backends!(
+    a_survey_is_sent_only_by_a_channel_the_customer_consented_to,
     templates_are_created_once_revised_from_the_latest_and_listed_by_id,
     a_survey_answered_partially_then_completely_has_its_scores_computed_by_hand,
     bad_answers_answer_invalid_argument_naming_their_path,

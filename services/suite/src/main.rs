@@ -68,6 +68,8 @@ async fn main() -> ExitCode {
     let customers = settings(&args, &csops_customers::SPEC);
     let visits = settings(&args, &csops_visits::SPEC);
     let visits_url = format!("http://{}", visits.listen_addr);
+    let feedback = settings(&args, &csops_feedback::SPEC);
+    let feedback_url = format!("http://{}", feedback.listen_addr);
     // Customer changes go to visits through the customers outbox (they wait there until visits
     // answers, so the start order does not matter).
     let customers_config = csops_customers::Config {
@@ -98,6 +100,7 @@ async fn main() -> ExitCode {
 
     let visits_config = csops_visits::Config {
         customers_url: format!("http://{}", customers.listen_addr),
+        feedback_url: feedback_url.clone(),
         ..csops_visits::Config::default()
     };
     match csops_visits::App::build(&visits, visits_config, telemetry.metrics()).await {
@@ -126,6 +129,7 @@ async fn main() -> ExitCode {
         outbox_interval: std::time::Duration::from_secs(2),
         reevaluate_interval: std::time::Duration::from_secs(10),
         visits_url,
+        feedback_url,
         ..csops_complaints::Config::for_tests("")
     };
     match csops_complaints::App::build(&complaints, complaints_config, telemetry.metrics()).await {
@@ -142,6 +146,31 @@ async fn main() -> ExitCode {
             tracing::error!(
                 error = &error as &dyn std::error::Error,
                 "complaints failed to start"
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+
+    let complaints_url = format!("http://{}", complaints.listen_addr);
+    let feedback_config = csops_feedback::Config {
+        complaints_url,
+        customers_url: format!("http://{}", customers.listen_addr),
+        ..csops_feedback::Config::default()
+    };
+    match csops_feedback::App::build(&feedback, feedback_config, telemetry.metrics()).await {
+        Ok(app) => {
+            announce(
+                "feedback",
+                csops_feedback::SPEC.grpc_service,
+                app.local_addr(),
+                app.metrics_addr(),
+            );
+            tasks.push(tokio::spawn(app.run_until_stopped(stopped())));
+        }
+        Err(error) => {
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "feedback failed to start"
             );
             return ExitCode::FAILURE;
         }

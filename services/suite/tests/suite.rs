@@ -1,4 +1,4 @@
-//! The README's first command: `csops-suite` starts every built service on SQLite, prints
+//! The README's first command: `csops-suite` starts the four services on SQLite, prints
 //! where each listens, serves, and stops cleanly on SIGINT.
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
@@ -44,15 +44,26 @@ async fn the_suite_starts_on_sqlite_prints_its_addresses_and_stops_on_sigint() {
             let _ = lines_tx.send(line);
         }
     });
-    let first = tokio::task::spawn_blocking(move || {
-        let first = lines_rx.recv_timeout(Duration::from_secs(30)).unwrap();
-        (first, lines_rx)
+    // One line per service, as each starts.
+    let lines = tokio::task::spawn_blocking(move || {
+        let lines: Vec<String> = (0..4)
+            .map(|_| lines_rx.recv_timeout(Duration::from_secs(60)).unwrap())
+            .collect();
+        lines
     })
     .await
-    .unwrap()
-    .0;
+    .unwrap();
+    let names: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        names,
+        ["customers", "visits", "complaints", "feedback"],
+        "{lines:#?}"
+    );
+    let first = &lines[0];
     let grpc = format!("127.0.0.1:{}", 50051 + offset);
-    assert!(first.starts_with("customers"), "{first}");
     assert!(first.contains(&format!("grpc={grpc}")), "{first}");
     assert!(
         first.contains(&format!(
@@ -61,29 +72,44 @@ async fn the_suite_starts_on_sqlite_prints_its_addresses_and_stops_on_sigint() {
         )),
         "{first}"
     );
-    assert!(dir.path().join("customers.db").exists());
+    assert!(
+        lines[3].contains(&format!("grpc=127.0.0.1:{}", 50054 + offset)),
+        "{}",
+        lines[3]
+    );
+    for db in ["customers", "visits", "complaints", "feedback"] {
+        assert!(dir.path().join(format!("{db}.db")).exists(), "{db}.db");
+    }
 
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let status = HealthClient::new(channel.clone())
-            .check(HealthCheckRequest {
-                service: "csops.customers.v1.CustomersService".into(),
-            })
-            .await
-            .map(|r| r.into_inner().status);
-        if status.as_ref().ok() == Some(&1) {
-            break;
+    for (port, service) in [
+        (50051, "csops.customers.v1.CustomersService"),
+        (50052, "csops.complaints.v1.ComplaintsService"),
+        (50053, "csops.visits.v1.VisitsService"),
+        (50054, "csops.feedback.v1.FeedbackService"),
+    ] {
+        let channel =
+            tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", port + offset))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let status = HealthClient::new(channel.clone())
+                .check(HealthCheckRequest {
+                    service: service.into(),
+                })
+                .await
+                .map(|r| r.into_inner().status);
+            if status.as_ref().ok() == Some(&1) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{service} never SERVING: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(
-            Instant::now() < deadline,
-            "customers never SERVING: {status:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     Command::new("kill")

@@ -111,12 +111,10 @@ impl Feedback {
             .ok_or_else(|| not_found("survey", id))
     }
 
-    /// Sends a survey on a template version (`None`: the latest), SENT.
-    ///
-    /// TODO(issue 12): ask the customers service whether the customer consented to the
-    /// channel (FAILED_PRECONDITION when not, UNAVAILABLE when it cannot be asked) and fill an
-    /// empty tier and region of the slice from the customer file. Not built yet: every send
-    /// is accepted and the slice is kept as given.
+    /// Sends a survey on a template version (`None`: the latest), SENT, after the customers
+    /// service confirmed the customer consented to the channel (FAILED_PRECONDITION when not,
+    /// or when the file is archived; NOT_FOUND for an unknown customer; UNAVAILABLE when it
+    /// cannot be asked). An empty tier or region of the slice is filled from the file.
     pub async fn send_survey(
         &self,
         input: NewSurvey,
@@ -129,6 +127,23 @@ impl Feedback {
             return self.load_survey(&first.resource_id).await;
         }
         let template = self.load_template(template_id, version).await?;
+        let mut input = input;
+        let customer = self.customers.profile(&input.customer_id).await?;
+        if customer.archived {
+            return Err(Error::precondition(format!(
+                "customer {} is archived: surveys are no longer sent",
+                input.customer_id
+            )));
+        }
+        input
+            .channel
+            .check_consent(&input.customer_id, &customer.consents)?;
+        if input.slice.customer_tier.is_empty() {
+            input.slice.customer_tier = customer.tier;
+        }
+        if input.slice.customer_region.is_empty() {
+            input.slice.customer_region = customer.region;
+        }
         let survey = Survey::send(new_id("srv"), input, &template, &actor, time::now())?;
         self.insert_survey(survey, key, "survey sent").await
     }

@@ -117,6 +117,26 @@ const FACT_COLUMNS: [&str; 32] = [
     "survey_id",
 ];
 
+/// The optional DOUBLE PRECISION columns: bound as a number always, -1 standing for NULL.
+/// sqlx 0.8.6's `Any` binds a NULL `f64` as a `float4` on PostgreSQL (`Null(Double)` →
+/// `Option::<f32>::None`), which types the cached statement's parameter as `float4`; the next
+/// call binding a real `f64` is then refused ("incorrect binary data format"). Scores are
+/// 0-100, so -1 is never a value.
+const NULLABLE_DOUBLES: [&str; 3] = ["overall_score", "procedural_score", "personal_score"];
+
+fn placeholder(column: &str, n: usize) -> String {
+    if NULLABLE_DOUBLES.contains(&column) {
+        format!("NULLIF(${n}, -1)")
+    } else {
+        format!("${n}")
+    }
+}
+
+/// An optional score, -1 for none (see [`NULLABLE_DOUBLES`]).
+fn double(x: Option<f64>) -> f64 {
+    x.unwrap_or(-1.0)
+}
+
 /// A score as a SMALLINT (scales are 0-10).
 fn small(x: Option<i32>) -> Option<i16> {
     x.and_then(|x| i16::try_from(x).ok())
@@ -125,7 +145,11 @@ fn small(x: Option<i32>) -> Option<i16> {
 /// Inserts (`insert`) or rewrites the survey's facts row.
 async fn write_facts(conn: &mut AnyConnection, s: &Survey, insert: bool) -> Result<(), StoreError> {
     let text = if insert {
-        let placeholders: Vec<String> = (1..=FACT_COLUMNS.len()).map(|n| format!("${n}")).collect();
+        let placeholders: Vec<String> = FACT_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| placeholder(c, i + 1))
+            .collect();
         format!(
             "INSERT INTO survey_facts ({}) VALUES ({})",
             FACT_COLUMNS.join(", "),
@@ -135,7 +159,7 @@ async fn write_facts(conn: &mut AnyConnection, s: &Survey, insert: bool) -> Resu
         let sets: Vec<String> = FACT_COLUMNS[..FACT_COLUMNS.len() - 1]
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{c} = ${}", i + 1))
+            .map(|(i, c)| format!("{c} = {}", placeholder(c, i + 1)))
             .collect();
         format!(
             "UPDATE survey_facts SET {} WHERE survey_id = ${}",
@@ -174,11 +198,11 @@ async fn write_facts(conn: &mut AnyConnection, s: &Survey, insert: bool) -> Resu
     query
         .bind(&s.customer_id)
         .bind(s.answer_time.map_or(0, |t| t.timestamp_micros()))
-        .bind(s.scores.overall_score)
+        .bind(double(s.scores.overall_score))
         .bind(points(AdjustmentKind::Bonus))
         .bind(points(AdjustmentKind::Deduction))
-        .bind(s.scores.procedural_quality)
-        .bind(s.scores.personal_quality)
+        .bind(double(s.scores.procedural_quality))
+        .bind(double(s.scores.personal_quality))
         .bind(&s.id)
         .execute(conn)
         .await?;

@@ -8,6 +8,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use csops_feedback::app::Feedback;
 use csops_feedback::{App, Config};
 use csops_observability::Metrics;
+use csops_proto::customers::v1 as cpb;
+use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use csops_proto::feedback::v1 as pb;
 use csops_proto::feedback::v1::feedback_service_client::FeedbackServiceClient;
 use csops_runtime::Settings;
@@ -166,4 +168,91 @@ pub async fn outbox(
     rows.into_iter()
         .map(|(d, k, id, p)| (d, k, id, serde_json::from_str(&p).unwrap()))
         .collect()
+}
+
+/// The feedback service pointed at a real customers service (both in-process, each on its own
+/// fresh database): what SendSurvey's consent check and the churn detector talk to.
+pub struct WithCustomers {
+    pub app: TestApp,
+    pub customers: CustomersServiceClient<Channel>,
+    _customers_server: Running,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn spawn_with_customers(backend: Backend) -> WithCustomers {
+    let dir = tempfile::tempdir().unwrap();
+    let customers_db = backend.database_url(dir.path(), "customers").await;
+    let customers_app =
+        csops_customers::App::build(&Settings::for_tests(&customers_db), Metrics::new())
+            .await
+            .unwrap();
+    let customers_server = Running::spawn(customers_app.local_addr(), |stop| async move {
+        customers_app.run_until_stopped(stop).await.unwrap();
+    });
+    let customers_url = format!("http://{}", customers_server.addr);
+    let db = backend.database_url(dir.path(), "feedback").await;
+    let app = App::build(
+        &Settings::for_tests(&db),
+        Config {
+            customers_url: customers_url.clone(),
+            ..Config::for_tests("")
+        },
+        Metrics::new(),
+    )
+    .await
+    .unwrap();
+    let core = app.core();
+    let server = Running::spawn(app.local_addr(), |stop| async move {
+        app.run_until_stopped(stop).await.unwrap();
+    });
+    WithCustomers {
+        app: TestApp {
+            client: FeedbackServiceClient::connect(format!("http://{}", server.addr))
+                .await
+                .unwrap(),
+            core,
+            _server: server,
+            _dir: tempfile::tempdir().unwrap(),
+        },
+        customers: CustomersServiceClient::connect(customers_url)
+            .await
+            .unwrap(),
+        _customers_server: customers_server,
+        _dir: dir,
+    }
+}
+
+/// A tier-`tier` urban customer who consented to `consents` (and refused nothing else); returns
+/// the id.
+pub async fn create_customer(
+    customers: &mut CustomersServiceClient<Channel>,
+    tier: cpb::CustomerTier,
+    consents: &[cpb::ContactChannel],
+) -> String {
+    customers
+        .create_customer(cpb::CreateCustomerRequest {
+            customer: Some(cpb::Customer {
+                display_name: "Li Lei".into(),
+                tier: tier as i32,
+                region: cpb::Region::Urban as i32,
+                owner_agent_id: "agent-7".into(),
+                consents: consents
+                    .iter()
+                    .map(|c| cpb::ChannelConsent {
+                        channel: *c as i32,
+                        granted: true,
+                        update_time: None,
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            actor_id: "agent-7".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap()
+        .id
 }

@@ -7,6 +7,7 @@
 //! change, and kept with the survey: a later change of the configured thresholds does not
 //! regrade surveys already recorded.
 
+mod consent;
 mod scoring;
 mod template;
 #[cfg(test)]
@@ -17,6 +18,7 @@ use csops_runtime::time::{serde_micros, serde_micros_opt};
 use csops_runtime::{RuleError, Violations};
 use serde::{Deserialize, Serialize};
 
+pub use consent::Reach;
 pub use scoring::{DimensionAnswer, SurveyRules, SurveyScores};
 pub use template::{
     AnswerInput, Item, ItemDraft, ItemForm, Template, MAX_ITEMS, MAX_ITEM_ID, MAX_PROMPT,
