@@ -385,32 +385,58 @@ async fn create_validate_get_list_and_conflicts(backend: Backend) {
     assert_eq!(listed.violations.len(), 1);
 }
 
-/// Stands in for the feedback service, which is not built yet: only ScheduleCallback, applied
-/// once per source_event_id, counting every delivery.
+/// Stands in for the feedback service: ScheduleCallback and RecordActivity, each applied once
+/// per source_event_id, counting every delivery and keeping the activities first delivered.
 #[derive(Clone, Default)]
 struct FeedbackStandIn {
     deliveries: Arc<Mutex<HashMap<String, usize>>>,
+    activities: Arc<Mutex<Vec<fb::Activity>>>,
 }
 
 impl tonic::server::NamedService for FeedbackStandIn {
     const NAME: &'static str = "csops.feedback.v1.FeedbackService";
 }
 
-struct ScheduleCallback(Arc<Mutex<HashMap<String, usize>>>);
+impl FeedbackStandIn {
+    /// Counts a delivery of `event_id`; true when it was delivered before.
+    fn count(&self, event_id: String) -> bool {
+        let mut map = self.deliveries.lock().unwrap();
+        let n = map.entry(event_id).or_default();
+        *n += 1;
+        *n > 1
+    }
+}
+
+struct ScheduleCallback(FeedbackStandIn);
 
 impl tonic::server::UnaryService<fb::ScheduleCallbackRequest> for ScheduleCallback {
     type Response = fb::ScheduleCallbackResponse;
     type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
     fn call(&mut self, request: tonic::Request<fb::ScheduleCallbackRequest>) -> Self::Future {
-        let deliveries = self.0.clone();
+        let duplicate = self.0.count(request.into_inner().source_event_id);
         Box::pin(async move {
-            let id = request.into_inner().source_event_id;
-            let mut map = deliveries.lock().unwrap();
-            let n = map.entry(id).or_default();
-            *n += 1;
             Ok(tonic::Response::new(fb::ScheduleCallbackResponse {
                 callback: None,
-                duplicate: *n > 1,
+                duplicate,
+            }))
+        })
+    }
+}
+
+struct RecordActivity(FeedbackStandIn);
+
+impl tonic::server::UnaryService<fb::RecordActivityRequest> for RecordActivity {
+    type Response = fb::RecordActivityResponse;
+    type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+    fn call(&mut self, request: tonic::Request<fb::RecordActivityRequest>) -> Self::Future {
+        let activity = request.into_inner().activity.unwrap_or_default();
+        let duplicate = self.0.count(activity.source_event_id.clone());
+        if !duplicate {
+            self.0.activities.lock().unwrap().push(activity);
+        }
+        Box::pin(async move {
+            Ok(tonic::Response::new(fb::RecordActivityResponse {
+                duplicate,
             }))
         })
     }
@@ -427,10 +453,18 @@ impl Service<http::Request<tonic::body::Body>> for FeedbackStandIn {
         std::task::Poll::Ready(Ok(()))
     }
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        let deliveries = self.deliveries.clone();
+        let standin = self.clone();
         Box::pin(async move {
-            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
-            Ok(grpc.unary(ScheduleCallback(deliveries), request).await)
+            Ok(match request.uri().path() {
+                "/csops.feedback.v1.FeedbackService/RecordActivity" => {
+                    let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+                    grpc.unary(RecordActivity(standin), request).await
+                }
+                _ => {
+                    let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+                    grpc.unary(ScheduleCallback(standin), request).await
+                }
+            })
         })
     }
 }
@@ -543,12 +577,14 @@ async fn the_outbox_delivers_to_a_late_receiver_once_per_event(backend: Backend)
             async move { want.iter().all(|line| text.contains(line)) }
         }
     };
+    // For feedback: the complaint received, the first contact's clock met and the contact, the
+    // resolution clock met, and the callback request.
     wait_until(
         gauges(&[
-            r#"csops_outbox_pending{destination="feedback",configured="true"} 1"#,
+            r#"csops_outbox_pending{destination="feedback",configured="true"} 5"#,
             r#"csops_outbox_pending{destination="visits",configured="false"} 0"#,
         ]),
-        "the waiting event counted",
+        "the waiting events counted",
     )
     .await;
     let text = app.complaints_metrics.encode();
@@ -567,9 +603,9 @@ async fn the_outbox_delivers_to_a_late_receiver_once_per_event(backend: Backend)
     wait_until(
         || {
             let d = deliveries.clone();
-            async move { d.lock().unwrap().len() == 1 }
+            async move { d.lock().unwrap().len() == 5 }
         },
-        "callback event delivered",
+        "the activities and the callback event delivered",
     )
     .await;
     wait_until(
@@ -582,11 +618,45 @@ async fn the_outbox_delivers_to_a_late_receiver_once_per_event(backend: Backend)
     .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     let map = standin.deliveries.lock().unwrap().clone();
-    assert_eq!(map.len(), 1, "one event for one resolution: {map:?}");
+    assert_eq!(map.len(), 5, "five events for one complaint: {map:?}");
     assert!(
         map.values().all(|n| *n == 1),
         "delivered once once acknowledged: {map:?}"
     );
+    // Each of the complaint's activities arrives once with its outbox id (in any order: each
+    // waited out its own back-off while the receiver was down).
+    let activities = standin.activities.lock().unwrap().clone();
+    let mut kinds: Vec<(i32, &str)> = activities
+        .iter()
+        .map(|a| (a.kind, a.clock_kind.as_str()))
+        .collect();
+    kinds.sort();
+    use fb::ActivityKind as K;
+    assert_eq!(
+        kinds,
+        [
+            (K::ContactHandled as i32, ""),
+            (K::ComplaintReceived as i32, ""),
+            (K::ClockMet as i32, "FIRST_CONTACT"),
+            (K::ClockMet as i32, "RESOLUTION"),
+        ]
+    );
+    for a in &activities {
+        assert!(a.source_event_id.starts_with("obx_"), "{a:?}");
+        assert_eq!(
+            (a.source_service.as_str(), a.customer_id.as_str()),
+            ("complaints", cus.as_str())
+        );
+        assert_eq!(a.agent_id, "agent-1");
+        assert_eq!(a.category, "PRODUCT_QUALITY");
+        assert_eq!(
+            a.subject,
+            Some(fb::Subject {
+                kind: fb::SubjectKind::Complaint as i32,
+                id: created.id.clone()
+            })
+        );
+    }
 }
 
 async fn two_watchers_escalate_each_breach_exactly_once() {

@@ -4,11 +4,13 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use csops_observability::Metrics;
 use csops_proto::customers::v1 as cs;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use csops_runtime::client::{observed_channel, Observed};
-use csops_runtime::Error;
+use csops_runtime::{time, Error};
+use csops_sla::Tier;
 use tonic::Code;
 
 use crate::domain::survey::Reach;
@@ -120,4 +122,84 @@ fn reach(channel: i32) -> Option<Reach> {
         cs::ContactChannel::MessagingApp => Reach::MessagingApp,
         cs::ContactChannel::Unspecified => return None,
     })
+}
+
+/// Customer files the detector reads per pass: one `ListCustomers` page, the most it gives.
+const SWEEP_PAGE: i32 = 500;
+/// A page of customer files may be larger than tonic's default 4 MiB limit.
+const MAX_PAGE_BYTES: usize = 64 << 20;
+
+/// What the detector needs of a customer file.
+#[derive(Debug)]
+pub struct CustomerFile {
+    /// The customer.
+    pub id: String,
+    /// Value tier.
+    pub tier: Tier,
+    /// Key account.
+    pub key_account: bool,
+    /// When the file was opened.
+    pub create_time: DateTime<Utc>,
+}
+
+/// Why a page of customer files could not be read.
+#[derive(Debug)]
+pub enum PageError {
+    /// The stored page token is no longer accepted (the customers service's token key
+    /// changed): start over.
+    StaleToken,
+    /// The customers service cannot be asked now.
+    Unavailable(String),
+}
+
+/// Reads one page of active customer files after `token`; returns them and the next token.
+pub async fn customer_page(
+    client: CustomersClient,
+    token: &str,
+) -> Result<(Vec<CustomerFile>, String), PageError> {
+    let mut client = client.max_decoding_message_size(MAX_PAGE_BYTES);
+    let request = cs::ListCustomersRequest {
+        page_size: SWEEP_PAGE,
+        page_token: token.to_owned(),
+        ..Default::default()
+    };
+    let page = match client.list_customers(request).await {
+        Ok(page) => page.into_inner(),
+        Err(status) if status.code() == Code::InvalidArgument && !token.is_empty() => {
+            return Err(PageError::StaleToken)
+        }
+        Err(status) => {
+            return Err(PageError::Unavailable(format!(
+                "the customers service cannot list customers for the churn detector: {:?} {}",
+                status.code(),
+                status.message()
+            )))
+        }
+    };
+    let files = page
+        .customers
+        .into_iter()
+        .filter_map(|c| {
+            let tier = match cs::CustomerTier::try_from(c.tier) {
+                Ok(cs::CustomerTier::A) => Tier::A,
+                Ok(cs::CustomerTier::B) => Tier::B,
+                Ok(cs::CustomerTier::C) => Tier::C,
+                Ok(cs::CustomerTier::Unspecified) | Err(_) => {
+                    tracing::warn!(customer_id = %c.id, tier = c.tier, "customer without a known tier; skipped by the churn detector");
+                    return None;
+                }
+            };
+            let create_time = c
+                .create_time
+                .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?))
+                .unwrap_or_else(time::now);
+            Some(CustomerFile {
+                id: c.id,
+                tier,
+                key_account: c.key_account,
+                create_time,
+            })
+        })
+        .collect();
+    Ok((files, page.next_page_token))
 }

@@ -68,10 +68,12 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Defaults for tests: the given complaints URL, a fast relay.
+    /// Defaults for tests: the given complaints URL, no customers service (set
+    /// `customers_url` to give one), a fast relay and sweep.
     pub fn for_tests(complaints_url: &str) -> Self {
         Self {
             complaints_url: complaints_url.into(),
+            customers_url: String::new(),
             outbox_interval: Duration::from_millis(100),
             sweep_interval: Duration::from_millis(200),
             ..Self::default()
@@ -99,6 +101,8 @@ impl Config {
             surveys: SurveyRules::default(),
             // The tiers' contact rhythm is the visit cadence of the same policy.
             churn: ChurnRules::with_visits(policy.visits()),
+            // The contract's defaults: 30 days, 98 %.
+            indicators: crate::domain::indicators::IndicatorRules::default(),
         })
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! `api/` is the gRPC surface, `app/` the use cases, `domain/` the rules (callbacks, scores,
 //! grades, staff of the month, churn), `store/` its SQL, `events/` the outbox relay to the
-//! complaints service (see docs/service-anatomy.md). Built so far (issue 12): the callbacks,
-//! survey templates and surveys; the other RPCs answer UNIMPLEMENTED.
+//! complaints and customers services, `sweep` the background work (overdue callbacks and
+//! findings, the churn detector), `clients` the calls to the customers service (see
+//! docs/service-anatomy.md).
 #![forbid(unsafe_code)]
 
 pub mod api;

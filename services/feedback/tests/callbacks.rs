@@ -555,19 +555,83 @@ async fn delivery_shows_delivered_only_once_the_newest_event_was_accepted(backen
     assert_eq!(after.complaint_delivery, pb::DeliveryState::Pending as i32);
 }
 
-async fn the_rpcs_not_built_yet_answer_unimplemented(backend: Backend) {
+async fn callbacks_and_findings_past_their_deadlines_are_counted_as_overdue(backend: Backend) {
     let mut app = spawn_app(backend).await;
-    let err = app
+    let now = Utc::now();
+    // Ended 3 days ago: due 2 days after, so a day overdue and still scheduled.
+    let late = app
         .client
-        .get_feedback_scores(pb::GetFeedbackScoresRequest::default())
+        .schedule_callback(schedule_request(
+            pb::SubjectKind::Complaint,
+            "cmp_late",
+            "cev_late",
+            now - TimeDelta::days(3),
+        ))
         .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::Unimplemented, "{err:?}");
+        .unwrap()
+        .into_inner()
+        .callback
+        .unwrap();
+    assert_eq!(late.state, pb::CallbackState::Scheduled as i32);
+    // Ended an hour ago: not due yet.
+    complaint_callback(&mut app, "cmp_fresh").await;
+    // Ended 5 days ago, called back 4 days ago, unhappy with a finding: fixed by 2 days ago,
+    // so the finding is overdue (the callback itself is done).
+    let found = app
+        .client
+        .schedule_callback(schedule_request(
+            pb::SubjectKind::FieldJob,
+            "fjb_1",
+            "vev_1",
+            now - TimeDelta::days(5),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .callback
+        .unwrap();
+    let mut request = attempt(&found, true, pb::CallbackOutcome::Unsatisfied);
+    request.attempt_time = ts(now - TimeDelta::days(4));
+    request.findings = vec![pb::FindingInput {
+        description: "the cabinet door was left open".into(),
+        owner_agent_id: "eng-2".into(),
+    }];
+    let found = record(&mut app, request).await;
+    assert_eq!(found.state, pb::CallbackState::Completed as i32);
+
+    let metrics = csops_observability::Metrics::new();
+    let gauges = csops_feedback::sweep::Gauges::register(&metrics);
+    let swept = csops_feedback::sweep::sweep_once(&app.core, &gauges)
+        .await
+        .unwrap();
+    assert_eq!((swept.callbacks_overdue, swept.findings_overdue), (1, 1));
+    let text = metrics.encode();
     assert!(
-        err.message().contains("not built yet (issue 12)"),
-        "{}",
-        err.message()
+        text.contains("csops_feedback_callbacks_overdue 1"),
+        "{text}"
     );
+    assert!(text.contains("csops_feedback_findings_overdue 1"), "{text}");
+
+    // The finding fixed and the late callback made: nothing overdue.
+    app.client
+        .fix_callback_finding(pb::FixCallbackFindingRequest {
+            callback_id: found.id.clone(),
+            finding_id: found.findings[0].id.clone(),
+            fix_note: "closed and locked the door".into(),
+            actor: agent("eng-2"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    record(
+        &mut app,
+        attempt(&late, true, pb::CallbackOutcome::Satisfied),
+    )
+    .await;
+    let swept = csops_feedback::sweep::sweep_once(&app.core, &gauges)
+        .await
+        .unwrap();
+    assert_eq!((swept.callbacks_overdue, swept.findings_overdue), (0, 0));
 }
 
 csops_testkit::on_both_backends!(
@@ -581,5 +645,5 @@ csops_testkit::on_both_backends!(
     bad_input_answers_invalid_argument_naming_the_field,
     an_unknown_callback_answers_not_found,
     delivery_shows_delivered_only_once_the_newest_event_was_accepted,
-    the_rpcs_not_built_yet_answer_unimplemented,
+    callbacks_and_findings_past_their_deadlines_are_counted_as_overdue,
 );

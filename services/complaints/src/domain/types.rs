@@ -472,13 +472,31 @@ pub enum Outgoing {
         /// Agent.
         assigned_agent_id: String,
     },
+    /// Tell feedback what happened, for its process indicators (RecordActivity).
+    Activity {
+        /// What happened.
+        kind: ActivityKind,
+        /// Customer.
+        customer_id: String,
+        /// The agent it counts for (empty when none).
+        agent_id: String,
+        /// Complaint.
+        complaint_id: String,
+        /// The complaint's nature as the proto names it, e.g. `SERVICE_ATTITUDE`.
+        category: String,
+        /// For clocks: the clock kind as the proto names it, e.g. `FIRST_CONTACT`; else empty.
+        clock_kind: String,
+        /// When it happened.
+        #[serde(with = "csops_runtime::time::serde_micros")]
+        occur_time: DateTime<Utc>,
+    },
 }
 
 impl Outgoing {
     /// The receiving service.
     pub fn destination(&self) -> &'static str {
         match self {
-            Outgoing::ScheduleCallback { .. } => "feedback",
+            Outgoing::ScheduleCallback { .. } | Outgoing::Activity { .. } => "feedback",
             Outgoing::RequestVisit { .. } => "visits",
         }
     }
@@ -488,6 +506,7 @@ impl Outgoing {
         match self {
             Outgoing::ScheduleCallback { .. } => "schedule_callback",
             Outgoing::RequestVisit { .. } => "request_complaint_visit",
+            Outgoing::Activity { .. } => "record_activity",
         }
     }
 }

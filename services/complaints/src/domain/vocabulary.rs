@@ -402,3 +402,20 @@ coded_enum!(
         Breached, "breached";
     }
 );
+
+coded_enum!(
+    /// What the feedback service is told happened, for its process indicators (its
+    /// `ActivityKind`, by the same names).
+    ActivityKind {
+        /// An agent made the first contact with the complainant.
+        ContactHandled, "contact_handled";
+        /// A complaint was received.
+        ComplaintReceived, "complaint_received";
+        /// An SLA clock stopped before its deadline.
+        ClockMet, "clock_met";
+        /// An SLA clock stopped after its deadline (before the watcher saw the breach).
+        ClockMetLate, "clock_met_late";
+        /// The watcher saw an SLA clock breach.
+        ClockBreached, "clock_breached";
+    }
+);

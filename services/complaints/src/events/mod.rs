@@ -1,6 +1,7 @@
 //! Events out: how the complaints service delivers its outbox events (written with each change
-//! by the store) to the feedback and visits services. The kit's relay claims, retries and
-//! measures; this module only knows the receivers. Events for a receiver that is down, or not
+//! by the store) to the feedback service (callback requests and the activities its process
+//! indicators count) and the visits service (in-person visits). The kit's relay claims,
+//! retries and measures; this module only knows the receivers. Events for a receiver that is down, or not
 //! deployed yet (no URL), wait in the outbox until it answers.
 
 use std::time::Duration;
@@ -15,7 +16,7 @@ use csops_runtime::outbox::{Claimed, Deliver};
 use csops_runtime::time::to_timestamp;
 use tonic::Status;
 
-use crate::domain::Outgoing;
+use crate::domain::{ActivityKind, Outgoing};
 
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -80,6 +81,44 @@ impl Deliver for Receivers {
                 });
                 request.set_timeout(DELIVERY_TIMEOUT);
                 client.schedule_callback(request).await.map(|_| ())
+            }
+            Outgoing::Activity {
+                kind,
+                customer_id,
+                agent_id,
+                complaint_id,
+                category,
+                clock_kind,
+                occur_time,
+            } => {
+                let Some(mut client) = self.feedback.clone() else {
+                    return Err(Status::unavailable("feedback not configured"));
+                };
+                let kind = match kind {
+                    ActivityKind::ContactHandled => fb::ActivityKind::ContactHandled,
+                    ActivityKind::ComplaintReceived => fb::ActivityKind::ComplaintReceived,
+                    ActivityKind::ClockMet => fb::ActivityKind::ClockMet,
+                    ActivityKind::ClockMetLate => fb::ActivityKind::ClockMetLate,
+                    ActivityKind::ClockBreached => fb::ActivityKind::ClockBreached,
+                };
+                let mut request = tonic::Request::new(fb::RecordActivityRequest {
+                    activity: Some(fb::Activity {
+                        kind: kind as i32,
+                        customer_id,
+                        agent_id,
+                        subject: Some(fb::Subject {
+                            kind: fb::SubjectKind::Complaint as i32,
+                            id: complaint_id,
+                        }),
+                        category,
+                        clock_kind,
+                        occur_time: Some(to_timestamp(occur_time)),
+                        source_service: "complaints".into(),
+                        source_event_id: event.id.clone(),
+                    }),
+                });
+                request.set_timeout(DELIVERY_TIMEOUT);
+                client.record_activity(request).await.map(|_| ())
             }
             Outgoing::RequestVisit {
                 complaint_id,

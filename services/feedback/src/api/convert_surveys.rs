@@ -36,7 +36,7 @@ fn dimension_of(n: i32) -> Option<Dimension> {
     })
 }
 
-fn dimension_pb(d: Dimension) -> pb::Dimension {
+pub(super) fn dimension_pb(d: Dimension) -> pb::Dimension {
     match d {
         Dimension::Tangibles => pb::Dimension::Tangibles,
         Dimension::Empathy => pb::Dimension::Empathy,
@@ -56,7 +56,7 @@ pub(super) fn grade_of(n: i32) -> Option<Grade> {
     })
 }
 
-fn grade_pb(g: Option<Grade>) -> pb::Grade {
+pub(super) fn grade_pb(g: Option<Grade>) -> pb::Grade {
     match g {
         None => pb::Grade::Unspecified,
         Some(Grade::Excellent) => pb::Grade::Excellent,

@@ -3,9 +3,10 @@
 //! file per group of RPCs; a handler checks sizes, validates its request, calls the use cases
 //! in `crate::app` and converts the answer. Only `api/` speaks tonic.
 //!
-//! Built so far: the callbacks (`callbacks.rs`), survey templates and surveys (`surveys.rs`).
-//! Scores, activities, staff, scorecards and churn answer UNIMPLEMENTED until they are built
-//! (issue 12).
+//! The groups: callbacks (`callbacks.rs`), survey templates and surveys (`surveys.rs`), the
+//! survey aggregates (`scores.rs`), activities and process indicators (`activities.rs`), staff
+//! of the month (`staff.rs`), scorecards (`scorecards.rs`), churn-risk signals and lost
+//! customers (`churn.rs`).
 
 mod activities;
 mod callbacks;
@@ -48,11 +49,6 @@ impl FeedbackApi {
 /// INVALID_ARGUMENT for every violation, or nothing.
 fn done(v: Violations) -> Result<(), Error> {
     v.into_result(()).map_err(Error::InvalidArgument)
-}
-
-/// The answer of an RPC of the contract that is not built yet.
-fn later(rpc: &str) -> Status {
-    Status::unimplemented(format!("{rpc} is not built yet (issue 12)"))
 }
 
 #[tonic::async_trait]

@@ -29,6 +29,9 @@ pub struct Rules {
     pub surveys: SurveyRules,
     /// When silence, unanswered surveys or falling scores raise a churn-risk signal.
     pub churn: ChurnRules,
+    /// The repeat-complaint window and the on-time target of the process indicators (and of
+    /// the scorecards' repeat-complaint rate).
+    pub indicators: crate::domain::indicators::IndicatorRules,
 }
 
 /// What the API and background work share.

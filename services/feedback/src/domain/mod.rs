@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 pub mod callback;
 pub mod churn;
 pub mod grades;
+pub mod indicators;
 pub mod scores;
 pub mod staff;
 pub mod survey;

@@ -1,9 +1,12 @@
 //! Events out: what the feedback service writes to its outbox (with each change, by the store)
 //! and how the kit's relay delivers it: a callback's outcome goes to the complaints service's
 //! `RecordCallback` (SATISFIED lets the complaint close, UNSATISFIED reopens it with its 2-day
-//! fix clock, UNREACHABLE counts an attempt). Events wait in the outbox while complaints is
-//! down or not deployed (no URL). After the complaints service accepted an event, the
-//! callback's `complaint_delivery` becomes DELIVERED (when it is the callback's newest event).
+//! fix clock, UNREACHABLE counts an attempt); a churn-risk signal goes to the customers
+//! service's `RecordChurnSignal` (idempotent by the signal's id). Events wait in the outbox
+//! while their receiver is down or not deployed (no URL). After the complaints service accepted
+//! an event, the callback's `complaint_delivery` becomes DELIVERED (when it is the callback's
+//! newest event); a signal's `customers_delivery` is read from its event, which the relay marks
+//! delivered once the customers service accepted it.
 
 use std::time::Duration;
 
@@ -11,6 +14,7 @@ use chrono::{DateTime, Utc};
 use csops_observability::Metrics;
 use csops_proto::complaints::v1 as cp;
 use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
+use csops_proto::customers::v1 as cs;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use csops_runtime::client::{observed_channel, Observed};
 use csops_runtime::outbox::{Claimed, Deliver};
@@ -18,6 +22,7 @@ use csops_runtime::time::to_timestamp;
 use serde::{Deserialize, Serialize};
 use tonic::Status;
 
+use crate::domain::churn::{ChurnKind, RiskLevel};
 use crate::store::Deliveries;
 
 /// The destination of the events for the complaints service.
@@ -29,6 +34,12 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The destination of the events for the customers service.
 pub const CUSTOMERS: &str = "customers";
+/// The kind of a churn-risk signal event.
+pub const RECORD_CHURN_SIGNAL: &str = "record_churn_signal";
+/// Who the customers service is told observed a signal.
+const SIGNAL_SOURCE: &str = "feedback";
+/// The customers service keeps evidence up to this many characters.
+const MAX_EVIDENCE: usize = 1_000;
 
 type Complaints = ComplaintsServiceClient<Observed>;
 type Customers = CustomersServiceClient<Observed>;
@@ -54,6 +65,22 @@ pub enum Outgoing {
         /// `<callback id>:attempt-<n>`.
         request_id: String,
     },
+    /// A churn-risk signal, for customers' `RecordChurnSignal`.
+    RecordChurnSignal {
+        /// The customer at risk.
+        customer_id: String,
+        /// The signal's id here (the detector's key): the customers service records it once.
+        signal_id: String,
+        /// The kind's code, e.g. "silence".
+        kind: String,
+        /// The level's code: "low", "medium" or "high".
+        level: String,
+        /// Why, in plain words.
+        evidence: String,
+        /// When the signal was raised.
+        #[serde(with = "csops_runtime::time::serde_micros")]
+        observe_time: DateTime<Utc>,
+    },
 }
 
 impl Outgoing {
@@ -61,6 +88,7 @@ impl Outgoing {
     pub fn destination(&self) -> &'static str {
         match self {
             Outgoing::RecordCallback { .. } => COMPLAINTS,
+            Outgoing::RecordChurnSignal { .. } => CUSTOMERS,
         }
     }
 
@@ -68,6 +96,7 @@ impl Outgoing {
     pub fn kind(&self) -> &'static str {
         match self {
             Outgoing::RecordCallback { .. } => RECORD_CALLBACK,
+            Outgoing::RecordChurnSignal { .. } => RECORD_CHURN_SIGNAL,
         }
     }
 
@@ -75,6 +104,9 @@ impl Outgoing {
     pub fn aggregate_id(&self) -> &str {
         match self {
             Outgoing::RecordCallback { callback_id, .. } => callback_id,
+            // Each signal on its own: one the customers service refuses (an archived customer)
+            // holds back no other.
+            Outgoing::RecordChurnSignal { signal_id, .. } => signal_id,
         }
     }
 }
@@ -83,7 +115,6 @@ impl Outgoing {
 #[derive(Debug, Clone)]
 pub struct Receivers {
     complaints: Option<Complaints>,
-    #[allow(dead_code)] // churn signals go here (issue 12, being built)
     customers: Option<Customers>,
     deliveries: Deliveries,
 }
@@ -115,6 +146,33 @@ fn outcome_pb(outcome: &str) -> Result<cp::CallbackOutcome, Status> {
         "unreachable" => Ok(cp::CallbackOutcome::Unreachable),
         other => Err(Status::internal(format!(
             "outbox event has an unknown callback outcome {other:?}"
+        ))),
+    }
+}
+
+/// The customers service's kind for a signal, and what the evidence says first when that kind
+/// is OTHER (the customers service has no STOPPED_ANSWERING).
+fn signal_kind_pb(code: &str) -> Result<(cs::ChurnSignalKind, &'static str), Status> {
+    let kind = ChurnKind::from_code(code).ok_or_else(|| {
+        Status::internal(format!("outbox event has an unknown churn kind {code:?}"))
+    })?;
+    Ok(match kind {
+        ChurnKind::Silence => (cs::ChurnSignalKind::Silence, ""),
+        ChurnKind::FallingScores => (cs::ChurnSignalKind::FallingScores, ""),
+        ChurnKind::UnhappyCallback => (cs::ChurnSignalKind::UnhappyCallback, ""),
+        ChurnKind::RepeatComplaints => (cs::ChurnSignalKind::RepeatComplaints, ""),
+        ChurnKind::NegativeGap => (cs::ChurnSignalKind::NegativeGap, ""),
+        ChurnKind::StoppedAnswering => (cs::ChurnSignalKind::Other, "stopped answering surveys: "),
+    })
+}
+
+fn signal_level_pb(code: &str) -> Result<cs::ChurnRiskLevel, Status> {
+    match RiskLevel::from_code(code) {
+        Some(RiskLevel::Low) => Ok(cs::ChurnRiskLevel::Low),
+        Some(RiskLevel::Medium) => Ok(cs::ChurnRiskLevel::Medium),
+        Some(RiskLevel::High) => Ok(cs::ChurnRiskLevel::High),
+        None => Err(Status::internal(format!(
+            "outbox event has an unknown risk level {code:?}"
         ))),
     }
 }
@@ -168,6 +226,43 @@ impl Deliver for Receivers {
                             "callback {callback_id} delivery not noted: {e}"
                         ))
                     })?;
+                Ok(())
+            }
+            Outgoing::RecordChurnSignal {
+                customer_id,
+                signal_id,
+                kind,
+                level,
+                evidence,
+                observe_time,
+            } => {
+                let Some(mut client) = self.customers.clone() else {
+                    return Err(Status::unavailable("customers not configured"));
+                };
+                let (kind, prefix) = signal_kind_pb(&kind)?;
+                let evidence: String = format!("{prefix}{evidence}")
+                    .chars()
+                    .take(MAX_EVIDENCE)
+                    .collect();
+                let mut request = tonic::Request::new(cs::RecordChurnSignalRequest {
+                    customer_id,
+                    signal: Some(cs::ChurnSignal {
+                        signal_id,
+                        kind: kind as i32,
+                        level: signal_level_pb(&level)? as i32,
+                        evidence,
+                        source: SIGNAL_SOURCE.into(),
+                        // Never ahead of this clock: the customers service refuses a future
+                        // observation.
+                        observe_time: Some(to_timestamp(
+                            observe_time.min(csops_runtime::time::now()),
+                        )),
+                    }),
+                });
+                request.set_timeout(DELIVERY_TIMEOUT);
+                // Accepted (or recorded before: the customers service applies a signal id
+                // once); the relay marks the event delivered, which is the signal's delivery.
+                client.record_churn_signal(request).await?;
                 Ok(())
             }
         }

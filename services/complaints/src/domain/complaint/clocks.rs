@@ -121,10 +121,10 @@ impl Complaint {
             let _ = clock.stop(now);
         }
         let status = rules.status(&self.clocks[i].clock, now);
-        let kind = if status.state == csops_sla::State::MetLate {
-            SlaEventKind::MetLate
+        let (kind, activity) = if status.state == csops_sla::State::MetLate {
+            (SlaEventKind::MetLate, ActivityKind::ClockMetLate)
         } else {
-            SlaEventKind::Met
+            (SlaEventKind::Met, ActivityKind::ClockMet)
         };
         if let Some(p) = self.clocks[i].pauses.last_mut() {
             if p.resumed_by.is_none() {
@@ -132,6 +132,11 @@ impl Complaint {
             }
         }
         self.sla_event(fx, actor, now, Some(i), kind, 0, status.deadline, None, "");
+        let stopped = match self.clocks[i].clock.ending() {
+            Some(csops_sla::Ending::Stopped(at)) => at,
+            _ => when,
+        };
+        self.report_clock(fx, i, activity, stopped);
     }
 
     pub(super) fn cancel_clock(
@@ -386,6 +391,7 @@ impl Complaint {
                             None,
                             "",
                         );
+                        self.report_clock(&mut fx, i, ActivityKind::ClockBreached, deadline);
                         let id = self.clocks[i].id.clone();
                         self.escalate_for(
                             &mut fx,

@@ -104,6 +104,7 @@ impl Complaint {
         if let Some(i) = self.open_clock(ClockKind::FirstContact) {
             self.stop_clock(&mut fx, i, when, actor, rules, now);
         }
+        self.report_contact(&mut fx, actor, when);
         Ok(fx)
     }
 

@@ -15,6 +15,7 @@ use super::types::*;
 use super::vocabulary::*;
 use super::{RuleError, Violations};
 
+mod activities;
 mod clocks;
 mod compensation;
 mod edits;
@@ -376,6 +377,7 @@ impl Complaint {
         )?;
         c.sensitive_follow_up(&mut fx, false, rules, now);
         c.request_visit_if_due(&mut fx, rules, now);
+        c.report_received(&mut fx);
         Ok((c, fx))
     }
 

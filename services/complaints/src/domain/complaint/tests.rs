@@ -65,6 +65,22 @@ fn plan() -> Vec<PlanStep> {
     }]
 }
 
+/// (kind, clock kind, agent) of the activities among outbox events, in order.
+fn activities(outbox: &[OutboxEvent]) -> Vec<(ActivityKind, String, String)> {
+    outbox
+        .iter()
+        .filter_map(|e| match &e.event {
+            Outgoing::Activity {
+                kind,
+                clock_kind,
+                agent_id,
+                ..
+            } => Some((*kind, clock_kind.clone(), agent_id.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Action {
     Ack,
@@ -150,7 +166,32 @@ fn a_complaint_goes_through_every_step_with_its_clocks() {
         outbox.extend(apply(&mut c, a, &r, now).unwrap().outbox);
     }
     assert_eq!(c.state, State::Resolved);
-    assert_eq!(outbox.len(), 1, "resolution asks feedback for the callback");
+    let callbacks = outbox
+        .iter()
+        .filter(|e| matches!(e.event, Outgoing::ScheduleCallback { .. }))
+        .count();
+    assert_eq!(callbacks, 1, "resolution asks feedback for the callback");
+    assert_eq!(
+        activities(&outbox),
+        [
+            (
+                ActivityKind::ClockMet,
+                "FIRST_CONTACT".into(),
+                "agent-1".into()
+            ),
+            (
+                ActivityKind::ContactHandled,
+                String::new(),
+                "agent-1".into()
+            ),
+            (
+                ActivityKind::ClockMet,
+                "RESOLUTION".into(),
+                "agent-1".into()
+            ),
+        ],
+        "the first contact and the clocks' outcomes are reported"
+    );
     assert_eq!(c.clocks.iter().filter(|k| k.is_open()).count(), 1);
     let _ = apply(
         &mut c,
@@ -205,10 +246,20 @@ fn key_accounts_get_half_the_resolution_time_and_sensitive_traits_tighten_the_sl
     let plain = new_complaint();
     let target = |c: &Complaint| c.clock("resolution-1").unwrap().clock.spec().target;
     assert_eq!(target(&vip) * 2, target(&plain));
+    let visits = vip_effects
+        .outbox
+        .iter()
+        .filter(|e| matches!(e.event, Outgoing::RequestVisit { .. }))
+        .count();
+    assert_eq!(visits, 1, "a VIP complaint asks for a visit");
     assert_eq!(
-        vip_effects.outbox.len(),
-        1,
-        "a VIP complaint asks for a visit"
+        activities(&vip_effects.outbox),
+        [(
+            ActivityKind::ComplaintReceived,
+            String::new(),
+            "agent-1".into()
+        )],
+        "one activity per create: the complaint received"
     );
     let mut i = input();
     i.traits = vec![Trait::Media];
@@ -284,6 +335,129 @@ fn the_watcher_breaches_once_and_escalates_along_the_chain() {
         c.tick(&r, late + TimeDelta::nanoseconds(1_000)).is_empty(),
         "milestones are reported once"
     );
+}
+
+#[test]
+fn the_indicators_hear_of_each_clock_once_breached_or_stopped() {
+    let r = rules();
+    let (mut c, created) = Complaint::create(
+        "cmp_sys".into(),
+        input(),
+        snapshot(Tier::C, false, Region::Rural),
+        Actor::system("web-form"),
+        &r,
+        t0(),
+    )
+    .unwrap();
+    let Some(Outgoing::Activity {
+        kind,
+        agent_id,
+        category,
+        customer_id,
+        complaint_id,
+        occur_time,
+        ..
+    }) = created.outbox.last().map(|e| &e.event)
+    else {
+        panic!("the complaint received is reported: {created:?}");
+    };
+    assert_eq!(*kind, ActivityKind::ComplaintReceived);
+    // Recorded by a system and not assigned yet: nobody's complaint so far.
+    assert_eq!(agent_id, "");
+    assert_eq!(
+        (
+            category.as_str(),
+            customer_id.as_str(),
+            complaint_id.as_str()
+        ),
+        ("PRODUCT_QUALITY", "cus_1", "cmp_sys")
+    );
+    assert_eq!(*occur_time, t0());
+    let _ = c.assign("agent-2", "", &agent(), &r, t0()).unwrap();
+    // Both clocks breach; the watcher reports each at its deadline.
+    let late = t0() + TimeDelta::days(10);
+    let breached = c.tick(&r, late);
+    let deadline = |id: &str| r.status(&c.clock(id).unwrap().clock, late).deadline;
+    let times: Vec<DateTime<Utc>> = breached
+        .outbox
+        .iter()
+        .filter_map(|e| match &e.event {
+            Outgoing::Activity { occur_time, .. } => Some(*occur_time),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        times,
+        [deadline("first_contact-1"), deadline("resolution-1")]
+    );
+    assert_eq!(
+        activities(&breached.outbox),
+        [
+            (
+                ActivityKind::ClockBreached,
+                "FIRST_CONTACT".into(),
+                "agent-2".into()
+            ),
+            (
+                ActivityKind::ClockBreached,
+                "RESOLUTION".into(),
+                "agent-2".into()
+            ),
+        ]
+    );
+    // The late first contact stops a clock already reported breached: only the contact, by
+    // the agent who made it.
+    let acked = c
+        .acknowledge("", None, &agent(), &r, late + TimeDelta::hours(1))
+        .unwrap();
+    assert_eq!(
+        activities(&acked.outbox),
+        [(
+            ActivityKind::ContactHandled,
+            String::new(),
+            "agent-1".into()
+        )]
+    );
+}
+
+#[test]
+fn a_clock_stopped_late_before_the_watcher_saw_it_is_reported_met_late() {
+    let r = rules();
+    let mut c = new_complaint();
+    let contact = t0() + TimeDelta::days(10);
+    let acked = c
+        .acknowledge(
+            "",
+            Some(contact),
+            &agent(),
+            &r,
+            contact + TimeDelta::hours(1),
+        )
+        .unwrap();
+    assert_eq!(
+        activities(&acked.outbox),
+        [
+            (
+                ActivityKind::ClockMetLate,
+                "FIRST_CONTACT".into(),
+                "agent-1".into()
+            ),
+            (
+                ActivityKind::ContactHandled,
+                String::new(),
+                "agent-1".into()
+            ),
+        ]
+    );
+    let times: Vec<DateTime<Utc>> = acked
+        .outbox
+        .iter()
+        .filter_map(|e| match &e.event {
+            Outgoing::Activity { occur_time, .. } => Some(*occur_time),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(times, [contact, contact], "both at the contact time");
 }
 
 #[test]

@@ -26,8 +26,11 @@ use serde::{Deserialize, Serialize};
 use super::coded;
 
 pub mod loss;
+pub mod signal;
+pub mod tally;
 
 pub use loss::{CustomerLoss, LossReason, NewCustomerLoss};
+pub use signal::{Handling, RiskSignal, SignalState};
 
 coded! {
     /// What suggests a customer may leave. This module detects SILENCE, STOPPED_ANSWERING

@@ -57,6 +57,7 @@ impl SurveyChannel {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
