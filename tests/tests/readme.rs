@@ -226,6 +226,18 @@ async fn the_readme_feedback_examples_work_as_written() {
         "{stdout}"
     );
     assert!(stdout.contains("\"gap\": -2"), "{stdout}");
+    // The scores of the day, by team: the one survey, CSAT 4 → 100 % of 4-5, NPS 9 → +100.
+    assert!(stdout.contains("\"key\": \"team-east\""), "{stdout}");
+    assert!(stdout.contains("\"responseRate\": 1"), "{stdout}");
+    assert!(stdout.contains("\"value\": 100"), "{stdout}");
+    assert!(stdout.contains("\"meanGap\": -2"), "{stdout}");
+    // agent-7's scorecard, and the loss counted: one of one, 100 %.
+    assert!(stdout.contains("\"unitId\": \"agent-7\""), "{stdout}");
+    assert!(
+        stdout.contains("\"reason\": \"LOSS_REASON_STAFF_INDIFFERENCE\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"share\": 100"), "{stdout}");
 
     feedback.stop().await;
     customers.stop().await;
