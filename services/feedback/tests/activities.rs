@@ -10,11 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use csops_proto::feedback::v1 as pb;
 use csops_testkit::Backend;
 
-use common::{agent, fields, spawn_app, ts, TestApp};
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() < 1e-9
-}
+use common::{agent, close, fields, spawn_app, ts, TestApp};
 
 /// The start of the period the scenarios look at: 90 days before the tests began, in whole
 /// seconds (fixed once, so every call names the same instants).

@@ -10,41 +10,9 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use csops_proto::feedback::v1 as pb;
 use csops_testkit::Backend;
 
-use common::{agent, fields, spawn_app, ts, TestApp};
-
-fn supervisor() -> Option<pb::Actor> {
-    Some(pb::Actor {
-        id: "sup-1".into(),
-        role: pb::ActorRole::Supervisor as i32,
-    })
-}
-
-fn item(item_id: &str, kind: pb::ItemKind, dimension: pb::Dimension) -> pb::SurveyItem {
-    pb::SurveyItem {
-        item_id: item_id.into(),
-        kind: kind as i32,
-        prompt: format!("{item_id}?"),
-        dimension: dimension as i32,
-        required: kind != pb::ItemKind::Text,
-    }
-}
-
-/// CSAT, NPS, CES, the five SERVQUAL dimensions (all required) and an optional comment.
-fn full_items() -> Vec<pb::SurveyItem> {
-    use pb::Dimension as D;
-    use pb::ItemKind as K;
-    vec![
-        item("csat", K::Csat, D::Unspecified),
-        item("nps", K::Nps, D::Unspecified),
-        item("ces", K::Ces, D::Unspecified),
-        item("tangibles", K::Servqual, D::Tangibles),
-        item("empathy", K::Servqual, D::Empathy),
-        item("assurance", K::Servqual, D::Assurance),
-        item("responsiveness", K::Servqual, D::Responsiveness),
-        item("reliability", K::Servqual, D::Reliability),
-        item("comment", K::Text, D::Unspecified),
-    ]
-}
+use common::{
+    agent, close, fields, full_items, score, servqual, spawn_app, supervisor, ts, TestApp,
+};
 
 async fn create_template(app: &mut TestApp, id: &str) {
     app.client
@@ -60,23 +28,6 @@ async fn create_template(app: &mut TestApp, id: &str) {
         })
         .await
         .unwrap();
-}
-
-fn score(item_id: &str, score: i32) -> pb::Answer {
-    pb::Answer {
-        item_id: item_id.into(),
-        score,
-        ..Default::default()
-    }
-}
-
-fn servqual(item_id: &str, expectation: i32, perception: i32) -> pb::Answer {
-    pb::Answer {
-        item_id: item_id.into(),
-        expectation,
-        perception,
-        ..Default::default()
-    }
 }
 
 /// Records a survey answered (and so sent) at `at`, rating `agent_id` of `team_id` in
@@ -198,10 +149,6 @@ async fn scorecards(app: &mut TestApp, kind: pb::UnitKind, page_size: i32) -> Ve
     }
     assert!(totals.iter().all(|t| *t == all.len() as i64), "{totals:?}");
     all
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() < 1e-9
 }
 
 fn units(cards: &[pb::Scorecard]) -> Vec<&str> {

@@ -11,34 +11,10 @@ use csops_proto::customers::v1 as cpb;
 use csops_proto::feedback::v1 as pb;
 use csops_testkit::Backend;
 
-use common::{agent, create_customer, fields, spawn_with_customers, ts, TestApp, WithCustomers};
-
-fn item(item_id: &str, kind: pb::ItemKind, dimension: pb::Dimension) -> pb::SurveyItem {
-    pb::SurveyItem {
-        item_id: item_id.into(),
-        kind: kind as i32,
-        prompt: format!("{item_id}?"),
-        dimension: dimension as i32,
-        required: kind != pb::ItemKind::Text,
-    }
-}
-
-/// CSAT, NPS, CES, the five SERVQUAL dimensions (all required) and an optional comment.
-fn full_items() -> Vec<pb::SurveyItem> {
-    use pb::Dimension as D;
-    use pb::ItemKind as K;
-    vec![
-        item("csat", K::Csat, D::Unspecified),
-        item("nps", K::Nps, D::Unspecified),
-        item("ces", K::Ces, D::Unspecified),
-        item("tangibles", K::Servqual, D::Tangibles),
-        item("empathy", K::Servqual, D::Empathy),
-        item("assurance", K::Servqual, D::Assurance),
-        item("responsiveness", K::Servqual, D::Responsiveness),
-        item("reliability", K::Servqual, D::Reliability),
-        item("comment", K::Text, D::Unspecified),
-    ]
-}
+use common::{
+    agent, close, create_customer, fields, full_items, item, score, servqual, spawn_with_customers,
+    ts, TestApp, WithCustomers,
+};
 
 async fn create_template(app: &mut TestApp, id: &str, items: Vec<pb::SurveyItem>) {
     app.client
@@ -54,23 +30,6 @@ async fn create_template(app: &mut TestApp, id: &str, items: Vec<pb::SurveyItem>
         })
         .await
         .unwrap();
-}
-
-fn score(item_id: &str, score: i32) -> pb::Answer {
-    pb::Answer {
-        item_id: item_id.into(),
-        score,
-        ..Default::default()
-    }
-}
-
-fn servqual(item_id: &str, expectation: i32, perception: i32) -> pb::Answer {
-    pb::Answer {
-        item_id: item_id.into(),
-        expectation,
-        perception,
-        ..Default::default()
-    }
 }
 
 /// Where a survey is counted: agent, team, service hall, complaint nature, tier, region and
@@ -142,10 +101,6 @@ async fn send(app: &mut TestApp, customer_id: &str, w: &Where) -> String {
         .survey
         .unwrap()
         .id
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() < 1e-9
 }
 
 /// (value, answers) of a figure.

@@ -11,50 +11,16 @@ use csops_proto::feedback::v1 as pb;
 use csops_testkit::Backend;
 use tonic::Code;
 
-use common::{agent, fields, spawn_app, time_of, TestApp};
+use common::{agent, close, fields, full_items, servqual, spawn_app, supervisor, time_of, TestApp};
 
 /// The month every scenario evaluates.
 const MONTH: &str = "2025-03";
-
-fn supervisor() -> Option<pb::Actor> {
-    Some(pb::Actor {
-        id: "sup-1".into(),
-        role: pb::ActorRole::Supervisor as i32,
-    })
-}
 
 fn manager() -> Option<pb::Actor> {
     Some(pb::Actor {
         id: "mgr-1".into(),
         role: pb::ActorRole::Manager as i32,
     })
-}
-
-fn item(item_id: &str, kind: pb::ItemKind, dimension: pb::Dimension) -> pb::SurveyItem {
-    pb::SurveyItem {
-        item_id: item_id.into(),
-        kind: kind as i32,
-        prompt: format!("{item_id}?"),
-        dimension: dimension as i32,
-        required: kind != pb::ItemKind::Text,
-    }
-}
-
-/// CSAT, NPS, CES, the five SERVQUAL dimensions (all required) and an optional comment.
-fn full_items() -> Vec<pb::SurveyItem> {
-    use pb::Dimension as D;
-    use pb::ItemKind as K;
-    vec![
-        item("csat", K::Csat, D::Unspecified),
-        item("nps", K::Nps, D::Unspecified),
-        item("ces", K::Ces, D::Unspecified),
-        item("tangibles", K::Servqual, D::Tangibles),
-        item("empathy", K::Servqual, D::Empathy),
-        item("assurance", K::Servqual, D::Assurance),
-        item("responsiveness", K::Servqual, D::Responsiveness),
-        item("reliability", K::Servqual, D::Reliability),
-        item("comment", K::Text, D::Unspecified),
-    ]
 }
 
 async fn create_template(app: &mut TestApp, id: &str) {
@@ -71,15 +37,6 @@ async fn create_template(app: &mut TestApp, id: &str) {
         })
         .await
         .unwrap();
-}
-
-fn servqual(item_id: &str, expectation: i32, perception: i32) -> pb::Answer {
-    pb::Answer {
-        item_id: item_id.into(),
-        expectation,
-        perception,
-        ..Default::default()
-    }
 }
 
 /// Records a survey rating `agent_id`, answered (and so sent) at `at`, with the five
@@ -205,10 +162,6 @@ fn selected(months: &[pb::StaffMonth]) -> Vec<&str> {
         .filter(|m| m.selected)
         .map(|m| m.agent_id.as_str())
         .collect()
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() < 1e-9
 }
 
 async fn only_a_supervisor_or_manager_records_a_month_and_a_second_record_replaces_the_first(

@@ -11,43 +11,10 @@ use csops_testkit::Backend;
 use tonic::Code;
 
 use common::{
-    agent, create_customer, fields, spawn_app, spawn_with_customers, time_of, ts, TestApp,
+    agent, close, create_customer, fields, full_items, item, score, servqual, spawn_app,
+    spawn_with_customers, supervisor, time_of, ts, TestApp,
 };
 use csops_proto::customers::v1 as cpb;
-
-fn supervisor() -> Option<pb::Actor> {
-    Some(pb::Actor {
-        id: "sup-1".into(),
-        role: pb::ActorRole::Supervisor as i32,
-    })
-}
-
-fn item(item_id: &str, kind: pb::ItemKind, dimension: pb::Dimension) -> pb::SurveyItem {
-    pb::SurveyItem {
-        item_id: item_id.into(),
-        kind: kind as i32,
-        prompt: format!("{item_id}?"),
-        dimension: dimension as i32,
-        required: kind != pb::ItemKind::Text,
-    }
-}
-
-/// CSAT, NPS, CES, the five SERVQUAL dimensions (all required) and an optional comment.
-fn full_items() -> Vec<pb::SurveyItem> {
-    use pb::Dimension as D;
-    use pb::ItemKind as K;
-    vec![
-        item("csat", K::Csat, D::Unspecified),
-        item("nps", K::Nps, D::Unspecified),
-        item("ces", K::Ces, D::Unspecified),
-        item("tangibles", K::Servqual, D::Tangibles),
-        item("empathy", K::Servqual, D::Empathy),
-        item("assurance", K::Servqual, D::Assurance),
-        item("responsiveness", K::Servqual, D::Responsiveness),
-        item("reliability", K::Servqual, D::Reliability),
-        item("comment", K::Text, D::Unspecified),
-    ]
-}
 
 fn create_template_request(id: &str, request_id: &str) -> pb::CreateSurveyTemplateRequest {
     pb::CreateSurveyTemplateRequest {
@@ -70,23 +37,6 @@ async fn create_template(app: &mut TestApp, id: &str) -> pb::SurveyTemplate {
         .into_inner()
         .template
         .unwrap()
-}
-
-fn score(item_id: &str, score: i32) -> pb::Answer {
-    pb::Answer {
-        item_id: item_id.into(),
-        score,
-        ..Default::default()
-    }
-}
-
-fn servqual(item_id: &str, expectation: i32, perception: i32) -> pb::Answer {
-    pb::Answer {
-        item_id: item_id.into(),
-        expectation,
-        perception,
-        ..Default::default()
-    }
 }
 
 fn survey(agent_id: &str, answers: Vec<pb::Answer>) -> pb::Survey {
@@ -129,10 +79,6 @@ type Facts = (
     Option<i64>,
     Option<i64>,
 );
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() < 1e-9
-}
 
 /// (dimension, expectation, perception, gap) of a survey.
 fn dims(s: &pb::Survey) -> Vec<(i32, i32, i32, i32)> {

@@ -256,3 +256,58 @@ pub async fn create_customer(
         .unwrap()
         .id
 }
+
+pub fn supervisor() -> Option<pb::Actor> {
+    Some(pb::Actor {
+        id: "sup-1".into(),
+        role: pb::ActorRole::Supervisor as i32,
+    })
+}
+
+pub fn item(item_id: &str, kind: pb::ItemKind, dimension: pb::Dimension) -> pb::SurveyItem {
+    pb::SurveyItem {
+        item_id: item_id.into(),
+        kind: kind as i32,
+        prompt: format!("{item_id}?"),
+        dimension: dimension as i32,
+        required: kind != pb::ItemKind::Text,
+    }
+}
+
+/// CSAT, NPS, CES, the five SERVQUAL dimensions (all required) and an optional comment.
+pub fn full_items() -> Vec<pb::SurveyItem> {
+    use pb::Dimension as D;
+    use pb::ItemKind as K;
+    vec![
+        item("csat", K::Csat, D::Unspecified),
+        item("nps", K::Nps, D::Unspecified),
+        item("ces", K::Ces, D::Unspecified),
+        item("tangibles", K::Servqual, D::Tangibles),
+        item("empathy", K::Servqual, D::Empathy),
+        item("assurance", K::Servqual, D::Assurance),
+        item("responsiveness", K::Servqual, D::Responsiveness),
+        item("reliability", K::Servqual, D::Reliability),
+        item("comment", K::Text, D::Unspecified),
+    ]
+}
+
+pub fn score(item_id: &str, score: i32) -> pb::Answer {
+    pb::Answer {
+        item_id: item_id.into(),
+        score,
+        ..Default::default()
+    }
+}
+
+pub fn servqual(item_id: &str, expectation: i32, perception: i32) -> pb::Answer {
+    pb::Answer {
+        item_id: item_id.into(),
+        expectation,
+        perception,
+        ..Default::default()
+    }
+}
+
+pub fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
