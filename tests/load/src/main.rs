@@ -12,6 +12,8 @@ use csops_load::scenarios::{self, Channels, Setup};
 use csops_load::{harness, serve, Mode, RunConfig, Weighted};
 use prost::Message as _;
 
+mod feedback;
+
 /// Load generator and gRPC baselines for the csops benchmarks.
 #[derive(Debug, Parser)]
 #[command(name = "csops-load", version)]
@@ -105,6 +107,48 @@ enum Command {
         /// Upper bound of the call.
         #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
         timeout: Duration,
+    },
+    /// Feedback scores benchmark: GetFeedbackScores over a period, RUNS calls per request
+    /// shape (the total, by team, filtered by agent), one at a time; prints the times
+    /// (median, min, max) and what each answer counted as JSON.
+    FeedbackScores {
+        /// Feedback service to call.
+        #[arg(long)]
+        target: String,
+        /// Start of the period, microseconds since the Unix epoch.
+        #[arg(long)]
+        start_micros: i64,
+        /// End of the period (exclusive), microseconds since the Unix epoch.
+        #[arg(long)]
+        end_micros: i64,
+        /// Measured calls per shape.
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+        /// Unmeasured calls per shape before them (at least 1).
+        #[arg(long, default_value_t = 30)]
+        warmup_calls: usize,
+    },
+    /// Feedback ingestion benchmark: CreateSurvey (every item answered, a fresh request_id)
+    /// from N callers, after creating the template it records on; prints the table.
+    CreateSurveys {
+        /// Feedback service to call.
+        #[arg(long)]
+        target: String,
+        /// Closed loop: number of concurrent callers.
+        #[arg(long, short = 'c', default_value_t = 32)]
+        concurrency: usize,
+        /// Measured time.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        /// Unmeasured warm-up before it.
+        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        warmup: Duration,
+        /// Label stored in the report.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Also write the JSON report to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -266,6 +310,25 @@ async fn main() -> std::process::ExitCode {
         } => csops_load::visits::replan(&target, page_size, timeout)
             .await
             .and_then(|report| stdout_line(&report.to_string())),
+        Command::FeedbackScores {
+            target,
+            start_micros,
+            end_micros,
+            runs,
+            warmup_calls,
+        } => feedback::scores(&target, start_micros, end_micros, runs, warmup_calls)
+            .await
+            .and_then(|report| stdout_line(&report.to_string())),
+        Command::CreateSurveys {
+            target,
+            concurrency,
+            duration,
+            warmup,
+            label,
+            out,
+        } => feedback::create_surveys(&target, concurrency, duration, warmup, label, out)
+            .await
+            .and_then(|table| stdout_line(table.trim_end())),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

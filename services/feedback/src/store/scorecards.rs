@@ -12,7 +12,9 @@ use sqlx::Row;
 
 use super::{Cursor, Store, StoreError};
 use crate::domain::grades::{Grade, Scored, ServiceTyping};
-use crate::domain::scores::{Dimension, DimensionTally, Tally};
+use crate::domain::scores::{
+    Dimension, DimensionTally, Tally, CSAT_SATISFIED_FROM, NPS_DETRACTOR_UP_TO, NPS_PROMOTER_FROM,
+};
 
 /// What a scorecard scores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -188,10 +190,10 @@ impl Store {
             "CAST(SUM(responded) AS BIGINT) AS responses".to_owned(),
             "CAST(SUM(complete) AS BIGINT) AS complete_responses".to_owned(),
             "CAST(COUNT(csat) AS BIGINT) AS csat_answers".to_owned(),
-            sum_when("csat >= 4", "csat_satisfied"),
+            sum_when(&format!("csat >= {CSAT_SATISFIED_FROM}"), "csat_satisfied"),
             "CAST(COUNT(nps) AS BIGINT) AS nps_answers".to_owned(),
-            sum_when("nps >= 9", "nps_promoters"),
-            sum_when("nps <= 6", "nps_detractors"),
+            sum_when(&format!("nps >= {NPS_PROMOTER_FROM}"), "nps_promoters"),
+            sum_when(&format!("nps <= {NPS_DETRACTOR_UP_TO}"), "nps_detractors"),
             "CAST(COUNT(ces) AS BIGINT) AS ces_answers".to_owned(),
             "CAST(COALESCE(SUM(ces), 0) AS BIGINT) AS ces_sum".to_owned(),
         ];

@@ -12,7 +12,10 @@ mod tally;
 use serde::{Deserialize, Serialize};
 
 pub use answers::{Answer, ItemKind, Response, MAX_FREE_TEXT_CHARS};
-pub use tally::{DimensionScore, DimensionTally, Figure, Scores, Tally};
+pub use tally::{
+    DimensionScore, DimensionTally, Figure, Scores, Tally, CSAT_SATISFIED_FROM,
+    NPS_DETRACTOR_UP_TO, NPS_PROMOTER_FROM,
+};
 
 /// One of the five SERVQUAL service-quality dimensions (DOMAIN §5, seed 003).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use super::{Answer, Dimensions, Response};
 
 /// A CSAT answer at or above this counts as satisfied (the top two boxes of 1-5).
-const CSAT_SATISFIED_FROM: i32 = 4;
+pub const CSAT_SATISFIED_FROM: i32 = 4;
 /// An NPS answer at or above this is a promoter (9-10).
-const NPS_PROMOTER_FROM: i32 = 9;
+pub const NPS_PROMOTER_FROM: i32 = 9;
 /// An NPS answer at or below this is a detractor (0-6).
-const NPS_DETRACTOR_UP_TO: i32 = 6;
+pub const NPS_DETRACTOR_UP_TO: i32 = 6;
 
 /// Counts and sums of SERVQUAL answers on one dimension.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
