@@ -293,7 +293,12 @@ impl Store {
         if scope.grouped() {
             sql.push(" GROUP BY a.agent_id");
         }
-        let rows: Vec<CountsRow> = sql.query_as().fetch_all(&self.pool).await?;
+        // Planned with its period at every call, as the score aggregate (scores.rs).
+        let rows: Vec<CountsRow> = sql
+            .query_as()
+            .persistent(false)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -331,7 +336,11 @@ impl Store {
         if scope.grouped() {
             sql.push(" GROUP BY f.agent_id");
         }
-        let rows: Vec<SurveyRow> = sql.query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<SurveyRow> = sql
+            .query_as()
+            .persistent(false)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 }

@@ -223,6 +223,8 @@ impl Store {
         let rows = sqlx::query(&text)
             .bind(start.timestamp_micros())
             .bind(end.timestamp_micros())
+            // Planned with its period at every call, as the score aggregate (scores.rs).
+            .persistent(false)
             .fetch_all(&self.pool)
             .await?;
         Ok(rows
@@ -279,6 +281,8 @@ impl Store {
             .bind(start.timestamp_micros())
             .bind(end.timestamp_micros())
             .bind(repeat_window.num_microseconds().unwrap_or(i64::MAX))
+            // Planned with its period at every call, as the score aggregate (scores.rs).
+            .persistent(false)
             .fetch_all(&self.pool)
             .await?;
         Ok(rows

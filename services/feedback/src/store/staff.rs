@@ -146,6 +146,8 @@ impl Store {
         .bind(month)
         .bind(start.timestamp_micros())
         .bind(end.timestamp_micros())
+        // Planned with its period at every call, as the score aggregate (scores.rs).
+        .persistent(false)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
