@@ -11,7 +11,7 @@ use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use http_body::{Body, Frame, SizeHint};
-use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::trace::{SpanContext, TraceContextExt as _};
 use pin_project_lite::pin_project;
 use tonic::Code;
 use tower_layer::Layer;
@@ -98,6 +98,9 @@ enum Side {
 /// status and metrics. Dropped unfinished (the peer went away), the call counts as cancelled.
 struct CallGuard {
     span: Span,
+    /// The OpenTelemetry side of `span`: its trace becomes the duration's exemplar. Read once
+    /// when the call starts, because the call may finish outside the span (a dropped body).
+    span_context: SpanContext,
     rpc: Rpc,
     side: Side,
     start: Instant,
@@ -128,9 +131,10 @@ impl CallGuard {
             (self.rpc.service.as_str(), self.rpc.method.as_str())
         };
         if let Some(metrics) = &self.metrics {
+            let span = &self.span_context;
             match self.side {
-                Side::Server => metrics.record_grpc_request(service, method, code, elapsed),
-                Side::Client => metrics.record_grpc_client_request(service, method, code, elapsed),
+                Side::Server => metrics.record_served(service, method, code, elapsed, span),
+                Side::Client => metrics.record_called(service, method, code, elapsed, span),
             }
         }
         self.span.record("rpc.grpc.status_code", code as i64);
@@ -296,7 +300,8 @@ where
 /// `otel.kind = "server"`, `rpc.system`, `rpc.service`, `rpc.method` and, once known,
 /// `rpc.grpc.status_code`; its parent is the caller's span from the W3C `traceparent`
 /// and `tracestate` headers. The request is counted in `grpc_server_requests_total` and
-/// timed in `grpc_server_request_duration_seconds`.
+/// timed in `grpc_server_request_duration_seconds`; when its span is sampled, the timing
+/// carries the span's trace and span ids as an exemplar.
 #[derive(Clone, Debug)]
 pub struct GrpcServerLayer {
     metrics: Metrics,
@@ -357,8 +362,9 @@ where
             // Fails only when no OpenTelemetry layer is installed, and then there is no trace.
             let _ = span.set_parent(parent);
         }
+        let span_context = span.context().span().span_context().clone();
         // Log lines inside the call carry the trace id, so logs and traces can be joined.
-        let trace_id = span.context().span().span_context().trace_id();
+        let trace_id = span_context.trace_id();
         if trace_id != opentelemetry::trace::TraceId::INVALID {
             span.record("trace_id", tracing::field::display(trace_id));
         }
@@ -370,6 +376,7 @@ where
             inner,
             guard: Some(CallGuard {
                 span,
+                span_context,
                 rpc,
                 side: Side::Server,
                 start: Instant::now(),
@@ -383,7 +390,8 @@ where
 /// A tower layer for a client `Channel` that opens an `otel.kind = "client"` span per call,
 /// sends its context as W3C `traceparent`/`tracestate` headers and, built
 /// [`with_metrics`](Self::with_metrics), counts the call in `grpc_client_requests_total` and
-/// times it in `grpc_client_request_duration_seconds`.
+/// times it in `grpc_client_request_duration_seconds` (with the client span's trace as an
+/// exemplar when it is sampled).
 ///
 /// `CustomersServiceClient::new(ServiceBuilder::new().layer(GrpcClientLayer::new()).service(channel))`
 #[derive(Clone, Debug, Default)]
@@ -447,7 +455,9 @@ where
             rpc.method = %rpc.method,
             rpc.grpc.status_code = Empty,
         );
-        inject_context(&span.context(), request.headers_mut());
+        let context = span.context();
+        inject_context(&context, request.headers_mut());
+        let span_context = context.span().span_context().clone();
         let inner = {
             let _entered = span.enter();
             self.inner.call(request)
@@ -456,6 +466,7 @@ where
             inner,
             guard: Some(CallGuard {
                 span,
+                span_context,
                 rpc,
                 side: Side::Client,
                 start: Instant::now(),
