@@ -3,8 +3,9 @@
 //! containers with probes and limits, a termination grace that outlasts the server's drain,
 //! env names and ports the binaries really read (asked through their `--help`), a
 //! NetworkPolicy path for every caller and none for anyone else, the SLA policy ConfigMap that
-//! csops-sla loads, and the fields of the custom resources (CloudNativePG, ServiceMonitor,
-//! PrometheusRule).
+//! csops-sla loads, the fields of the custom resources (CloudNativePG, ServiceMonitor,
+//! PrometheusRule), and the collector's config as it runs (env resolved): memory limiter →
+//! tail sampling (errors, slow traces, a share of the rest) → batch, on one replica.
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -401,6 +402,83 @@ fn parse_duration(text: &str) -> Duration {
     humantime::parse_duration(text).unwrap_or_else(|e| panic!("bad duration {text}: {e}"))
 }
 
+/// The collector's config as it runs: the file its `--config` flag names, read from the
+/// ConfigMap mounted there, with each `${env:NAME}` (or `${env:NAME:-default}`) replaced the
+/// way the collector does it: a value that is only the reference takes the variable's YAML
+/// type, and a reference inside a longer string is spliced into it.
+fn collector_config(rendered: &Rendered) -> Value {
+    let deployment = rendered
+        .named("Deployment", "otel-collector")
+        .unwrap_or_else(|| panic!("{}: no otel-collector Deployment", rendered.name));
+    let container = containers(deployment)
+        .find(|c| c["name"] == "collector")
+        .unwrap_or_else(|| panic!("{}: no collector container", rendered.name));
+    let path = container["args"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|a| str_of(a).strip_prefix("--config="))
+        .unwrap_or_else(|| panic!("{}: the collector has no --config=FILE", rendered.name));
+    let (dir, file) = path.rsplit_once('/').unwrap();
+    let mount = container["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["mountPath"] == dir)
+        .unwrap_or_else(|| panic!("{}: nothing is mounted at {dir}", rendered.name));
+    let volume = pod_spec(deployment)["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["name"] == mount["name"])
+        .unwrap();
+    let config_map = rendered
+        .named("ConfigMap", str_of(&volume["configMap"]["name"]))
+        .unwrap_or_else(|| panic!("{}: the collector's ConfigMap is missing", rendered.name));
+    let text = config_map["data"][file]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}: the collector's ConfigMap has no {file}", rendered.name));
+    let mut config: Value = serde_yaml_ng::from_str(text).unwrap();
+    expand_env(&mut config, container, &rendered.name);
+    config
+}
+
+fn expand_env(value: &mut Value, container: &Value, at: &str) {
+    match value {
+        Value::Object(map) => map.values_mut().for_each(|v| expand_env(v, container, at)),
+        Value::Array(items) => items.iter_mut().for_each(|v| expand_env(v, container, at)),
+        Value::String(text) if text.contains("${env:") => {
+            let mut out = String::new();
+            let mut rest = text.as_str();
+            while let Some(start) = rest.find("${env:") {
+                out.push_str(&rest[..start]);
+                let (reference, after) = rest[start + 6..]
+                    .split_once('}')
+                    .unwrap_or_else(|| panic!("{at}: unclosed ${{env: in {text}"));
+                let (name, default) = match reference.split_once(":-") {
+                    Some((name, default)) => (name, Some(default)),
+                    None => (reference, None),
+                };
+                let resolved = env_value(container, name).or(default).unwrap_or_else(|| {
+                    panic!("{at}: the collector reads ${{env:{name}}} but its container does not set it")
+                });
+                out.push_str(resolved);
+                rest = after;
+            }
+            out.push_str(rest);
+            let whole = text.starts_with("${env:")
+                && text.ends_with('}')
+                && text.matches("${").count() == 1;
+            *value = if whole {
+                serde_yaml_ng::from_str(&out).unwrap_or(Value::String(out))
+            } else {
+                Value::String(out)
+            };
+        }
+        _ => {}
+    }
+}
+
 #[test]
 fn every_container_has_probes_limits_and_runs_locked_down() {
     for rendered in renderings() {
@@ -728,6 +806,133 @@ fn telemetry_goes_to_the_collector() {
                 rendered.name
             );
         }
+    }
+}
+
+#[test]
+fn the_collector_limits_memory_then_tail_samples_then_batches() {
+    for rendered in renderings() {
+        let config = collector_config(rendered);
+        let at = &rendered.name;
+        let pipeline: Vec<&str> = config["service"]["pipelines"]["traces"]["processors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{at}: the traces pipeline has no processors"))
+            .iter()
+            .map(str_of)
+            .collect();
+        let position = |name: &str| {
+            pipeline.iter().position(|p| *p == name).unwrap_or_else(|| {
+                panic!("{at}: {name} is not in the traces pipeline {pipeline:?}")
+            })
+        };
+        assert_eq!(
+            position("memory_limiter"),
+            0,
+            "{at}: memory_limiter comes first, so it refuses data before anything holds it: {pipeline:?}"
+        );
+        assert!(
+            position("tail_sampling") < position("batch"),
+            "{at}: tail_sampling before batch: {pipeline:?}"
+        );
+        for name in &pipeline {
+            assert!(
+                config["processors"][name].is_object(),
+                "{at}: the pipeline names {name}, which processors: does not define"
+            );
+        }
+
+        // Tail sampling keeps a trace when any policy matches.
+        let tail = &config["processors"]["tail_sampling"];
+        let policies = tail["policies"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{at}: tail_sampling has no policies"));
+        let of_type = |kind: &str| {
+            policies
+                .iter()
+                .find(|p| p["type"] == kind)
+                .unwrap_or_else(|| panic!("{at}: no {kind} policy"))
+        };
+        let errors = &of_type("status_code")["status_code"]["status_codes"];
+        assert!(
+            errors
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c == "ERROR")),
+            "{at}: the status_code policy keeps ERROR: {errors}"
+        );
+        let slow = &of_type("latency")["latency"]["threshold_ms"];
+        assert!(
+            slow.as_u64().is_some_and(|ms| ms > 0),
+            "{at}: the latency policy needs a threshold_ms in whole milliseconds: {slow}"
+        );
+        let share = &of_type("probabilistic")["probabilistic"]["sampling_percentage"];
+        assert!(
+            share.as_f64().is_some_and(|p| p > 0.0 && p <= 100.0),
+            "{at}: sampling_percentage is a number in (0, 100]: {share}"
+        );
+
+        // A trace is decided only after every service has exported its spans...
+        let wait = parse_duration(str_of(&tail["decision_wait"]));
+        for (service, deployment) in rendered.servers() {
+            let export_every = env_value(server_container(deployment), "OTEL_BSP_SCHEDULE_DELAY")
+                .map_or(Duration::from_secs(5), |ms| {
+                    Duration::from_millis(ms.parse().unwrap())
+                });
+            assert!(
+                wait > export_every,
+                "{at}: decision_wait {wait:?} must outlast {service}'s span export interval {export_every:?}"
+            );
+        }
+        // ...and at the expected rate, no trace is evicted before its decision.
+        let per_second = tail["expected_new_traces_per_sec"].as_u64().unwrap();
+        let held = tail["num_traces"].as_u64().unwrap();
+        assert!(
+            held >= per_second * wait.as_secs(),
+            "{at}: num_traces {held} < {per_second}/s × {wait:?}"
+        );
+
+        // All the spans of a trace must reach the same collector.
+        let replicas = rendered.named("Deployment", "otel-collector").unwrap()["spec"]["replicas"]
+            .as_u64()
+            .unwrap_or(1);
+        assert_eq!(
+            replicas, 1,
+            "{at}: tail sampling needs one collector (or a loadbalancing-exporter tier in front)"
+        );
+    }
+}
+
+#[test]
+fn servers_leave_sampling_to_the_collector() {
+    for rendered in renderings() {
+        for (service, deployment) in rendered.servers() {
+            assert_eq!(
+                env_value(server_container(deployment), "OTEL_TRACES_SAMPLER"),
+                Some("parentbased_always_on"),
+                "{} {service}: head sampling off, the collector tail-samples",
+                rendered.name
+            );
+        }
+    }
+}
+
+#[test]
+fn dev_keeps_every_trace() {
+    for rendered in renderings().iter().filter(|r| r.overlay == "dev") {
+        let config = collector_config(rendered);
+        let policies = config["processors"]["tail_sampling"]["policies"]
+            .as_array()
+            .unwrap();
+        let share = policies
+            .iter()
+            .find(|p| p["type"] == "probabilistic")
+            .map(|p| p["probabilistic"]["sampling_percentage"].as_f64())
+            .unwrap();
+        assert_eq!(
+            share,
+            Some(100.0),
+            "{}: developers see every trace in Jaeger",
+            rendered.name
+        );
     }
 }
 
