@@ -3,12 +3,11 @@
 //! with the lookup nested inside the complaint call.
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use csops_observability::{LogFormat, TelemetryConfig, TracingInterceptor};
 use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
-use csops_testkit::otlp::{OtlpReceiver, ReceivedSpan};
+use csops_testkit::otlp::{descends_from, OtlpReceiver};
 use tracing::Instrument as _;
 
 mod common;
@@ -16,23 +15,6 @@ use common::{complaint_request, Suite};
 
 const CREATE: &str = "csops.complaints.v1.ComplaintsService/CreateComplaint";
 const LOOKUP: &str = "csops.customers.v1.CustomersService/GetCustomer";
-
-/// Returns true when `span` descends from a span with id `ancestor`.
-fn descends_from(spans: &[ReceivedSpan], span: &ReceivedSpan, ancestor: &str) -> bool {
-    let by_id: HashMap<&str, &ReceivedSpan> =
-        spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
-    let mut parent = span.parent_span_id.as_str();
-    for _ in 0..32 {
-        if parent == ancestor {
-            return true;
-        }
-        match by_id.get(parent) {
-            Some(s) => parent = s.parent_span_id.as_str(),
-            None => return false,
-        }
-    }
-    false
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_complaint_and_the_customer_lookup_it_makes_are_one_trace() {

@@ -11,7 +11,7 @@ pub use grpc::{
     ResponseFuture, TracingInterceptor,
 };
 pub use metrics::{serve_metrics, Metrics};
-pub use propagation::{extract_context, inject_context};
+pub use propagation::{extract_context, inject_context, TraceHeaders};
 pub use telemetry::{
     init, init_with_writer, LogFormat, ParseLogFormatError, Telemetry, TelemetryConfig,
     TelemetryError,

@@ -10,7 +10,9 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, ConnectOptions, Executor, Transaction};
+use tracing::Instrument as _;
 
 use crate::config::DatabaseSettings;
 
@@ -97,6 +99,102 @@ pub async fn ping(pool: &AnyPool) -> bool {
         .await,
         Ok(Ok(_))
     )
+}
+
+/// OpenTelemetry's `db.system.name` for a backend as sqlx names it (`PostgreSQL`, `SQLite`).
+pub fn system_name(backend: &str) -> &'static str {
+    let backend = backend.to_ascii_lowercase();
+    if backend.starts_with("postgres") {
+        "postgresql"
+    } else if backend.starts_with("sqlite") {
+        "sqlite"
+    } else {
+        "other_sql"
+    }
+}
+
+/// OpenTelemetry's `db.system.name` for a pool.
+pub fn system(pool: &AnyPool) -> &'static str {
+    if is_postgres(pool) {
+        "postgresql"
+    } else {
+        "sqlite"
+    }
+}
+
+/// The span of one store call, after the OpenTelemetry database conventions: named
+/// `<operation> <collection>` (the query summary), a client span with `db.system.name`,
+/// `db.operation.name`, `db.collection.name`, `db.query.summary` and the store call's name in
+/// `db.query.name` (e.g. `complaints.get`). Never the statement's parameters: they hold
+/// personal data. [`returned_rows`] adds `db.response.returned_rows`. Every store method runs
+/// inside one (`.instrument(db::span(..))`), and takes its connection with [`acquire`] or
+/// [`begin`], so the wait for a pooled connection is a child span of its own.
+pub fn span(
+    system: &'static str,
+    operation: &'static str,
+    collection: &'static str,
+    name: &'static str,
+) -> tracing::Span {
+    tracing::info_span!(
+        "db",
+        otel.name = %format_args!("{operation} {collection}"),
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        db.system.name = system,
+        db.operation.name = operation,
+        db.collection.name = collection,
+        db.query.summary = %format_args!("{operation} {collection}"),
+        db.query.name = name,
+        db.response.returned_rows = tracing::field::Empty,
+    )
+}
+
+/// Runs a store call in its span (from [`span`]) and marks the span failed when the call
+/// fails: `async { .. }.traced(self.span(..)).await`.
+pub trait Traced: std::future::Future + Sized {
+    /// Instruments the call with `span`, recording `otel.status_code = ERROR` on an error.
+    fn traced(self, span: tracing::Span) -> impl std::future::Future<Output = Self::Output>;
+}
+
+impl<F, T, E> Traced for F
+where
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    async fn traced(self, span: tracing::Span) -> Result<T, E> {
+        let result = self.instrument(span.clone()).await;
+        if result.is_err() {
+            span.record("otel.status_code", "ERROR");
+        }
+        result
+    }
+}
+
+/// Records on the current store call's span how many rows it returned.
+pub fn returned_rows(rows: usize) {
+    tracing::Span::current().record("db.response.returned_rows", rows);
+}
+
+fn acquire_span(pool: &AnyPool) -> tracing::Span {
+    tracing::info_span!(
+        "db.pool.acquire",
+        otel.name = "acquire connection",
+        otel.kind = "internal",
+        db.system.name = system(pool),
+        db.client.connection.pool.size = pool.size(),
+        db.client.connection.pool.idle = pool.num_idle(),
+    )
+}
+
+/// Takes a pooled connection; the wait is the span `acquire connection`, a child of the
+/// store call's span.
+pub async fn acquire(pool: &AnyPool) -> Result<PoolConnection<Any>, sqlx::Error> {
+    pool.acquire().instrument(acquire_span(pool)).await
+}
+
+/// Takes a pooled connection and begins a transaction on it; the wait is the span `acquire
+/// connection`.
+pub async fn begin(pool: &AnyPool) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    pool.begin().instrument(acquire_span(pool)).await
 }
 
 /// What a database error means to a caller.

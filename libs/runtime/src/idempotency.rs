@@ -7,7 +7,7 @@
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, AnyPool, Row};
 
-use crate::db::StoreError;
+use crate::db::{StoreError, Traced as _};
 use crate::error::Error;
 
 /// A caller's retry key for one kind of call, with the digest of the request it came with.
@@ -53,6 +53,12 @@ pub async fn find(pool: &AnyPool, key: &Key) -> Result<Option<Recorded>, Error> 
     .bind(key.scope)
     .bind(&key.request_id)
     .fetch_optional(pool)
+    .traced(crate::db::span(
+        crate::db::system(pool),
+        "SELECT",
+        "idempotency_keys",
+        "retry_keys.find",
+    ))
     .await
     .map_err(StoreError::from)?;
     let Some(row) = row else {

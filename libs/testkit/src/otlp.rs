@@ -35,6 +35,8 @@ pub struct ReceivedSpan {
     pub attributes: BTreeMap<String, String>,
     /// The span's events (tracing events recorded inside the span).
     pub events: Vec<ReceivedEvent>,
+    /// The spans it links to, as (trace id, span id).
+    pub links: Vec<(String, String)>,
 }
 
 /// An event recorded on a received span.
@@ -60,6 +62,23 @@ impl ReceivedSpan {
                 .iter()
                 .any(|e| e.name.contains(needle) || in_map(&e.attributes))
     }
+}
+
+/// Returns true when `span` descends from the span with id `ancestor` among `spans`.
+pub fn descends_from(spans: &[ReceivedSpan], span: &ReceivedSpan, ancestor: &str) -> bool {
+    let by_id: std::collections::HashMap<&str, &ReceivedSpan> =
+        spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+    let mut parent = span.parent_span_id.as_str();
+    for _ in 0..64 {
+        if parent == ancestor {
+            return true;
+        }
+        match by_id.get(parent) {
+            Some(s) => parent = s.parent_span_id.as_str(),
+            None => return false,
+        }
+    }
+    false
 }
 
 type Spans = Arc<Mutex<Vec<ReceivedSpan>>>;
@@ -191,6 +210,11 @@ impl TraceService for Collector {
                             attributes: strings(&event.attributes),
                             name: event.name,
                         })
+                        .collect(),
+                    links: span
+                        .links
+                        .iter()
+                        .map(|link| (hex(&link.trace_id), hex(&link.span_id)))
                         .collect(),
                 });
             }

@@ -7,12 +7,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use csops_observability::TraceHeaders;
 use csops_runtime::time;
 use futures_util::stream::{self, StreamExt as _};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use std::sync::atomic::AtomicU64;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::app::{Checked, Complaints, Reevaluated};
 use crate::domain::Complaint;
@@ -148,24 +150,65 @@ fn stopping(core: &Complaints) -> bool {
 /// sweep; only an unreachable database ends the sweep.
 async fn sweep_batch(core: &Complaints) -> Result<(usize, usize), StoreError> {
     let now = time::now();
-    let mut changed = 0;
     let due = core.store.due_for_check(now, BATCH).await?;
     let fetched = due.len();
-    for id in due {
-        if stopping(core) {
-            break;
-        }
-        match core.tick(&id).await {
-            Ok(Checked::Changed) => changed += 1,
-            Ok(Checked::Postponed | Checked::Skipped) => {}
-            Err(error @ StoreError::Unavailable(_)) => return Err(error),
-            Err(error) => tracing::warn!(
-                complaint_id = %id,
-                error = &error as &dyn std::error::Error,
-                "complaint check failed; a later sweep retries"
-            ),
-        }
+    if due.is_empty() {
+        return Ok((0, 0));
     }
+    // The batch serves many complaints, so it links to each one's trace; each check continues
+    // its complaint's trace (an escalation is found from the complaint's trace) and links back
+    // to the batch.
+    let batch = tracing::info_span!(
+        "watcher.sweep",
+        otel.name = "breach watcher batch",
+        otel.kind = "internal",
+        csops.watcher.due = fetched,
+        csops.watcher.changed = tracing::field::Empty,
+    );
+    for (_, trace) in &due {
+        trace.link_from(&batch);
+    }
+    let batch_trace = TraceHeaders::of(&batch);
+    let checks = async {
+        let mut changed = 0;
+        for (id, trace) in due {
+            if stopping(core) {
+                break;
+            }
+            let check = tracing::info_span!(
+                "watcher.check",
+                otel.name = "check complaint clocks",
+                otel.kind = "internal",
+                complaint_id = %id,
+                csops.watcher.outcome = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
+            );
+            if trace.continue_in(&check) {
+                batch_trace.link_from(&check);
+            }
+            let outcome = core.tick(&id).instrument(check.clone()).await;
+            // Only the outcome's name: a database error's text can quote stored values.
+            match &outcome {
+                Ok(checked) => {
+                    check.record("csops.watcher.outcome", tracing::field::debug(checked))
+                }
+                Err(_) => check.record("otel.status_code", "ERROR"),
+            };
+            match outcome {
+                Ok(Checked::Changed) => changed += 1,
+                Ok(Checked::Postponed | Checked::Skipped) => {}
+                Err(error @ StoreError::Unavailable(_)) => return Err(error),
+                Err(error) => tracing::warn!(
+                    complaint_id = %id,
+                    error = &error as &dyn std::error::Error,
+                    "complaint check failed; a later sweep retries"
+                ),
+            }
+        }
+        tracing::Span::current().record("csops.watcher.changed", changed);
+        Ok(changed)
+    };
+    let changed = checks.instrument(batch).await?;
     Ok((changed, fetched))
 }
 

@@ -9,6 +9,7 @@ use csops_runtime::{time, Error};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::app::Feedback;
 
@@ -73,7 +74,15 @@ pub async fn sweep_once(core: &Feedback, gauges: &Gauges) -> Result<Swept, Error
 /// Sweeps every `interval` until `stop`.
 pub async fn run(core: Arc<Feedback>, gauges: Gauges, interval: Duration, stop: CancellationToken) {
     loop {
-        if let Err(error) = sweep_once(&core, &gauges).await {
+        // Each sweep is a root span of its own: background work shows in the traces too.
+        let span = tracing::info_span!(
+            "feedback.sweep",
+            otel.name = "feedback sweep",
+            otel.kind = "internal",
+            otel.status_code = tracing::field::Empty,
+        );
+        if let Err(error) = sweep_once(&core, &gauges).instrument(span.clone()).await {
+            span.record("otel.status_code", "ERROR");
             tracing::warn!(error = %error, "feedback sweep failed");
         }
         tokio::select! {

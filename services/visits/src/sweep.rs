@@ -10,6 +10,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::app::Visits;
 use crate::domain::plan::PlanState;
@@ -124,7 +125,15 @@ pub async fn sweep_once(core: &Visits, gauges: &Gauges) -> Result<Swept, Error> 
 /// Sweeps every `interval` until `stop`.
 pub async fn run(core: Arc<Visits>, gauges: Gauges, interval: Duration, stop: CancellationToken) {
     loop {
-        if let Err(error) = sweep_once(&core, &gauges).await {
+        // Each sweep is a root span of its own: background work shows in the traces too.
+        let span = tracing::info_span!(
+            "visits.sweep",
+            otel.name = "visits sweep",
+            otel.kind = "internal",
+            otel.status_code = tracing::field::Empty,
+        );
+        if let Err(error) = sweep_once(&core, &gauges).instrument(span.clone()).await {
+            span.record("otel.status_code", "ERROR");
             tracing::warn!(error = %error, "visits sweep failed");
         }
         tokio::select! {

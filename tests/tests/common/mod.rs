@@ -2,6 +2,8 @@
 //! services on SQLite, calling each other over gRPC as in production.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod flow;
+
 use std::path::Path;
 
 use csops_observability::Metrics;

@@ -9,6 +9,8 @@ mod relay;
 
 use std::fmt::Write as _;
 
+use crate::db::Traced as _;
+use csops_observability::TraceHeaders;
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use crate::db::{self, StoreError};
@@ -51,16 +53,20 @@ pub async fn record_change(
     Ok(())
 }
 
-/// Writes `event` on the connection of the change's transaction.
+/// Writes `event` on the connection of the change's transaction, with the trace context of
+/// the current span (the change's), so its delivery continues that trace.
 pub async fn write(
     conn: &mut AnyConnection,
     event: &NewEvent,
     now_micros: i64,
 ) -> Result<(), StoreError> {
+    let trace = TraceHeaders::current();
+    let system = db::system_name(conn.backend_name());
     sqlx::query(
         "INSERT INTO outbox_events (id, destination, kind, aggregate_id, payload, attempts, \
-         next_attempt_time, delivered_time, last_error, lease_owner, lease_until, create_time) \
-         VALUES ($1, $2, $3, $4, $5, 0, 0, 0, '', '', 0, $6)",
+         next_attempt_time, delivered_time, last_error, lease_owner, lease_until, create_time, \
+         traceparent, tracestate) \
+         VALUES ($1, $2, $3, $4, $5, 0, 0, 0, '', '', 0, $6, $7, $8)",
     )
     .bind(&event.id)
     .bind(event.destination)
@@ -68,7 +74,10 @@ pub async fn write(
     .bind(&event.aggregate_id)
     .bind(&event.payload)
     .bind(now_micros)
+    .bind(trace.traceparent)
+    .bind(trace.tracestate)
     .execute(conn)
+    .traced(db::span(system, "INSERT", "outbox_events", "outbox.write"))
     .await?;
     Ok(())
 }
@@ -90,6 +99,8 @@ pub struct Claimed {
     pub attempts: i64,
     /// When it was written.
     pub create_time: i64,
+    /// The trace context of the change that wrote it.
+    pub trace: TraceHeaders,
 }
 
 /// Undelivered events for one destination.
@@ -108,6 +119,7 @@ pub struct Pending {
 pub struct Outbox {
     pool: AnyPool,
     postgres: bool,
+    system: &'static str,
 }
 
 /// Appends `$first, $first+1, …` for `n` values.
@@ -122,7 +134,17 @@ impl Outbox {
     /// The outbox of the database behind `pool` (the kit's migrations applied).
     pub fn new(pool: AnyPool) -> Self {
         let postgres = db::is_postgres(&pool);
-        Self { pool, postgres }
+        let system = db::system(&pool);
+        Self {
+            pool,
+            postgres,
+            system,
+        }
+    }
+
+    /// The span of one of the outbox's statements.
+    fn span(&self, operation: &'static str, name: &'static str) -> tracing::Span {
+        db::span(self.system, operation, "outbox_events", name)
     }
 
     /// Claims up to `limit` due events for `destinations` for `owner` until `lease_until`,
@@ -148,7 +170,7 @@ impl Outbox {
         let _ = write!(
             sql,
             ") ORDER BY create_time, id LIMIT ${}{}) RETURNING id, destination, kind, \
-             aggregate_id, payload, attempts, create_time",
+             aggregate_id, payload, attempts, create_time, traceparent, tracestate",
             4 + destinations.len(),
             if self.postgres {
                 " FOR UPDATE SKIP LOCKED"
@@ -160,7 +182,14 @@ impl Outbox {
         for destination in destinations {
             query = query.bind(*destination);
         }
-        let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        let rows = async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let rows = query.bind(i64::from(limit)).fetch_all(&mut *conn).await?;
+            db::returned_rows(rows.len());
+            Ok::<_, sqlx::Error>(rows)
+        }
+        .traced(self.span("UPDATE", "outbox.claim"))
+        .await?;
         let mut claimed = rows
             .iter()
             .map(|r| {
@@ -172,6 +201,10 @@ impl Outbox {
                     payload: r.try_get("payload")?,
                     attempts: r.try_get("attempts")?,
                     create_time: r.try_get("create_time")?,
+                    trace: TraceHeaders {
+                        traceparent: r.try_get("traceparent")?,
+                        tracestate: r.try_get("tracestate")?,
+                    },
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
@@ -195,7 +228,10 @@ impl Outbox {
         for id in ids {
             query = query.bind(id);
         }
-        query.execute(&self.pool).await?;
+        query
+            .execute(&self.pool)
+            .traced(self.span("UPDATE", "outbox.delivered"))
+            .await?;
         Ok(())
     }
 
@@ -209,6 +245,7 @@ impl Outbox {
         .bind(error)
         .bind(id)
         .execute(&self.pool)
+        .traced(self.span("UPDATE", "outbox.failed"))
         .await?;
         Ok(())
     }
@@ -236,7 +273,10 @@ impl Outbox {
         for id in ids {
             query = query.bind(id);
         }
-        query.execute(&self.pool).await?;
+        query
+            .execute(&self.pool)
+            .traced(self.span("UPDATE", "outbox.extend"))
+            .await?;
         Ok(())
     }
 
@@ -256,7 +296,10 @@ impl Outbox {
         for id in ids {
             query = query.bind(id);
         }
-        query.execute(&self.pool).await?;
+        query
+            .execute(&self.pool)
+            .traced(self.span("UPDATE", "outbox.release"))
+            .await?;
         Ok(())
     }
 
@@ -267,6 +310,7 @@ impl Outbox {
              FROM outbox_events WHERE delivered_time = 0 GROUP BY destination",
         )
         .fetch_all(&self.pool)
+        .traced(self.span("SELECT", "outbox.pending"))
         .await?;
         rows.iter()
             .map(|r| {

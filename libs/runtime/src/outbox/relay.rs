@@ -11,12 +11,13 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use csops_observability::Metrics;
+use csops_observability::{Metrics, TraceHeaders};
 use futures_util::stream::{self, StreamExt};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use super::{Claimed, Outbox};
 use crate::db::StoreError;
@@ -161,8 +162,23 @@ impl<D: Deliver> Relay<D> {
             )
             .await?;
         let count = claimed.len();
+        if count == 0 {
+            return Ok(Pass::default());
+        }
         let ids: Vec<String> = claimed.iter().map(|e| e.id.clone()).collect();
-        let delivering = self.deliver_batch(claimed);
+        // The batch serves many traces, so it links to each event's trace; each delivery
+        // continues its own event's trace (see `deliver_group`).
+        let batch = tracing::info_span!(
+            "outbox.relay",
+            otel.name = "outbox relay batch",
+            otel.kind = "internal",
+            messaging.system = "csops.outbox",
+            messaging.batch.message_count = count,
+        );
+        for event in &claimed {
+            event.trace.link_from(&batch);
+        }
+        let delivering = self.deliver_batch(claimed).instrument(batch);
         tokio::pin!(delivering);
         // The claims are renewed while the pass runs, so the lease can stay short: after a
         // crash another relay takes the events over within one lease.
@@ -245,8 +261,21 @@ impl<D: Deliver> Relay<D> {
     async fn deliver_group(&self, group: Vec<Claimed>) -> GroupOutcome {
         let mut outcome = GroupOutcome::default();
         let mut events = group.into_iter();
+        let batch = TraceHeaders::current();
         for event in events.by_ref() {
-            match self.deliver.deliver(&event).await {
+            let span = delivery_span(&event);
+            // A delivery belongs to exactly one event, so it continues the trace of the change
+            // that wrote it (the receiver's handling then joins that trace too) and links back
+            // to the batch; without a stored context it stays a child of the batch.
+            if event.trace.continue_in(&span) {
+                batch.link_from(&span);
+            }
+            let result = self.deliver.deliver(&event).instrument(span.clone()).await;
+            if let Err(status) = &result {
+                span.record("otel.status_code", "ERROR");
+                span.record("error.type", tracing::field::debug(status.code()));
+            }
+            match result {
                 Ok(()) => {
                     tracing::info!(event_id = %event.id, kind = %event.kind, destination = %event.destination, "outbox event delivered");
                     outcome.delivered.push(event.id);
@@ -324,6 +353,24 @@ impl<D: Deliver> Relay<D> {
             }
         }
     }
+}
+
+/// The span of one delivery, after the OpenTelemetry messaging conventions: a producer span
+/// named `send <destination>`. The payload is never recorded: it holds personal data.
+fn delivery_span(event: &Claimed) -> tracing::Span {
+    tracing::info_span!(
+        "outbox.deliver",
+        otel.name = %format_args!("send {}", event.destination),
+        otel.kind = "producer",
+        otel.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        messaging.system = "csops.outbox",
+        messaging.operation.type = "send",
+        messaging.destination.name = %event.destination,
+        messaging.message.id = %event.id,
+        csops.event.kind = %event.kind,
+        csops.event.attempt = event.attempts + 1,
+    )
 }
 
 #[derive(Debug, Default)]

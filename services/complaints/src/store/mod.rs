@@ -14,15 +14,18 @@ mod rows;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use csops_observability::TraceHeaders;
 pub use csops_runtime::db::StoreError;
+use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{self, Key, Recorded};
 use csops_runtime::outbox::{self, NewEvent};
 pub use csops_runtime::paging::Cursor;
 use csops_runtime::sql::Sql;
 use csops_runtime::time::to_micros_opt;
-use csops_runtime::Error;
+use csops_runtime::{db, Error};
 use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::Notify;
+use tracing::Span;
 
 use crate::domain::{Complaint, Effects, Entry, EntryKind, OutboxEvent, SlaEvent, SlaState};
 use rows::{
@@ -109,6 +112,7 @@ pub struct ViolationRecord {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    system: &'static str,
     /// Woken after a commit that wrote outbox events, so the relay sends them at once.
     outbox_written: Arc<Notify>,
 }
@@ -122,9 +126,15 @@ impl Store {
     /// Wraps a pool whose database has the complaints migrations applied.
     pub fn new(pool: AnyPool, outbox_written: Arc<Notify>) -> Self {
         Self {
+            system: db::system(&pool),
             pool,
             outbox_written,
         }
+    }
+
+    /// The span of one store call (the kit's database span).
+    fn span(&self, operation: &'static str, collection: &'static str, name: &'static str) -> Span {
+        db::span(self.system, operation, collection, name)
     }
 
     /// Writes a change's effects and commits; wakes the relay when they held outbox events.
@@ -159,52 +169,68 @@ impl Store {
         sla_state: SlaState,
         next_check: Option<DateTime<Utc>>,
     ) -> Result<Inserted, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let produced = Recorded {
-            resource_id: c.id.clone(),
-            ref_id: c.id.clone(),
-        };
-        match idempotency::record(&mut tx, key, &produced, c.create_time.timestamp_micros()).await {
-            Ok(()) => {}
-            Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
-            Err(e) => return Err(e),
+        let trace = TraceHeaders::current();
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let produced = Recorded {
+                resource_id: c.id.clone(),
+                ref_id: c.id.clone(),
+            };
+            match idempotency::record(&mut tx, key, &produced, c.create_time.timestamp_micros())
+                .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
+                Err(e) => return Err(e),
+            }
+            sqlx::query(
+                "INSERT INTO complaints (id, customer_id, state, nature, severity, \
+             assigned_agent_id, escalation_level, sla_state, defaulted, next_check_time, \
+             lease_owner, lease_until, body, version, create_time, update_time, \
+             accountable_agent_id, traceparent, tracestate) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', 0, $11, $12, $13, $14, $15, \
+             $16, $17)",
+            )
+            .bind(&c.id)
+            .bind(&c.customer_id)
+            .bind(c.state.code())
+            .bind(c.nature.code())
+            .bind(c.severity.code())
+            .bind(&c.assigned_agent_id)
+            .bind(c.escalation_level.code())
+            .bind(sla_state.code())
+            .bind(i64::from(c.customer.defaulted))
+            .bind(to_micros_opt(next_check))
+            .bind(to_json(c))
+            .bind(c.version)
+            .bind(c.create_time.timestamp_micros())
+            .bind(c.update_time.timestamp_micros())
+            .bind(&c.accountable_agent_id)
+            .bind(&trace.traceparent)
+            .bind(&trace.tracestate)
+            .execute(&mut *tx)
+            .await?;
+            let sla_events = self.commit(tx, c, effects).await?;
+            Ok(Inserted::Created { sla_events })
         }
-        sqlx::query(
-            "INSERT INTO complaints (id, customer_id, state, nature, severity, assigned_agent_id, \
-             escalation_level, sla_state, defaulted, next_check_time, lease_owner, lease_until, body, \
-             version, create_time, update_time, accountable_agent_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', 0, $11, $12, $13, $14, $15)",
-        )
-        .bind(&c.id)
-        .bind(&c.customer_id)
-        .bind(c.state.code())
-        .bind(c.nature.code())
-        .bind(c.severity.code())
-        .bind(&c.assigned_agent_id)
-        .bind(c.escalation_level.code())
-        .bind(sla_state.code())
-        .bind(i64::from(c.customer.defaulted))
-        .bind(to_micros_opt(next_check))
-        .bind(to_json(c))
-        .bind(c.version)
-        .bind(c.create_time.timestamp_micros())
-        .bind(c.update_time.timestamp_micros())
-        .bind(&c.accountable_agent_id)
-        .execute(&mut *tx)
-        .await?;
-        let sla_events = self.commit(tx, c, effects).await?;
-        Ok(Inserted::Created { sla_events })
+        .traced(self.span("INSERT", "complaints", "complaints.insert"))
+        .await
     }
 
     /// Returns a complaint by id.
     pub async fn get(&self, id: &str) -> Result<Option<Complaint>, StoreError> {
-        let row: Option<ComplaintRow> = sqlx::query_as(&format!(
-            "SELECT {COMPLAINT_COLUMNS} FROM complaints WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(Complaint::try_from).transpose()
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let row: Option<ComplaintRow> = sqlx::query_as(&format!(
+                "SELECT {COMPLAINT_COLUMNS} FROM complaints WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            row.map(Complaint::try_from).transpose()
+        }
+        .traced(self.span("SELECT", "complaints", "complaints.get"))
+        .await
     }
 
     /// Writes a changed complaint with the effects of its change (and the retry key of the
@@ -220,41 +246,57 @@ impl Store {
         sla_state: SlaState,
         next_check: Option<DateTime<Utc>>,
     ) -> Result<Saved, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let result = sqlx::query(
-            "UPDATE complaints SET state = $1, nature = $2, severity = $3, assigned_agent_id = $4, \
-             escalation_level = $5, sla_state = $6, defaulted = $7, next_check_time = $8, \
-             lease_owner = '', lease_until = 0, body = $9, version = $10, update_time = $11, \
-             accountable_agent_id = $14 WHERE id = $12 AND version = $13",
-        )
-        .bind(c.state.code())
-        .bind(c.nature.code())
-        .bind(c.severity.code())
-        .bind(&c.assigned_agent_id)
-        .bind(c.escalation_level.code())
-        .bind(sla_state.code())
-        .bind(i64::from(c.customer.defaulted))
-        .bind(to_micros_opt(next_check))
-        .bind(to_json(c))
-        .bind(c.version)
-        .bind(c.update_time.timestamp_micros())
-        .bind(&c.id)
-        .bind(expected_version)
-        .bind(&c.accountable_agent_id)
-        .execute(&mut *tx)
-        .await?;
-        if result.rows_affected() != 1 {
-            return Ok(Saved::Stale);
-        }
-        if let Some((key, ref_id)) = request {
-            let produced = Recorded {
-                resource_id: c.id.clone(),
-                ref_id: ref_id.to_owned(),
+        // The change's span (its RPC, or a watcher check) links to the trace of the call that
+        // created the complaint, so its whole life can be followed from that one trace.
+        let caller = Span::current();
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let created: Option<(String, String)> = sqlx::query_as(
+                "UPDATE complaints SET state = $1, nature = $2, severity = $3, \
+                 assigned_agent_id = $4, escalation_level = $5, sla_state = $6, defaulted = $7, \
+                 next_check_time = $8, lease_owner = '', lease_until = 0, body = $9, \
+                 version = $10, update_time = $11, accountable_agent_id = $14 \
+                 WHERE id = $12 AND version = $13 RETURNING traceparent, tracestate",
+            )
+            .bind(c.state.code())
+            .bind(c.nature.code())
+            .bind(c.severity.code())
+            .bind(&c.assigned_agent_id)
+            .bind(c.escalation_level.code())
+            .bind(sla_state.code())
+            .bind(i64::from(c.customer.defaulted))
+            .bind(to_micros_opt(next_check))
+            .bind(to_json(c))
+            .bind(c.version)
+            .bind(c.update_time.timestamp_micros())
+            .bind(&c.id)
+            .bind(expected_version)
+            .bind(&c.accountable_agent_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((traceparent, tracestate)) = created else {
+                return Ok(Saved::Stale);
             };
-            idempotency::record(&mut tx, key, &produced, c.update_time.timestamp_micros()).await?;
+            let created = TraceHeaders {
+                traceparent,
+                tracestate,
+            };
+            if !created.same_trace(&TraceHeaders::of(&caller)) {
+                created.link_from(&caller);
+            }
+            if let Some((key, ref_id)) = request {
+                let produced = Recorded {
+                    resource_id: c.id.clone(),
+                    ref_id: ref_id.to_owned(),
+                };
+                idempotency::record(&mut tx, key, &produced, c.update_time.timestamp_micros())
+                    .await?;
+            }
+            let sla_events = self.commit(tx, c, effects).await?;
+            Ok(Saved::Written { sla_events })
         }
-        let sla_events = self.commit(tx, c, effects).await?;
-        Ok(Saved::Written { sla_events })
+        .traced(self.span("UPDATE", "complaints", "complaints.save"))
+        .await
     }
 
     /// Lists complaints in (create_time, id) order after `after`.
@@ -264,52 +306,58 @@ impl Store {
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<Complaint>, StoreError> {
-        let ListFilter {
-            states,
-            natures,
-            severities,
-            assigned_agent_id,
-            unassigned,
-            accountable_agent_id,
-            customer_id,
-            sla_states,
-            create_time_start,
-            create_time_end,
-            escalation_level,
-        } = filter;
-        let mut sql = Sql::new(&format!(
-            "SELECT {COMPLAINT_COLUMNS} FROM complaints WHERE 1 = 1"
-        ));
-        sql.and_in("state", states)
-            .and_in("nature", natures)
-            .and_in("severity", severities)
-            .and_in("sla_state", sla_states);
-        if let Some(level) = escalation_level {
-            sql.bind(" AND escalation_level = $?", level.as_str());
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let ListFilter {
+                states,
+                natures,
+                severities,
+                assigned_agent_id,
+                unassigned,
+                accountable_agent_id,
+                customer_id,
+                sla_states,
+                create_time_start,
+                create_time_end,
+                escalation_level,
+            } = filter;
+            let mut sql = Sql::new(&format!(
+                "SELECT {COMPLAINT_COLUMNS} FROM complaints WHERE 1 = 1"
+            ));
+            sql.and_in("state", states)
+                .and_in("nature", natures)
+                .and_in("severity", severities)
+                .and_in("sla_state", sla_states);
+            if let Some(level) = escalation_level {
+                sql.bind(" AND escalation_level = $?", level.as_str());
+            }
+            if *unassigned {
+                sql.bind(" AND assigned_agent_id = $?", "");
+            } else if let Some(agent) = assigned_agent_id {
+                sql.bind(" AND assigned_agent_id = $?", agent.as_str());
+            }
+            if let Some(owner) = accountable_agent_id {
+                sql.bind(" AND accountable_agent_id = $?", owner.as_str());
+            }
+            if let Some(customer) = customer_id {
+                sql.bind(" AND customer_id = $?", customer.as_str());
+            }
+            if let Some(start) = create_time_start {
+                sql.bind(" AND create_time >= $?", start.timestamp_micros());
+            }
+            if let Some(end) = create_time_end {
+                sql.bind(" AND create_time < $?", end.timestamp_micros());
+            }
+            if let Some(cursor) = after {
+                sql.after("create_time", cursor.key, cursor.id.as_str());
+            }
+            sql.bind(" ORDER BY create_time, id LIMIT $?", i64::from(limit));
+            let rows: Vec<ComplaintRow> = sql.query_as().fetch_all(&mut *conn).await?;
+            db::returned_rows(rows.len());
+            rows.into_iter().map(Complaint::try_from).collect()
         }
-        if *unassigned {
-            sql.bind(" AND assigned_agent_id = $?", "");
-        } else if let Some(agent) = assigned_agent_id {
-            sql.bind(" AND assigned_agent_id = $?", agent.as_str());
-        }
-        if let Some(owner) = accountable_agent_id {
-            sql.bind(" AND accountable_agent_id = $?", owner.as_str());
-        }
-        if let Some(customer) = customer_id {
-            sql.bind(" AND customer_id = $?", customer.as_str());
-        }
-        if let Some(start) = create_time_start {
-            sql.bind(" AND create_time >= $?", start.timestamp_micros());
-        }
-        if let Some(end) = create_time_end {
-            sql.bind(" AND create_time < $?", end.timestamp_micros());
-        }
-        if let Some(cursor) = after {
-            sql.after("create_time", cursor.key, cursor.id.as_str());
-        }
-        sql.bind(" ORDER BY create_time, id LIMIT $?", i64::from(limit));
-        let rows: Vec<ComplaintRow> = sql.query_as().fetch_all(&self.pool).await?;
-        rows.into_iter().map(Complaint::try_from).collect()
+        .traced(self.span("SELECT", "complaints", "complaints.list"))
+        .await
     }
 
     /// Lists timeline entries after sequence `after`, optionally only some kinds.
@@ -320,32 +368,58 @@ impl Store {
         kinds: &[EntryKind],
         limit: u32,
     ) -> Result<Vec<Entry>, StoreError> {
-        let kinds: Vec<&str> = kinds.iter().map(|k| k.code()).collect();
-        let mut sql = Sql::new(&format!("SELECT {ENTRY_COLUMNS} FROM timeline_entries"));
-        sql.bind(" WHERE complaint_id = $?", complaint_id)
-            .bind(" AND sequence > $?", after)
-            .and_in("kind", &kinds)
-            .bind(" ORDER BY sequence LIMIT $?", i64::from(limit));
-        let rows: Vec<EntryRow> = sql.query_as().fetch_all(&self.pool).await?;
-        rows.into_iter().map(Entry::try_from).collect()
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let kinds: Vec<&str> = kinds.iter().map(|k| k.code()).collect();
+            let mut sql = Sql::new(&format!("SELECT {ENTRY_COLUMNS} FROM timeline_entries"));
+            sql.bind(" WHERE complaint_id = $?", complaint_id)
+                .bind(" AND sequence > $?", after)
+                .and_in("kind", &kinds)
+                .bind(" ORDER BY sequence LIMIT $?", i64::from(limit));
+            let rows: Vec<EntryRow> = sql.query_as().fetch_all(&mut *conn).await?;
+            db::returned_rows(rows.len());
+            rows.into_iter().map(Entry::try_from).collect()
+        }
+        .traced(self.span("SELECT", "timeline_entries", "complaints.timeline"))
+        .await
     }
 
-    /// Ids of complaints whose next check is due and whose lease is free.
+    /// Complaints whose next check is due and whose lease is free: their ids and the trace
+    /// context of the call that created them (the watcher's check continues that trace).
     pub async fn due_for_check(
         &self,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<String>, StoreError> {
-        let now = now.timestamp_micros();
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM complaints WHERE next_check_time > 0 AND next_check_time <= $1 \
-             AND lease_until < $2 ORDER BY next_check_time LIMIT $3",
-        )
-        .bind(now)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?)
+    ) -> Result<Vec<(String, TraceHeaders)>, StoreError> {
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let now = now.timestamp_micros();
+            let rows: Vec<(String, String, String)> = sqlx::query_as(
+                "SELECT id, traceparent, tracestate FROM complaints \
+                 WHERE next_check_time > 0 AND next_check_time <= $1 \
+                 AND lease_until < $2 ORDER BY next_check_time LIMIT $3",
+            )
+            .bind(now)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await?;
+            db::returned_rows(rows.len());
+            Ok(rows
+                .into_iter()
+                .map(|(id, traceparent, tracestate)| {
+                    (
+                        id,
+                        TraceHeaders {
+                            traceparent,
+                            tracestate,
+                        },
+                    )
+                })
+                .collect())
+        }
+        .traced(self.span("SELECT", "complaints", "complaints.due_for_check"))
+        .await
     }
 
     /// Claims a complaint for one watcher until `until`; false when another holds it.
@@ -356,16 +430,22 @@ impl Store {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "UPDATE complaints SET lease_owner = $1, lease_until = $2 WHERE id = $3 AND lease_until < $4",
-        )
-        .bind(owner)
-        .bind(until.timestamp_micros())
-        .bind(id)
-        .bind(now.timestamp_micros())
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() == 1)
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let result = sqlx::query(
+                "UPDATE complaints SET lease_owner = $1, lease_until = $2 \
+             WHERE id = $3 AND lease_until < $4",
+            )
+            .bind(owner)
+            .bind(until.timestamp_micros())
+            .bind(id)
+            .bind(now.timestamp_micros())
+            .execute(&mut *conn)
+            .await?;
+            Ok(result.rows_affected() == 1)
+        }
+        .traced(self.span("UPDATE", "complaints", "complaints.claim"))
+        .await
     }
 
     /// Moves a complaint's next check after a check that changed nothing, unless someone
@@ -376,16 +456,21 @@ impl Store {
         version: i64,
         next_check: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE complaints SET next_check_time = $1, lease_owner = '', lease_until = 0 \
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            sqlx::query(
+                "UPDATE complaints SET next_check_time = $1, lease_owner = '', lease_until = 0 \
              WHERE id = $2 AND version = $3",
-        )
-        .bind(to_micros_opt(next_check))
-        .bind(id)
-        .bind(version)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+            )
+            .bind(to_micros_opt(next_check))
+            .bind(id)
+            .bind(version)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+        .traced(self.span("UPDATE", "complaints", "complaints.postpone"))
+        .await
     }
 
     /// Complaints created with defaulted customer facts, oldest first, after `after` (the
@@ -395,21 +480,26 @@ impl Store {
         after: Option<&DefaultedCursor>,
         limit: u32,
     ) -> Result<Vec<DefaultedCursor>, StoreError> {
-        let (time, id) = after.map_or((i64::MIN, ""), |c| (c.create_time, c.id.as_str()));
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT create_time, id FROM complaints WHERE defaulted = 1 \
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let (time, id) = after.map_or((i64::MIN, ""), |c| (c.create_time, c.id.as_str()));
+            let rows: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT create_time, id FROM complaints WHERE defaulted = 1 \
              AND (create_time, id) > ($1, $2) \
              ORDER BY create_time, id LIMIT $3",
-        )
-        .bind(time)
-        .bind(id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(create_time, id)| DefaultedCursor { create_time, id })
-            .collect())
+            )
+            .bind(time)
+            .bind(id)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(create_time, id)| DefaultedCursor { create_time, id })
+                .collect())
+        }
+        .traced(self.span("SELECT", "complaints", "complaints.defaulted"))
+        .await
     }
 
     /// SLA events at or after `since` (stored microseconds, the stream's cursor), in
@@ -419,56 +509,75 @@ impl Store {
         since: i64,
         limit: u32,
     ) -> Result<Vec<SlaEvent>, StoreError> {
-        let rows: Vec<SlaEventRow> = sqlx::query_as(&format!(
-            "SELECT {SLA_EVENT_COLUMNS} FROM sla_events WHERE event_time >= $1 \
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let rows: Vec<SlaEventRow> = sqlx::query_as(&format!(
+                "SELECT {SLA_EVENT_COLUMNS} FROM sla_events WHERE event_time >= $1 \
              ORDER BY event_time, id LIMIT $2"
-        ))
-        .bind(since)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(SlaEvent::try_from).collect()
+            ))
+            .bind(since)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.into_iter().map(SlaEvent::try_from).collect()
+        }
+        .traced(self.span("SELECT", "sla_events", "complaints.sla_events_since"))
+        .await
     }
 
     /// The time of a stored SLA event, in stored microseconds (the stream's cursor).
     pub async fn sla_event_time(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT event_time FROM sla_events WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            Ok(
+                sqlx::query_scalar("SELECT event_time FROM sla_events WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?,
+            )
+        }
+        .traced(self.span("SELECT", "sla_events", "complaints.sla_event_time"))
+        .await
     }
 
     /// The most recent complaints, for the SLA gauges.
     pub async fn recent(&self, limit: u32) -> Result<Vec<Complaint>, StoreError> {
-        let rows: Vec<ComplaintRow> = sqlx::query_as(&format!(
-            "SELECT {COMPLAINT_COLUMNS} FROM complaints ORDER BY create_time DESC LIMIT $1"
-        ))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(Complaint::try_from).collect()
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let rows: Vec<ComplaintRow> = sqlx::query_as(&format!(
+                "SELECT {COMPLAINT_COLUMNS} FROM complaints ORDER BY create_time DESC LIMIT $1"
+            ))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.into_iter().map(Complaint::try_from).collect()
+        }
+        .traced(self.span("SELECT", "complaints", "complaints.recent"))
+        .await
     }
 
     /// Records reply violations.
     pub async fn insert_violations(&self, records: &[ViolationRecord]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for v in records {
-            sqlx::query(
-                "INSERT INTO reply_violations (id, agent_id, complaint_id, check_time, body) \
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            for v in records {
+                sqlx::query(
+                    "INSERT INTO reply_violations (id, agent_id, complaint_id, check_time, body) \
                  VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&v.id)
-            .bind(&v.agent_id)
-            .bind(&v.complaint_id)
-            .bind(v.check_time.timestamp_micros())
-            .bind(&v.body)
-            .execute(&mut *tx)
-            .await?;
+                )
+                .bind(&v.id)
+                .bind(&v.agent_id)
+                .bind(&v.complaint_id)
+                .bind(v.check_time.timestamp_micros())
+                .bind(&v.body)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
         }
-        tx.commit().await?;
-        Ok(())
+        .traced(self.span("INSERT", "reply_violations", "complaints.insert_violations"))
+        .await
     }
 
     /// Lists violations newest first, before `before` (keyset).
@@ -481,30 +590,36 @@ impl Store {
         before: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<ViolationRecord>, StoreError> {
-        let mut sql = Sql::new(&format!(
-            "SELECT {VIOLATION_COLUMNS} FROM reply_violations WHERE 1 = 1"
-        ));
-        if !agent_id.is_empty() {
-            sql.bind(" AND agent_id = $?", agent_id);
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let mut sql = Sql::new(&format!(
+                "SELECT {VIOLATION_COLUMNS} FROM reply_violations WHERE 1 = 1"
+            ));
+            if !agent_id.is_empty() {
+                sql.bind(" AND agent_id = $?", agent_id);
+            }
+            if !complaint_id.is_empty() {
+                sql.bind(" AND complaint_id = $?", complaint_id);
+            }
+            if let Some(start) = start {
+                sql.bind(" AND check_time >= $?", start.timestamp_micros());
+            }
+            if let Some(end) = end {
+                sql.bind(" AND check_time < $?", end.timestamp_micros());
+            }
+            if let Some(c) = before {
+                sql.before("check_time", c.key, c.id.as_str());
+            }
+            sql.bind(
+                " ORDER BY check_time DESC, id DESC LIMIT $?",
+                i64::from(limit),
+            );
+            let rows: Vec<ViolationRow> = sql.query_as().fetch_all(&mut *conn).await?;
+            db::returned_rows(rows.len());
+            Ok(rows.into_iter().map(ViolationRecord::from).collect())
         }
-        if !complaint_id.is_empty() {
-            sql.bind(" AND complaint_id = $?", complaint_id);
-        }
-        if let Some(start) = start {
-            sql.bind(" AND check_time >= $?", start.timestamp_micros());
-        }
-        if let Some(end) = end {
-            sql.bind(" AND check_time < $?", end.timestamp_micros());
-        }
-        if let Some(c) = before {
-            sql.before("check_time", c.key, c.id.as_str());
-        }
-        sql.bind(
-            " ORDER BY check_time DESC, id DESC LIMIT $?",
-            i64::from(limit),
-        );
-        let rows: Vec<ViolationRow> = sql.query_as().fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(ViolationRecord::from).collect())
+        .traced(self.span("SELECT", "reply_violations", "complaints.list_violations"))
+        .await
     }
 }
 

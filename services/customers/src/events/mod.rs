@@ -282,6 +282,7 @@ mod tests {
             payload: serde_json::to_string(&change()).unwrap(),
             attempts: 0,
             create_time: 0,
+            trace: Default::default(),
         };
         let status = receivers.deliver(&event).await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::Unavailable);

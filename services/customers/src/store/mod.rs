@@ -7,7 +7,8 @@ mod rows;
 use std::sync::Arc;
 
 pub use csops_runtime::db::StoreError;
-use csops_runtime::db::{classify, DbErrorKind};
+use csops_runtime::db::Traced as _;
+use csops_runtime::db::{self, classify, DbErrorKind};
 use csops_runtime::idempotency::{self, Key, Recorded};
 use csops_runtime::outbox::{self, NewEvent};
 /// Position after the last row of a page: (create_time, id).
@@ -79,6 +80,8 @@ pub enum Inserted {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// OpenTelemetry's `db.system.name` of the pool.
+    system: &'static str,
     /// Woken after a commit that wrote an outbox event, so the relay sends it at once.
     outbox_written: Arc<Notify>,
 }
@@ -87,10 +90,22 @@ impl Store {
     /// Wraps a pool whose database has the customers migrations applied; `outbox_written` is
     /// notified after each commit that wrote an event (the relay's waker).
     pub fn new(pool: AnyPool, outbox_written: Arc<Notify>) -> Self {
+        let system = db::system(&pool);
         Self {
             pool,
+            system,
             outbox_written,
         }
+    }
+
+    /// The span of one store call.
+    fn span(
+        &self,
+        operation: &'static str,
+        collection: &'static str,
+        name: &'static str,
+    ) -> tracing::Span {
+        db::span(self.system, operation, collection, name)
     }
 
     /// Inserts a new customer with its retry key and its event for visits, unless the key was
@@ -101,57 +116,63 @@ impl Store {
         key: &Key,
         change: Option<&CustomerChanged>,
     ) -> Result<Inserted, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let produced = Recorded {
-            resource_id: customer.id.clone(),
-            ref_id: String::new(),
-        };
-        match idempotency::record(
-            &mut tx,
-            key,
-            &produced,
-            customer.create_time.timestamp_micros(),
-        )
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let produced = Recorded {
+                resource_id: customer.id.clone(),
+                ref_id: String::new(),
+            };
+            match idempotency::record(
+                &mut tx,
+                key,
+                &produced,
+                customer.create_time.timestamp_micros(),
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
+                Err(error) => return Err(error),
+            }
+            sqlx::query(
+                "INSERT INTO customers (id, display_name, search_name, search_phones, tier, \
+                 key_account, region, owner_agent_id, state, profile, tier_history, \
+                 lifetime_value_minor, version, create_time, update_time, delete_time, \
+                 churn_risk, churn_signals) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 $17, $18)",
+            )
+            .bind(&customer.id)
+            .bind(&customer.display_name)
+            .bind(customer.search_name())
+            .bind(customer.search_phones())
+            .bind(customer.tier.code())
+            .bind(i64::from(customer.key_account))
+            .bind(customer.region.code())
+            .bind(&customer.owner_agent_id)
+            .bind(customer.state.code())
+            .bind(to_json(&customer.profile))
+            .bind(to_json(&customer.tier_history))
+            .bind(customer.lifetime_value_minor())
+            .bind(customer.version)
+            .bind(customer.create_time.timestamp_micros())
+            .bind(customer.update_time.timestamp_micros())
+            .bind(to_micros_opt(customer.delete_time))
+            .bind(churn_rank(customer))
+            .bind(to_json(&customer.churn_signals))
+            .execute(&mut *tx)
+            .await?;
+            if let Some(change) = change {
+                publish(&mut tx, change).await?;
+            }
+            tx.commit().await?;
+            if change.is_some() {
+                self.outbox_written.notify_one();
+            }
+            Ok(Inserted::Created)
+        }
+        .traced(self.span("INSERT", "customers", "customers.insert"))
         .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
-            Err(error) => return Err(error),
-        }
-        sqlx::query(
-            "INSERT INTO customers (id, display_name, search_name, search_phones, tier, key_account, \
-             region, owner_agent_id, state, profile, tier_history, lifetime_value_minor, version, \
-             create_time, update_time, delete_time, churn_risk, churn_signals) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-        )
-        .bind(&customer.id)
-        .bind(&customer.display_name)
-        .bind(customer.search_name())
-        .bind(customer.search_phones())
-        .bind(customer.tier.code())
-        .bind(i64::from(customer.key_account))
-        .bind(customer.region.code())
-        .bind(&customer.owner_agent_id)
-        .bind(customer.state.code())
-        .bind(to_json(&customer.profile))
-        .bind(to_json(&customer.tier_history))
-        .bind(customer.lifetime_value_minor())
-        .bind(customer.version)
-        .bind(customer.create_time.timestamp_micros())
-        .bind(customer.update_time.timestamp_micros())
-        .bind(to_micros_opt(customer.delete_time))
-        .bind(churn_rank(customer))
-        .bind(to_json(&customer.churn_signals))
-        .execute(&mut *tx)
-        .await?;
-        if let Some(change) = change {
-            publish(&mut tx, change).await?;
-        }
-        tx.commit().await?;
-        if change.is_some() {
-            self.outbox_written.notify_one();
-        }
-        Ok(Inserted::Created)
     }
 
     /// Returns what the first call with `key` produced, if it ran (ALREADY_EXISTS when the
@@ -162,12 +183,17 @@ impl Store {
 
     /// Returns a customer by id.
     pub async fn get(&self, id: &str) -> Result<Option<Customer>, StoreError> {
-        let row: Option<CustomerRow> =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(Customer::try_from).transpose()
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let row: Option<CustomerRow> =
+                sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            row.map(Customer::try_from).transpose()
+        }
+        .traced(self.span("SELECT", "customers", "customers.get"))
+        .await
     }
 
     /// Writes a changed customer, with its event for visits, if nobody changed it since
@@ -179,18 +205,22 @@ impl Store {
         expected_version: i64,
         change: Option<&CustomerChanged>,
     ) -> Result<bool, StoreError> {
-        let Some(change) = change else {
-            let mut conn = self.pool.acquire().await?;
-            return save(&mut conn, customer, expected_version).await;
-        };
-        let mut tx = self.pool.begin().await?;
-        if !save(&mut tx, customer, expected_version).await? {
-            return Ok(false);
+        async {
+            let Some(change) = change else {
+                let mut conn = db::acquire(&self.pool).await?;
+                return save(&mut conn, customer, expected_version).await;
+            };
+            let mut tx = db::begin(&self.pool).await?;
+            if !save(&mut tx, customer, expected_version).await? {
+                return Ok(false);
+            }
+            publish(&mut tx, change).await?;
+            tx.commit().await?;
+            self.outbox_written.notify_one();
+            Ok(true)
         }
-        publish(&mut tx, change).await?;
-        tx.commit().await?;
-        self.outbox_written.notify_one();
-        Ok(true)
+        .traced(self.span("UPDATE", "customers", "customers.save"))
+        .await
     }
 
     /// Records a churn signal once per signal id, together with the customer's new state.
@@ -200,28 +230,33 @@ impl Store {
         expected_version: i64,
         signal: &ChurnSignal,
     ) -> Result<SignalRecorded, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let claimed = sqlx::query(
-            "INSERT INTO churn_signals (signal_id, customer_id, signal, record_time) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&signal.signal_id)
-        .bind(&customer.id)
-        .bind(to_json(signal))
-        .bind(customer.update_time.timestamp_micros())
-        .execute(&mut *tx)
-        .await;
-        match claimed {
-            Ok(_) => {}
-            Err(error) if classify(&error) == DbErrorKind::UniqueViolation => {
-                return Ok(SignalRecorded::Duplicate);
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let claimed = sqlx::query(
+                "INSERT INTO churn_signals (signal_id, customer_id, signal, record_time) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&signal.signal_id)
+            .bind(&customer.id)
+            .bind(to_json(signal))
+            .bind(customer.update_time.timestamp_micros())
+            .execute(&mut *tx)
+            .await;
+            match claimed {
+                Ok(_) => {}
+                Err(error) if classify(&error) == DbErrorKind::UniqueViolation => {
+                    return Ok(SignalRecorded::Duplicate);
+                }
+                Err(error) => return Err(error.into()),
             }
-            Err(error) => return Err(error.into()),
+            if !save(&mut tx, customer, expected_version).await? {
+                return Ok(SignalRecorded::Stale);
+            }
+            tx.commit().await?;
+            Ok(SignalRecorded::Recorded)
         }
-        if !save(&mut tx, customer, expected_version).await? {
-            return Ok(SignalRecorded::Stale);
-        }
-        tx.commit().await?;
-        Ok(SignalRecorded::Recorded)
+        .traced(self.span("INSERT", "churn_signals", "customers.record_signal"))
+        .await
     }
 
     /// Returns up to `limit` customers after `after` in (create_time, id) order (the cursor's key is the create_time). Keyset
@@ -233,52 +268,58 @@ impl Store {
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<Customer>, StoreError> {
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM customers WHERE 1 = 1"));
-        match filter.archive {
-            ArchiveFilter::Active => sql.bind(" AND state = $?", "active"),
-            ArchiveFilter::Archived => sql.bind(" AND state = $?", "archived"),
-            ArchiveFilter::All => &mut sql,
-        };
-        if let Some(tier) = filter.tier {
-            sql.bind(" AND tier = $?", tier.code());
-        }
-        if let Some(region) = filter.region {
-            sql.bind(" AND region = $?", region.code());
-        }
-        if let Some(key_account) = filter.key_account {
-            sql.bind(" AND key_account = $?", i64::from(key_account));
-        }
-        if let Some(owner) = &filter.owner_agent_id {
-            sql.bind(" AND owner_agent_id = $?", owner.as_str());
-        }
-        match (&filter.name_contains, &filter.phone_contains) {
-            (Some(name), Some(phone)) => {
-                sql.bind(" AND (search_name LIKE $? ESCAPE '\\'", like_anywhere(name))
-                    .bind(
-                        " OR search_phones LIKE $? ESCAPE '\\')",
+        async {
+            let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM customers WHERE 1 = 1"));
+            match filter.archive {
+                ArchiveFilter::Active => sql.bind(" AND state = $?", "active"),
+                ArchiveFilter::Archived => sql.bind(" AND state = $?", "archived"),
+                ArchiveFilter::All => &mut sql,
+            };
+            if let Some(tier) = filter.tier {
+                sql.bind(" AND tier = $?", tier.code());
+            }
+            if let Some(region) = filter.region {
+                sql.bind(" AND region = $?", region.code());
+            }
+            if let Some(key_account) = filter.key_account {
+                sql.bind(" AND key_account = $?", i64::from(key_account));
+            }
+            if let Some(owner) = &filter.owner_agent_id {
+                sql.bind(" AND owner_agent_id = $?", owner.as_str());
+            }
+            match (&filter.name_contains, &filter.phone_contains) {
+                (Some(name), Some(phone)) => {
+                    sql.bind(" AND (search_name LIKE $? ESCAPE '\\'", like_anywhere(name))
+                        .bind(
+                            " OR search_phones LIKE $? ESCAPE '\\')",
+                            like_anywhere(phone),
+                        );
+                }
+                (Some(name), None) => {
+                    sql.bind(" AND search_name LIKE $? ESCAPE '\\'", like_anywhere(name));
+                }
+                (None, Some(phone)) => {
+                    sql.bind(
+                        " AND search_phones LIKE $? ESCAPE '\\'",
                         like_anywhere(phone),
                     );
+                }
+                (None, None) => {}
             }
-            (Some(name), None) => {
-                sql.bind(" AND search_name LIKE $? ESCAPE '\\'", like_anywhere(name));
+            if let Some(level) = filter.min_churn_risk {
+                sql.bind(" AND churn_risk >= $?", level.rank());
             }
-            (None, Some(phone)) => {
-                sql.bind(
-                    " AND search_phones LIKE $? ESCAPE '\\'",
-                    like_anywhere(phone),
-                );
+            if let Some(cursor) = after {
+                sql.after("create_time", cursor.key, cursor.id.as_str());
             }
-            (None, None) => {}
+            sql.bind(" ORDER BY create_time, id LIMIT $?", i64::from(limit));
+            let mut conn = db::acquire(&self.pool).await?;
+            let rows: Vec<CustomerRow> = sql.query_as().fetch_all(&mut *conn).await?;
+            db::returned_rows(rows.len());
+            rows.into_iter().map(Customer::try_from).collect()
         }
-        if let Some(level) = filter.min_churn_risk {
-            sql.bind(" AND churn_risk >= $?", level.rank());
-        }
-        if let Some(cursor) = after {
-            sql.after("create_time", cursor.key, cursor.id.as_str());
-        }
-        sql.bind(" ORDER BY create_time, id LIMIT $?", i64::from(limit));
-        let rows: Vec<CustomerRow> = sql.query_as().fetch_all(&self.pool).await?;
-        rows.into_iter().map(Customer::try_from).collect()
+        .traced(self.span("SELECT", "customers", "customers.list"))
+        .await
     }
 }
 

@@ -2,6 +2,8 @@
 //! assignee, state, due time) and the delivery of their outcome to the complaints service.
 
 use chrono::{DateTime, Utc};
+use csops_runtime::db;
+use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{Key, Recorded};
 use csops_runtime::outbox::{self, NewEvent};
 use csops_runtime::sql::Sql;
@@ -117,15 +119,20 @@ impl Store {
     /// Counts the callbacks still scheduled past their due time and the callbacks with a
     /// finding open past its fix deadline, at `now`.
     pub async fn count_overdue(&self, now: DateTime<Utc>) -> Result<(i64, i64), StoreError> {
-        let now = now.timestamp_micros();
-        let row: (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM callbacks WHERE state = 'scheduled' AND due_time < $1), \
-             (SELECT COUNT(*) FROM callbacks WHERE finding_due_time > 0 AND finding_due_time < $1)",
-        )
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row)
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let now = now.timestamp_micros();
+            let row: (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM callbacks WHERE state = 'scheduled' AND due_time < $1), \
+                 (SELECT COUNT(*) FROM callbacks WHERE finding_due_time > 0 AND finding_due_time < $1)",
+            )
+            .bind(now)
+            .fetch_one(&mut *conn)
+            .await?;
+            Ok(row)
+        }
+        .traced(self.span("SELECT", "callbacks", "feedback.count_overdue"))
+        .await
     }
 
     /// Inserts a callback with its retry key; `Replayed` when the key was recorded before.
@@ -134,36 +141,45 @@ impl Store {
         callback: &Callback,
         key: &Key,
     ) -> Result<Inserted, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let produced = Recorded {
-            resource_id: callback.id.clone(),
-            ref_id: String::new(),
-        };
-        match outbox::record_change(
-            &mut tx,
-            Some((key, &produced)),
-            &[],
-            callback.create_time.timestamp_micros(),
-        )
-        .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
-            Err(e) => return Err(e),
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let produced = Recorded {
+                resource_id: callback.id.clone(),
+                ref_id: String::new(),
+            };
+            match outbox::record_change(
+                &mut tx,
+                Some((key, &produced)),
+                &[],
+                callback.create_time.timestamp_micros(),
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
+                Err(e) => return Err(e),
+            }
+            insert_callback(&mut tx, callback).await?;
+            tx.commit().await?;
+            Ok(Inserted::Created)
         }
-        insert_callback(&mut tx, callback).await?;
-        tx.commit().await?;
-        Ok(Inserted::Created)
+        .traced(self.span("INSERT", "callbacks", "feedback.insert_callback"))
+        .await
     }
 
     /// Returns a callback by id.
     pub async fn get_callback(&self, id: &str) -> Result<Option<Stored>, StoreError> {
-        let row: Option<CallbackRow> =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM callbacks WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(Stored::try_from).transpose()
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let row: Option<CallbackRow> =
+                sqlx::query_as(&format!("SELECT {COLUMNS} FROM callbacks WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            row.map(Stored::try_from).transpose()
+        }
+        .traced(self.span("SELECT", "callbacks", "feedback.get_callback"))
+        .await
     }
 
     /// Saves a changed callback with its events (and the retry key with what it produced) if
@@ -176,25 +192,29 @@ impl Store {
         events: &[NewEvent],
         key: Option<(&Key, &Recorded)>,
     ) -> Result<bool, StoreError> {
-        let newest = events
-            .iter()
-            .rev()
-            .find(|e| e.destination == COMPLAINTS)
-            .map(|e| e.id.as_str());
-        let mut tx = self.pool.begin().await?;
-        if !update_callback(&mut tx, callback, read_version, newest).await? {
-            return Ok(false);
+        async {
+            let newest = events
+                .iter()
+                .rev()
+                .find(|e| e.destination == COMPLAINTS)
+                .map(|e| e.id.as_str());
+            let mut tx = db::begin(&self.pool).await?;
+            if !update_callback(&mut tx, callback, read_version, newest).await? {
+                return Ok(false);
+            }
+            outbox::record_change(
+                &mut tx,
+                key,
+                events,
+                callback.update_time.timestamp_micros(),
+            )
+            .await?;
+            tx.commit().await?;
+            self.published(events.len());
+            Ok(true)
         }
-        outbox::record_change(
-            &mut tx,
-            key,
-            events,
-            callback.update_time.timestamp_micros(),
-        )
-        .await?;
-        tx.commit().await?;
-        self.published(events.len());
-        Ok(true)
+        .traced(self.span("UPDATE", "callbacks", "feedback.save_callback"))
+        .await
     }
 
     /// Returns up to `limit` callbacks after `after` in (due_time, id) order.
@@ -204,38 +224,44 @@ impl Store {
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<Stored>, StoreError> {
-        let CallbackFilter {
-            states,
-            assigned_agent_id,
-            customer_id,
-            subject_kind,
-            subject_id,
-            due_before,
-        } = filter;
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM callbacks WHERE 1 = 1"));
-        let states: Vec<&str> = states.iter().map(|s| s.code()).collect();
-        sql.and_in("state", &states);
-        if let Some(a) = assigned_agent_id {
-            sql.bind(" AND assigned_agent_id = $?", a.as_str());
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let CallbackFilter {
+                states,
+                assigned_agent_id,
+                customer_id,
+                subject_kind,
+                subject_id,
+                due_before,
+            } = filter;
+            let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM callbacks WHERE 1 = 1"));
+            let states: Vec<&str> = states.iter().map(|s| s.code()).collect();
+            sql.and_in("state", &states);
+            if let Some(a) = assigned_agent_id {
+                sql.bind(" AND assigned_agent_id = $?", a.as_str());
+            }
+            if let Some(c) = customer_id {
+                sql.bind(" AND customer_id = $?", c.as_str());
+            }
+            if let Some(k) = subject_kind {
+                sql.bind(" AND subject_kind = $?", k.code());
+            }
+            if let Some(s) = subject_id {
+                sql.bind(" AND subject_id = $?", s.as_str());
+            }
+            if let Some(t) = due_before {
+                sql.bind(" AND due_time < $?", t.timestamp_micros());
+            }
+            if let Some(cursor) = after {
+                sql.after("due_time", cursor.key, cursor.id.as_str());
+            }
+            sql.bind(" ORDER BY due_time, id LIMIT $?", i64::from(limit));
+            let rows: Vec<CallbackRow> = sql.query_as().fetch_all(&mut *conn).await?;
+            db::returned_rows(rows.len());
+            rows.into_iter().map(Stored::try_from).collect()
         }
-        if let Some(c) = customer_id {
-            sql.bind(" AND customer_id = $?", c.as_str());
-        }
-        if let Some(k) = subject_kind {
-            sql.bind(" AND subject_kind = $?", k.code());
-        }
-        if let Some(s) = subject_id {
-            sql.bind(" AND subject_id = $?", s.as_str());
-        }
-        if let Some(t) = due_before {
-            sql.bind(" AND due_time < $?", t.timestamp_micros());
-        }
-        if let Some(cursor) = after {
-            sql.after("due_time", cursor.key, cursor.id.as_str());
-        }
-        sql.bind(" ORDER BY due_time, id LIMIT $?", i64::from(limit));
-        let rows: Vec<CallbackRow> = sql.query_as().fetch_all(&self.pool).await?;
-        rows.into_iter().map(Stored::try_from).collect()
+        .traced(self.span("SELECT", "callbacks", "feedback.list_callbacks"))
+        .await
     }
 }
 
@@ -244,26 +270,46 @@ impl Store {
 #[derive(Debug, Clone)]
 pub struct Deliveries {
     pool: AnyPool,
+    /// `db.system.name` of the pool's database.
+    system: &'static str,
 }
 
 impl Deliveries {
     /// Marks on the pool's database.
     pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+        Self {
+            system: db::system(&pool),
+            pool,
+        }
+    }
+
+    /// The span of one store call (the kit's database span).
+    fn span(
+        &self,
+        operation: &'static str,
+        collection: &'static str,
+        name: &'static str,
+    ) -> tracing::Span {
+        db::span(self.system, operation, collection, name)
     }
 
     /// The complaints service accepted `event_id` of `callback_id`: the callback's delivery is
     /// DELIVERED if that event is still its newest (a later one keeps it PENDING). The
     /// callback's version and etag do not change: delivery is not a change of the callback.
     pub async fn delivered(&self, callback_id: &str, event_id: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE callbacks SET complaint_delivery = 'delivered' \
-             WHERE id = $1 AND last_event_id = $2",
-        )
-        .bind(callback_id)
-        .bind(event_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            sqlx::query(
+                "UPDATE callbacks SET complaint_delivery = 'delivered' \
+                 WHERE id = $1 AND last_event_id = $2",
+            )
+            .bind(callback_id)
+            .bind(event_id)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+        .traced(self.span("UPDATE", "callbacks", "feedback.delivered"))
+        .await
     }
 }

@@ -20,7 +20,7 @@ pub use csops_runtime::db::StoreError;
 use csops_runtime::idempotency::{self, Key, Recorded};
 /// Position after the last row of a page.
 pub use csops_runtime::paging::Cursor;
-use csops_runtime::Error;
+use csops_runtime::{db, Error};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::AnyPool;
@@ -42,6 +42,8 @@ pub enum Inserted {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// `db.system.name` of the pool's database.
+    system: &'static str,
     relay: Arc<Notify>,
 }
 
@@ -49,7 +51,22 @@ impl Store {
     /// Wraps a pool whose database has the feedback migrations applied; `relay` is woken when
     /// a change wrote outbox events.
     pub fn new(pool: AnyPool, relay: Arc<Notify>) -> Self {
-        Self { pool, relay }
+        Self {
+            system: db::system(&pool),
+            pool,
+            relay,
+        }
+    }
+
+    /// The span of one store call (the kit's database span): `operation` is the main
+    /// statement's verb, `collection` its table, `name` the call (`feedback.<method>`).
+    fn span(
+        &self,
+        operation: &'static str,
+        collection: &'static str,
+        name: &'static str,
+    ) -> tracing::Span {
+        db::span(self.system, operation, collection, name)
     }
 
     /// The pool, for tools and tests.
@@ -58,7 +75,7 @@ impl Store {
     }
 
     /// Returns what the first call with `key` produced, if it ran (ALREADY_EXISTS when the
-    /// key came with another request).
+    /// key came with another request). The kit's lookup runs in its own database span.
     pub async fn replay(&self, key: &Key) -> Result<Option<Recorded>, Error> {
         idempotency::find(&self.pool, key).await
     }

@@ -7,6 +7,8 @@
 //! tally's, written here in SQL so a million surveys are counted by the database.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use csops_runtime::db;
+use csops_runtime::db::Traced as _;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -183,54 +185,61 @@ impl Store {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Vec<(String, SurveyFigures)>, StoreError> {
-        let col = kind.column();
-        let mut columns = vec![
-            format!("{col} AS unit_id"),
-            "CAST(COUNT(*) AS BIGINT) AS sent".to_owned(),
-            "CAST(SUM(responded) AS BIGINT) AS responses".to_owned(),
-            "CAST(SUM(complete) AS BIGINT) AS complete_responses".to_owned(),
-            "CAST(COUNT(csat) AS BIGINT) AS csat_answers".to_owned(),
-            sum_when(&format!("csat >= {CSAT_SATISFIED_FROM}"), "csat_satisfied"),
-            "CAST(COUNT(nps) AS BIGINT) AS nps_answers".to_owned(),
-            sum_when(&format!("nps >= {NPS_PROMOTER_FROM}"), "nps_promoters"),
-            sum_when(&format!("nps <= {NPS_DETRACTOR_UP_TO}"), "nps_detractors"),
-            "CAST(COUNT(ces) AS BIGINT) AS ces_answers".to_owned(),
-            "CAST(COALESCE(SUM(ces), 0) AS BIGINT) AS ces_sum".to_owned(),
-        ];
-        for d in Dimension::ALL {
-            let n = d.name();
-            // An answer stores both sides, so counting perceptions counts answers.
-            columns.push(format!("CAST(COUNT({n}_p) AS BIGINT) AS {n}_answers"));
-            columns.push(format!(
-                "CAST(COALESCE(SUM({n}_e), 0) AS BIGINT) AS {n}_e_sum"
-            ));
-            columns.push(format!(
-                "CAST(COALESCE(SUM({n}_p), 0) AS BIGINT) AS {n}_p_sum"
-            ));
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let col = kind.column();
+            let mut columns = vec![
+                format!("{col} AS unit_id"),
+                "CAST(COUNT(*) AS BIGINT) AS sent".to_owned(),
+                "CAST(SUM(responded) AS BIGINT) AS responses".to_owned(),
+                "CAST(SUM(complete) AS BIGINT) AS complete_responses".to_owned(),
+                "CAST(COUNT(csat) AS BIGINT) AS csat_answers".to_owned(),
+                sum_when(&format!("csat >= {CSAT_SATISFIED_FROM}"), "csat_satisfied"),
+                "CAST(COUNT(nps) AS BIGINT) AS nps_answers".to_owned(),
+                sum_when(&format!("nps >= {NPS_PROMOTER_FROM}"), "nps_promoters"),
+                sum_when(&format!("nps <= {NPS_DETRACTOR_UP_TO}"), "nps_detractors"),
+                "CAST(COUNT(ces) AS BIGINT) AS ces_answers".to_owned(),
+                "CAST(COALESCE(SUM(ces), 0) AS BIGINT) AS ces_sum".to_owned(),
+            ];
+            for d in Dimension::ALL {
+                let n = d.name();
+                // An answer stores both sides, so counting perceptions counts answers.
+                columns.push(format!("CAST(COUNT({n}_p) AS BIGINT) AS {n}_answers"));
+                columns.push(format!(
+                    "CAST(COALESCE(SUM({n}_e), 0) AS BIGINT) AS {n}_e_sum"
+                ));
+                columns.push(format!(
+                    "CAST(COALESCE(SUM({n}_p), 0) AS BIGINT) AS {n}_p_sum"
+                ));
+            }
+            columns.extend([
+                "CAST(COALESCE(SUM(bonus_points), 0) AS DOUBLE PRECISION) AS bonus_points"
+                    .to_owned(),
+                "CAST(COALESCE(SUM(deduction_points), 0) AS DOUBLE PRECISION) AS deduction_points"
+                    .to_owned(),
+                "CAST(AVG(procedural_score) AS DOUBLE PRECISION) AS procedural".to_owned(),
+                "CAST(AVG(personal_score) AS DOUBLE PRECISION) AS personal".to_owned(),
+            ]);
+            let text = format!(
+                "SELECT {} FROM survey_facts WHERE send_time >= $1 AND send_time < $2 \
+                 AND {col} <> '' GROUP BY {col} ORDER BY {col}",
+                columns.join(", ")
+            );
+            let rows = sqlx::query(&text)
+                .bind(start.timestamp_micros())
+                .bind(end.timestamp_micros())
+                // Planned with its period at every call, as the score aggregate (scores.rs).
+                .persistent(false)
+                .fetch_all(&mut *conn)
+                .await?;
+            db::returned_rows(rows.len());
+            Ok(rows
+                .iter()
+                .map(survey_figures)
+                .collect::<Result<_, sqlx::Error>>()?)
         }
-        columns.extend([
-            "CAST(COALESCE(SUM(bonus_points), 0) AS DOUBLE PRECISION) AS bonus_points".to_owned(),
-            "CAST(COALESCE(SUM(deduction_points), 0) AS DOUBLE PRECISION) AS deduction_points"
-                .to_owned(),
-            "CAST(AVG(procedural_score) AS DOUBLE PRECISION) AS procedural".to_owned(),
-            "CAST(AVG(personal_score) AS DOUBLE PRECISION) AS personal".to_owned(),
-        ]);
-        let text = format!(
-            "SELECT {} FROM survey_facts WHERE send_time >= $1 AND send_time < $2 \
-             AND {col} <> '' GROUP BY {col} ORDER BY {col}",
-            columns.join(", ")
-        );
-        let rows = sqlx::query(&text)
-            .bind(start.timestamp_micros())
-            .bind(end.timestamp_micros())
-            // Planned with its period at every call, as the score aggregate (scores.rs).
-            .persistent(false)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(survey_figures)
-            .collect::<Result<_, sqlx::Error>>()?)
+        .traced(self.span("SELECT", "survey_facts", "feedback.unit_survey_figures"))
+        .await
     }
 
     /// The clock and complaint counts of every agent with an activity in [`start`, `end`),
@@ -244,50 +253,56 @@ impl Store {
         end: DateTime<Utc>,
         repeat_window: TimeDelta,
     ) -> Result<Vec<(String, ProcessFigures)>, StoreError> {
-        let clocks = "a.kind IN ('clock_met', 'clock_met_late', 'clock_breached')";
-        let columns = [
-            "a.agent_id AS unit_id".to_owned(),
-            sum_when(
-                &format!("a.clock_kind = 'FIRST_CONTACT' AND {clocks}"),
-                "first_contact_clocks",
-            ),
-            sum_when(
-                "a.clock_kind = 'FIRST_CONTACT' AND a.kind = 'clock_met'",
-                "first_contact_met",
-            ),
-            sum_when(
-                &format!("a.clock_kind = 'RESOLUTION' AND {clocks}"),
-                "resolution_clocks",
-            ),
-            sum_when(
-                "a.clock_kind = 'RESOLUTION' AND a.kind = 'clock_met'",
-                "resolution_met",
-            ),
-            sum_when("a.kind = 'complaint_received'", "complaints"),
-            sum_when(
-                "a.kind = 'complaint_received' AND EXISTS (SELECT 1 FROM activities p \
-                 WHERE p.customer_id = a.customer_id AND p.kind = 'complaint_received' \
-                 AND p.occur_time >= a.occur_time - $3 \
-                 AND (p.occur_time < a.occur_time OR (p.occur_time = a.occur_time AND p.id < a.id)))",
-                "repeat_complaints",
-            ),
-        ];
-        let text = format!(
-            "SELECT {} FROM activities a WHERE a.occur_time >= $1 AND a.occur_time < $2 \
-             AND a.agent_id <> '' GROUP BY a.agent_id ORDER BY a.agent_id",
-            columns.join(", ")
-        );
-        let rows = sqlx::query(&text)
-            .bind(start.timestamp_micros())
-            .bind(end.timestamp_micros())
-            .bind(repeat_window.num_microseconds().unwrap_or(i64::MAX))
-            // Planned with its period at every call, as the score aggregate (scores.rs).
-            .persistent(false)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(process_figures)
-            .collect::<Result<_, sqlx::Error>>()?)
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let clocks = "a.kind IN ('clock_met', 'clock_met_late', 'clock_breached')";
+            let columns = [
+                "a.agent_id AS unit_id".to_owned(),
+                sum_when(
+                    &format!("a.clock_kind = 'FIRST_CONTACT' AND {clocks}"),
+                    "first_contact_clocks",
+                ),
+                sum_when(
+                    "a.clock_kind = 'FIRST_CONTACT' AND a.kind = 'clock_met'",
+                    "first_contact_met",
+                ),
+                sum_when(
+                    &format!("a.clock_kind = 'RESOLUTION' AND {clocks}"),
+                    "resolution_clocks",
+                ),
+                sum_when(
+                    "a.clock_kind = 'RESOLUTION' AND a.kind = 'clock_met'",
+                    "resolution_met",
+                ),
+                sum_when("a.kind = 'complaint_received'", "complaints"),
+                sum_when(
+                    "a.kind = 'complaint_received' AND EXISTS (SELECT 1 FROM activities p \
+                     WHERE p.customer_id = a.customer_id AND p.kind = 'complaint_received' \
+                     AND p.occur_time >= a.occur_time - $3 \
+                     AND (p.occur_time < a.occur_time OR (p.occur_time = a.occur_time AND p.id < a.id)))",
+                    "repeat_complaints",
+                ),
+            ];
+            let text = format!(
+                "SELECT {} FROM activities a WHERE a.occur_time >= $1 AND a.occur_time < $2 \
+                 AND a.agent_id <> '' GROUP BY a.agent_id ORDER BY a.agent_id",
+                columns.join(", ")
+            );
+            let rows = sqlx::query(&text)
+                .bind(start.timestamp_micros())
+                .bind(end.timestamp_micros())
+                .bind(repeat_window.num_microseconds().unwrap_or(i64::MAX))
+                // Planned with its period at every call, as the score aggregate (scores.rs).
+                .persistent(false)
+                .fetch_all(&mut *conn)
+                .await?;
+            db::returned_rows(rows.len());
+            Ok(rows
+                .iter()
+                .map(process_figures)
+                .collect::<Result<_, sqlx::Error>>()?)
+        }
+        .traced(self.span("SELECT", "activities", "feedback.agent_process_figures"))
+        .await
     }
 }

@@ -3,6 +3,8 @@
 //! sums (what [`Tally`] holds); every figure is computed from the tally by the domain.
 
 use chrono::{DateTime, Utc};
+use csops_runtime::db;
+use csops_runtime::db::Traced as _;
 use csops_runtime::sql::Sql;
 
 use super::{Store, StoreError};
@@ -278,36 +280,42 @@ impl Store {
         grouping: Option<ScoreGrouping>,
         max_groups: usize,
     ) -> Result<(Tally, Vec<GroupTally>, usize), StoreError> {
-        let sql = statement(filter, grouping);
-        // Not kept as a prepared statement: PostgreSQL plans a prepared statement with its
-        // parameters five times, then may switch to a generic plan that cannot see the
-        // period's bounds, estimates 0.5 % of the table for `send_time >= $1 AND send_time <
-        // $2` and walks the `send_time` index in one process instead of scanning the table in
-        // parallel. Over 1,000,000 surveys that made GetFeedbackScores take 1.05-1.43 s
-        // instead of 0.38-0.82 s once a pooled connection had run it five times (BENCHMARKS.md,
-        // issue 12). An unnamed statement is planned with its values at every call; parsing
-        // and planning it cost about a millisecond against hundreds for the scan.
-        let rows: Vec<TallyRow> = sql
-            .query_as()
-            .persistent(false)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut total = Tally::default();
-        let mut groups = Vec::new();
-        let mut left_out = 0;
-        for row in rows {
-            let group = GroupTally::from(row);
-            total.merge(&group.tally);
-            if grouping.is_none() {
-                continue;
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let sql = statement(filter, grouping);
+            // Not kept as a prepared statement: PostgreSQL plans a prepared statement with its
+            // parameters five times, then may switch to a generic plan that cannot see the
+            // period's bounds, estimates 0.5 % of the table for `send_time >= $1 AND send_time <
+            // $2` and walks the `send_time` index in one process instead of scanning the table in
+            // parallel. Over 1,000,000 surveys that made GetFeedbackScores take 1.05-1.43 s
+            // instead of 0.38-0.82 s once a pooled connection had run it five times (BENCHMARKS.md,
+            // issue 12). An unnamed statement is planned with its values at every call; parsing
+            // and planning it cost about a millisecond against hundreds for the scan.
+            let rows: Vec<TallyRow> = sql
+                .query_as()
+                .persistent(false)
+                .fetch_all(&mut *conn)
+                .await?;
+            db::returned_rows(rows.len());
+            let mut total = Tally::default();
+            let mut groups = Vec::new();
+            let mut left_out = 0;
+            for row in rows {
+                let group = GroupTally::from(row);
+                total.merge(&group.tally);
+                if grouping.is_none() {
+                    continue;
+                }
+                if groups.len() < max_groups {
+                    groups.push(group);
+                } else {
+                    left_out += 1;
+                }
             }
-            if groups.len() < max_groups {
-                groups.push(group);
-            } else {
-                left_out += 1;
-            }
+            Ok((total, groups, left_out))
         }
-        Ok((total, groups, left_out))
+        .traced(self.span("SELECT", "survey_facts", "feedback.score_tallies"))
+        .await
     }
 }
 

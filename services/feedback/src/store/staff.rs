@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use csops_runtime::db;
+use csops_runtime::db::Traced as _;
 use serde::{Deserialize, Serialize};
 
 use super::{from_doc, to_doc, Cursor, Store, StoreError};
@@ -97,33 +99,44 @@ impl Store {
     /// at once both succeed and the later one wins.
     pub async fn put_staff_month(&self, record: &StaffRecord) -> Result<(), StoreError> {
         let at = record.update_time.timestamp_micros();
-        sqlx::query(
-            "INSERT INTO staff_months (month, agent_id, doc, create_time, update_time) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (month, agent_id) DO UPDATE SET doc = excluded.doc, \
-             update_time = excluded.update_time",
-        )
-        .bind(&record.month)
-        .bind(&record.agent_id)
-        .bind(to_doc(record))
-        .bind(at)
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            sqlx::query(
+                "INSERT INTO staff_months (month, agent_id, doc, create_time, update_time) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (month, agent_id) DO UPDATE SET doc = excluded.doc, \
+                 update_time = excluded.update_time",
+            )
+            .bind(&record.month)
+            .bind(&record.agent_id)
+            .bind(to_doc(record))
+            .bind(at)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+        .traced(self.span("UPSERT", "staff_months", "feedback.put_staff_month"))
+        .await
     }
 
     /// Every record of a month, by agent id.
     pub async fn staff_months(&self, month: &str) -> Result<Vec<StaffRecord>, StoreError> {
-        let rows: Vec<StaffRow> = sqlx::query_as(
-            "SELECT agent_id, doc FROM staff_months WHERE month = $1 ORDER BY agent_id",
-        )
-        .bind(month)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|StaffRow { agent_id, doc }| from_doc(&agent_id, &doc))
-            .collect()
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let rows: Vec<StaffRow> = sqlx::query_as(
+                "SELECT agent_id, doc FROM staff_months WHERE month = $1 ORDER BY agent_id",
+            )
+            .bind(month)
+            .fetch_all(&mut *conn)
+            .await?;
+            db::returned_rows(rows.len());
+            rows.into_iter()
+                .map(|StaffRow { agent_id, doc }| from_doc(&agent_id, &doc))
+                .collect()
+        }
+        .traced(self.span("SELECT", "staff_months", "feedback.staff_months"))
+        .await
     }
 
     /// The mean overall score and the number of scored surveys of every agent recorded for
@@ -135,25 +148,31 @@ impl Store {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<HashMap<String, (f64, i64)>, StoreError> {
-        let rows: Vec<ScoreRow> = sqlx::query_as(
-            "SELECT agent_id, CAST(AVG(overall_score) AS DOUBLE PRECISION) AS mean_score, \
-             CAST(COUNT(overall_score) AS BIGINT) AS surveys \
-             FROM survey_facts \
-             WHERE agent_id IN (SELECT agent_id FROM staff_months WHERE month = $1) \
-             AND send_time >= $2 AND send_time < $3 AND overall_score IS NOT NULL \
-             GROUP BY agent_id",
-        )
-        .bind(month)
-        .bind(start.timestamp_micros())
-        .bind(end.timestamp_micros())
-        // Planned with its period at every call, as the score aggregate (scores.rs).
-        .persistent(false)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| r.mean_score.map(|m| (r.agent_id, (m, r.surveys))))
-            .collect())
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let rows: Vec<ScoreRow> = sqlx::query_as(
+                "SELECT agent_id, CAST(AVG(overall_score) AS DOUBLE PRECISION) AS mean_score, \
+                 CAST(COUNT(overall_score) AS BIGINT) AS surveys \
+                 FROM survey_facts \
+                 WHERE agent_id IN (SELECT agent_id FROM staff_months WHERE month = $1) \
+                 AND send_time >= $2 AND send_time < $3 AND overall_score IS NOT NULL \
+                 GROUP BY agent_id",
+            )
+            .bind(month)
+            .bind(start.timestamp_micros())
+            .bind(end.timestamp_micros())
+            // Planned with its period at every call, as the score aggregate (scores.rs).
+            .persistent(false)
+            .fetch_all(&mut *conn)
+            .await?;
+            db::returned_rows(rows.len());
+            Ok(rows
+                .into_iter()
+                .filter_map(|r| r.mean_score.map(|m| (r.agent_id, (m, r.surveys))))
+                .collect())
+        }
+        .traced(self.span("SELECT", "survey_facts", "feedback.monthly_scores"))
+        .await
     }
 }
 

@@ -2,6 +2,8 @@
 //! `survey_facts` row the aggregates read, written in the same transaction.
 
 use chrono::{DateTime, Utc};
+use csops_runtime::db;
+use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{Key, Recorded};
 use csops_runtime::outbox;
 use csops_runtime::sql::Sql;
@@ -213,64 +215,77 @@ impl Store {
     /// Inserts a survey and its facts with its retry key; `Replayed` when the key was recorded
     /// before.
     pub async fn insert_survey(&self, survey: &Survey, key: &Key) -> Result<Inserted, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let produced = Recorded {
-            resource_id: survey.id.clone(),
-            ref_id: String::new(),
-        };
-        match outbox::record_change(
-            &mut tx,
-            Some((key, &produced)),
-            &[],
-            survey.create_time.timestamp_micros(),
-        )
-        .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
-            Err(e) => return Err(e),
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let produced = Recorded {
+                resource_id: survey.id.clone(),
+                ref_id: String::new(),
+            };
+            match outbox::record_change(
+                &mut tx,
+                Some((key, &produced)),
+                &[],
+                survey.create_time.timestamp_micros(),
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
+                Err(e) => return Err(e),
+            }
+            insert_survey(&mut tx, survey).await?;
+            write_facts(&mut tx, survey, true).await?;
+            tx.commit().await?;
+            Ok(Inserted::Created)
         }
-        insert_survey(&mut tx, survey).await?;
-        write_facts(&mut tx, survey, true).await?;
-        tx.commit().await?;
-        Ok(Inserted::Created)
+        .traced(self.span("INSERT", "surveys", "feedback.insert_survey"))
+        .await
     }
 
     /// Saves a changed survey and its facts if nobody changed it since `read_version`.
     pub async fn save_survey(&self, s: &Survey, read_version: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut sql = Sql::new("UPDATE surveys SET ");
-        sql.bind("state = $?", s.state.code())
-            .bind(", grade = $?", s.scores.grade.map_or("", grade_code))
-            .bind(
-                ", service_type = $?",
-                s.scores.service_type.map_or("", service_type_code),
-            )
-            .bind(
-                ", answer_time = $?",
-                s.answer_time.map_or(0, |t| t.timestamp_micros()),
-            )
-            .bind(", doc = $?", to_doc(s))
-            .bind(", version = $?", s.version)
-            .bind(", update_time = $?", s.update_time.timestamp_micros())
-            .bind(" WHERE id = $?", s.id.as_str())
-            .bind(" AND version = $?", read_version);
-        if sql.query().execute(&mut *tx).await?.rows_affected() != 1 {
-            return Ok(false);
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let mut sql = Sql::new("UPDATE surveys SET ");
+            sql.bind("state = $?", s.state.code())
+                .bind(", grade = $?", s.scores.grade.map_or("", grade_code))
+                .bind(
+                    ", service_type = $?",
+                    s.scores.service_type.map_or("", service_type_code),
+                )
+                .bind(
+                    ", answer_time = $?",
+                    s.answer_time.map_or(0, |t| t.timestamp_micros()),
+                )
+                .bind(", doc = $?", to_doc(s))
+                .bind(", version = $?", s.version)
+                .bind(", update_time = $?", s.update_time.timestamp_micros())
+                .bind(" WHERE id = $?", s.id.as_str())
+                .bind(" AND version = $?", read_version);
+            if sql.query().execute(&mut *tx).await?.rows_affected() != 1 {
+                return Ok(false);
+            }
+            write_facts(&mut tx, s, false).await?;
+            tx.commit().await?;
+            Ok(true)
         }
-        write_facts(&mut tx, s, false).await?;
-        tx.commit().await?;
-        Ok(true)
+        .traced(self.span("UPDATE", "surveys", "feedback.save_survey"))
+        .await
     }
 
     /// Returns a survey by id.
     pub async fn get_survey(&self, id: &str) -> Result<Option<Survey>, StoreError> {
-        let row: Option<DocRow> = sqlx::query_as("SELECT id, doc FROM surveys WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|DocRow { id, doc }| from_doc(&id, &doc))
-            .transpose()
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let row: Option<DocRow> = sqlx::query_as("SELECT id, doc FROM surveys WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            row.map(|DocRow { id, doc }| from_doc(&id, &doc))
+                .transpose()
+        }
+        .traced(self.span("SELECT", "surveys", "feedback.get_survey"))
+        .await
     }
 
     /// Returns up to `limit` surveys before `before` in (send_time, id) order, newest first.
@@ -280,50 +295,56 @@ impl Store {
         before: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<Survey>, StoreError> {
-        let SurveyFilter {
-            customer_id,
-            agent_id,
-            subject_kind,
-            grades,
-            service_type,
-            answer_time_start,
-            answer_time_end,
-        } = filter;
-        let mut sql = Sql::new("SELECT id, doc FROM surveys WHERE 1 = 1");
-        if let Some(c) = customer_id {
-            sql.bind(" AND customer_id = $?", c.as_str());
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let SurveyFilter {
+                customer_id,
+                agent_id,
+                subject_kind,
+                grades,
+                service_type,
+                answer_time_start,
+                answer_time_end,
+            } = filter;
+            let mut sql = Sql::new("SELECT id, doc FROM surveys WHERE 1 = 1");
+            if let Some(c) = customer_id {
+                sql.bind(" AND customer_id = $?", c.as_str());
+            }
+            if let Some(a) = agent_id {
+                sql.bind(" AND agent_id = $?", a.as_str());
+            }
+            if let Some(k) = subject_kind {
+                sql.bind(" AND subject_kind = $?", k.code());
+            }
+            let grades: Vec<&str> = grades.iter().map(|g| grade_code(*g)).collect();
+            sql.and_in("grade", &grades);
+            if let Some(t) = service_type {
+                sql.bind(" AND service_type = $?", service_type_code(*t));
+            }
+            if answer_time_start.is_some() || answer_time_end.is_some() {
+                // An unanswered survey (answer_time 0) was answered in no period.
+                sql.push(" AND answer_time <> 0");
+            }
+            if let Some(t) = answer_time_start {
+                sql.bind(" AND answer_time >= $?", t.timestamp_micros());
+            }
+            if let Some(t) = answer_time_end {
+                sql.bind(" AND answer_time < $?", t.timestamp_micros());
+            }
+            if let Some(cursor) = before {
+                sql.before("send_time", cursor.key, cursor.id.as_str());
+            }
+            sql.bind(
+                " ORDER BY send_time DESC, id DESC LIMIT $?",
+                i64::from(limit),
+            );
+            let rows: Vec<DocRow> = sql.query_as().fetch_all(&mut *conn).await?;
+            db::returned_rows(rows.len());
+            rows.into_iter()
+                .map(|DocRow { id, doc }| from_doc(&id, &doc))
+                .collect()
         }
-        if let Some(a) = agent_id {
-            sql.bind(" AND agent_id = $?", a.as_str());
-        }
-        if let Some(k) = subject_kind {
-            sql.bind(" AND subject_kind = $?", k.code());
-        }
-        let grades: Vec<&str> = grades.iter().map(|g| grade_code(*g)).collect();
-        sql.and_in("grade", &grades);
-        if let Some(t) = service_type {
-            sql.bind(" AND service_type = $?", service_type_code(*t));
-        }
-        if answer_time_start.is_some() || answer_time_end.is_some() {
-            // An unanswered survey (answer_time 0) was answered in no period.
-            sql.push(" AND answer_time <> 0");
-        }
-        if let Some(t) = answer_time_start {
-            sql.bind(" AND answer_time >= $?", t.timestamp_micros());
-        }
-        if let Some(t) = answer_time_end {
-            sql.bind(" AND answer_time < $?", t.timestamp_micros());
-        }
-        if let Some(cursor) = before {
-            sql.before("send_time", cursor.key, cursor.id.as_str());
-        }
-        sql.bind(
-            " ORDER BY send_time DESC, id DESC LIMIT $?",
-            i64::from(limit),
-        );
-        let rows: Vec<DocRow> = sql.query_as().fetch_all(&self.pool).await?;
-        rows.into_iter()
-            .map(|DocRow { id, doc }| from_doc(&id, &doc))
-            .collect()
+        .traced(self.span("SELECT", "surveys", "feedback.list_surveys"))
+        .await
     }
 }

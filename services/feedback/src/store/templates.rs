@@ -1,6 +1,8 @@
 //! Survey templates: one row per version, its document beside the `latest` flag listings and
 //! revisions use.
 
+use csops_runtime::db;
+use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{Key, Recorded};
 use csops_runtime::outbox;
 use csops_runtime::sql::Sql;
@@ -38,49 +40,58 @@ impl Store {
         template: &Template,
         key: &Key,
     ) -> Result<Inserted, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let produced = Recorded {
-            resource_id: template.id.clone(),
-            ref_id: String::new(),
-        };
-        match outbox::record_change(
-            &mut tx,
-            Some((key, &produced)),
-            &[],
-            template.create_time.timestamp_micros(),
-        )
-        .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
-            Err(e) => return Err(e),
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let produced = Recorded {
+                resource_id: template.id.clone(),
+                ref_id: String::new(),
+            };
+            match outbox::record_change(
+                &mut tx,
+                Some((key, &produced)),
+                &[],
+                template.create_time.timestamp_micros(),
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
+                Err(e) => return Err(e),
+            }
+            insert_version(&mut tx, template).await?;
+            tx.commit().await?;
+            Ok(Inserted::Created)
         }
-        insert_version(&mut tx, template).await?;
-        tx.commit().await?;
-        Ok(Inserted::Created)
+        .traced(self.span("INSERT", "survey_templates", "feedback.insert_template"))
+        .await
     }
 
     /// Writes the next version of a template if the version it revises is still the latest;
     /// `false` when another revision came first.
     pub async fn insert_revision(&self, template: &Template) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let cleared = sqlx::query(
-            "UPDATE survey_templates SET latest = 0 WHERE id = $1 AND version = $2 AND latest = 1",
-        )
-        .bind(&template.id)
-        .bind(i64::from(template.version) - 1)
-        .execute(&mut *tx)
-        .await?;
-        if cleared.rows_affected() != 1 {
-            return Ok(false);
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let cleared = sqlx::query(
+                "UPDATE survey_templates SET latest = 0 \
+                 WHERE id = $1 AND version = $2 AND latest = 1",
+            )
+            .bind(&template.id)
+            .bind(i64::from(template.version) - 1)
+            .execute(&mut *tx)
+            .await?;
+            if cleared.rows_affected() != 1 {
+                return Ok(false);
+            }
+            match insert_version(&mut tx, template).await {
+                Ok(()) => {}
+                Err(StoreError::Duplicate(_)) => return Ok(false),
+                Err(e) => return Err(e),
+            }
+            tx.commit().await?;
+            Ok(true)
         }
-        match insert_version(&mut tx, template).await {
-            Ok(()) => {}
-            Err(StoreError::Duplicate(_)) => return Ok(false),
-            Err(e) => return Err(e),
-        }
-        tx.commit().await?;
-        Ok(true)
+        .traced(self.span("INSERT", "survey_templates", "feedback.insert_revision"))
+        .await
     }
 
     /// Returns one version of a template, or its latest when `version` is `None`.
@@ -95,9 +106,14 @@ impl Store {
             Some(v) => sql.bind(" AND version = $?", i64::from(v)),
             None => sql.push(" AND latest = 1"),
         };
-        let row: Option<DocRow> = sql.query_as().fetch_optional(&self.pool).await?;
-        row.map(|DocRow { id, doc }| from_doc(&id, &doc))
-            .transpose()
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let row: Option<DocRow> = sql.query_as().fetch_optional(&mut *conn).await?;
+            row.map(|DocRow { id, doc }| from_doc(&id, &doc))
+                .transpose()
+        }
+        .traced(self.span("SELECT", "survey_templates", "feedback.get_template"))
+        .await
     }
 
     /// Returns up to `limit` latest versions, by id, after the id `after`.
@@ -111,7 +127,13 @@ impl Store {
             sql.bind(" AND id > $?", id);
         }
         sql.bind(" ORDER BY id LIMIT $?", i64::from(limit));
-        let rows: Vec<DocRow> = sql.query_as().fetch_all(&self.pool).await?;
-        read(rows)
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let rows: Vec<DocRow> = sql.query_as().fetch_all(&mut *conn).await?;
+            db::returned_rows(rows.len());
+            read(rows)
+        }
+        .traced(self.span("SELECT", "survey_templates", "feedback.list_templates"))
+        .await
     }
 }

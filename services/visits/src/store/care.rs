@@ -1,6 +1,8 @@
 //! Care events, created with their visits.
 
 use chrono::NaiveDate;
+use csops_runtime::db;
+use csops_runtime::db::Traced as _;
 use csops_runtime::sql::Sql;
 
 use super::visits::{in_list, insert_visit, update_visit};
@@ -47,48 +49,57 @@ impl Store {
         if events.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.pool.begin().await?;
-        let mut created = 0;
-        for (event, visit) in events {
-            let done = sqlx::query(
-                "INSERT INTO care_events (id, customer_id, plan_id, owner_agent_id, occasion, \
-                 occasion_date, state, occasion_key, doc, version, create_time, update_time) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (occasion_key) DO NOTHING",
-            )
-            .bind(&event.id)
-            .bind(&event.customer_id)
-            .bind(&event.plan_id)
-            .bind(&event.owner_agent_id)
-            .bind(event.occasion.code())
-            .bind(event.occasion_date.to_string())
-            .bind(event.state.code())
-            .bind(&event.key)
-            .bind(to_doc(event))
-            .bind(event.version)
-            .bind(event.prepare_time.timestamp_micros())
-            .bind(event.prepare_time.timestamp_micros())
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 1 {
-                created += 1;
-                if let Some(visit) = visit {
-                    insert_visit(&mut tx, visit).await?;
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let mut created = 0;
+            for (event, visit) in events {
+                let done = sqlx::query(
+                    "INSERT INTO care_events (id, customer_id, plan_id, owner_agent_id, occasion, \
+                     occasion_date, state, occasion_key, doc, version, create_time, update_time) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                     ON CONFLICT (occasion_key) DO NOTHING",
+                )
+                .bind(&event.id)
+                .bind(&event.customer_id)
+                .bind(&event.plan_id)
+                .bind(&event.owner_agent_id)
+                .bind(event.occasion.code())
+                .bind(event.occasion_date.to_string())
+                .bind(event.state.code())
+                .bind(&event.key)
+                .bind(to_doc(event))
+                .bind(event.version)
+                .bind(event.prepare_time.timestamp_micros())
+                .bind(event.prepare_time.timestamp_micros())
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 1 {
+                    created += 1;
+                    if let Some(visit) = visit {
+                        insert_visit(&mut tx, visit).await?;
+                    }
                 }
             }
+            tx.commit().await?;
+            Ok(created)
         }
-        tx.commit().await?;
-        Ok(created)
+        .traced(self.span("INSERT", "care_events", "visits.insert_care"))
+        .await
     }
 
     /// Returns a care event by id.
     pub async fn get_care(&self, id: &str) -> Result<Option<CareEvent>, StoreError> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT id, doc FROM care_events WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|(id, doc)| from_doc(&id, &doc)).transpose()
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let row: Option<(String, String)> =
+                sqlx::query_as("SELECT id, doc FROM care_events WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            row.map(|(id, doc)| from_doc(&id, &doc)).transpose()
+        }
+        .traced(self.span("SELECT", "care_events", "visits.get_care"))
+        .await
     }
 
     /// Saves a changed care event (and its changed visit) if neither changed meanwhile.
@@ -98,27 +109,32 @@ impl Store {
         read_version: i64,
         visit: Option<(&Visit, i64)>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE care_events SET state = $1, doc = $2, version = $3 WHERE id = $4 AND version = $5",
-        )
-        .bind(event.state.code())
-        .bind(to_doc(event))
-        .bind(event.version)
-        .bind(&event.id)
-        .bind(read_version)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        if let Some((visit, read)) = visit {
-            if !update_visit(&mut tx, visit, read).await? {
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let done = sqlx::query(
+                "UPDATE care_events SET state = $1, doc = $2, version = $3 WHERE id = $4 AND \
+                 version = $5",
+            )
+            .bind(event.state.code())
+            .bind(to_doc(event))
+            .bind(event.version)
+            .bind(&event.id)
+            .bind(read_version)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
                 return Ok(false);
             }
+            if let Some((visit, read)) = visit {
+                if !update_visit(&mut tx, visit, read).await? {
+                    return Ok(false);
+                }
+            }
+            tx.commit().await?;
+            Ok(true)
         }
-        tx.commit().await?;
-        Ok(true)
+        .traced(self.span("UPDATE", "care_events", "visits.save_care"))
+        .await
     }
 
     /// The care event a visit was created for.
@@ -136,35 +152,41 @@ impl Store {
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<CareEvent>, StoreError> {
-        let CareFilter {
-            customer_id,
-            owner_agent_id,
-            states,
-            occasions,
-            date_start,
-            date_end,
-        } = filter;
-        let mut sql = Sql::new("SELECT id, doc FROM care_events WHERE 1 = 1");
-        if let Some(c) = customer_id {
-            sql.bind(" AND customer_id = $?", c.as_str());
+        async {
+            let CareFilter {
+                customer_id,
+                owner_agent_id,
+                states,
+                occasions,
+                date_start,
+                date_end,
+            } = filter;
+            let mut sql = Sql::new("SELECT id, doc FROM care_events WHERE 1 = 1");
+            if let Some(c) = customer_id {
+                sql.bind(" AND customer_id = $?", c.as_str());
+            }
+            if let Some(o) = owner_agent_id {
+                sql.bind(" AND owner_agent_id = $?", o.as_str());
+            }
+            in_list(&mut sql, "state", states.iter().map(|s| s.code()));
+            in_list(&mut sql, "occasion", occasions.iter().map(|o| o.code()));
+            if let Some(d) = date_start {
+                sql.bind(" AND occasion_date >= $?", d.to_string());
+            }
+            if let Some(d) = date_end {
+                sql.bind(" AND occasion_date < $?", d.to_string());
+            }
+            if let Some(cursor) = after {
+                let date = key_date(cursor.key).to_string();
+                sql.after("occasion_date", date, cursor.id.as_str());
+            }
+            sql.bind(" ORDER BY occasion_date, id LIMIT $?", i64::from(limit));
+            let mut conn = db::acquire(&self.pool).await?;
+            let rows: Vec<(String, String)> = sql.query_as().fetch_all(&mut *conn).await?;
+            db::returned_rows(rows.len());
+            docs(rows)
         }
-        if let Some(o) = owner_agent_id {
-            sql.bind(" AND owner_agent_id = $?", o.as_str());
-        }
-        in_list(&mut sql, "state", states.iter().map(|s| s.code()));
-        in_list(&mut sql, "occasion", occasions.iter().map(|o| o.code()));
-        if let Some(d) = date_start {
-            sql.bind(" AND occasion_date >= $?", d.to_string());
-        }
-        if let Some(d) = date_end {
-            sql.bind(" AND occasion_date < $?", d.to_string());
-        }
-        if let Some(cursor) = after {
-            let date = key_date(cursor.key).to_string();
-            sql.after("occasion_date", date, cursor.id.as_str());
-        }
-        sql.bind(" ORDER BY occasion_date, id LIMIT $?", i64::from(limit));
-        let rows: Vec<(String, String)> = sql.query_as().fetch_all(&self.pool).await?;
-        docs(rows)
+        .traced(self.span("SELECT", "care_events", "visits.list_care"))
+        .await
     }
 }

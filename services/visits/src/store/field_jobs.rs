@@ -3,6 +3,8 @@
 //! next_check_time for the sweep).
 
 use chrono::{DateTime, Utc};
+use csops_runtime::db;
+use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{Key, Recorded};
 use csops_runtime::outbox::{self, NewEvent};
 use csops_runtime::sql::Sql;
@@ -113,36 +115,45 @@ impl Store {
         key: Option<&Key>,
         next_check: Option<DateTime<Utc>>,
     ) -> Result<Inserted, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let produced = Recorded {
-            resource_id: job.id.clone(),
-            ref_id: String::new(),
-        };
-        match outbox::record_change(
-            &mut tx,
-            key.map(|k| (k, &produced)),
-            &[],
-            job.create_time.timestamp_micros(),
-        )
-        .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
-            Err(e) => return Err(e),
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let produced = Recorded {
+                resource_id: job.id.clone(),
+                ref_id: String::new(),
+            };
+            match outbox::record_change(
+                &mut tx,
+                key.map(|k| (k, &produced)),
+                &[],
+                job.create_time.timestamp_micros(),
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
+                Err(e) => return Err(e),
+            }
+            insert_job(&mut tx, job, next_check).await?;
+            tx.commit().await?;
+            Ok(Inserted::Created)
         }
-        insert_job(&mut tx, job, next_check).await?;
-        tx.commit().await?;
-        Ok(Inserted::Created)
+        .traced(self.span("INSERT", "field_jobs", "visits.insert_field_job"))
+        .await
     }
 
     /// Returns a job by id.
     pub async fn get_field_job(&self, id: &str) -> Result<Option<FieldJob>, StoreError> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT id, doc FROM field_jobs WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|(id, doc)| from_doc(&id, &doc)).transpose()
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let row: Option<(String, String)> =
+                sqlx::query_as("SELECT id, doc FROM field_jobs WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            row.map(|(id, doc)| from_doc(&id, &doc)).transpose()
+        }
+        .traced(self.span("SELECT", "field_jobs", "visits.get_field_job"))
+        .await
     }
 
     /// Saves a changed job with its events (and the retry key with what it produced) if
@@ -156,14 +167,18 @@ impl Store {
         key: Option<(&Key, &Recorded)>,
         next_check: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if !update_job(&mut tx, job, read_version, next_check).await? {
-            return Ok(false);
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            if !update_job(&mut tx, job, read_version, next_check).await? {
+                return Ok(false);
+            }
+            outbox::record_change(&mut tx, key, events, job.update_time.timestamp_micros()).await?;
+            tx.commit().await?;
+            self.published(events.len());
+            Ok(true)
         }
-        outbox::record_change(&mut tx, key, events, job.update_time.timestamp_micros()).await?;
-        tx.commit().await?;
-        self.published(events.len());
-        Ok(true)
+        .traced(self.span("UPDATE", "field_jobs", "visits.save_field_job"))
+        .await
     }
 
     /// Moves the sweep's next look at a job's clocks, if the job is still at `version` (the
@@ -174,15 +189,20 @@ impl Store {
         version: i64,
         next_check: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE field_jobs SET next_check_time = $1 WHERE id = $2 AND version = $3",
-        )
-        .bind(to_micros_opt(next_check))
-        .bind(id)
-        .bind(version)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let done = sqlx::query(
+                "UPDATE field_jobs SET next_check_time = $1 WHERE id = $2 AND version = $3",
+            )
+            .bind(to_micros_opt(next_check))
+            .bind(id)
+            .bind(version)
+            .execute(&mut *conn)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+        .traced(self.span("UPDATE", "field_jobs", "visits.postpone_field_job_check"))
+        .await
     }
 
     /// Ids of up to `limit` jobs whose clocks need a look at `now`, most overdue first.
@@ -191,15 +211,21 @@ impl Store {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM field_jobs WHERE next_check_time > 0 AND next_check_time <= $1 \
-             ORDER BY next_check_time, id LIMIT $2",
-        )
-        .bind(now.timestamp_micros())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT id FROM field_jobs WHERE next_check_time > 0 AND next_check_time <= $1 \
+                 ORDER BY next_check_time, id LIMIT $2",
+            )
+            .bind(now.timestamp_micros())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await?;
+            db::returned_rows(rows.len());
+            Ok(rows.into_iter().map(|(id,)| id).collect())
+        }
+        .traced(self.span("SELECT", "field_jobs", "visits.field_jobs_to_check"))
+        .await
     }
 
     /// Returns up to `limit` jobs after `after` in (create_time, id) order.
@@ -209,48 +235,54 @@ impl Store {
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<FieldJob>, StoreError> {
-        let FieldJobFilter {
-            customer_id,
-            engineer_id,
-            states,
-            kinds,
-            complaint_id,
-            consent_pending_only,
-            breached_only,
-            create_time_start,
-            create_time_end,
-        } = filter;
-        let mut sql = Sql::new("SELECT id, doc FROM field_jobs WHERE 1 = 1");
-        if let Some(c) = customer_id {
-            sql.bind(" AND customer_id = $?", c.as_str());
+        async {
+            let FieldJobFilter {
+                customer_id,
+                engineer_id,
+                states,
+                kinds,
+                complaint_id,
+                consent_pending_only,
+                breached_only,
+                create_time_start,
+                create_time_end,
+            } = filter;
+            let mut sql = Sql::new("SELECT id, doc FROM field_jobs WHERE 1 = 1");
+            if let Some(c) = customer_id {
+                sql.bind(" AND customer_id = $?", c.as_str());
+            }
+            if let Some(e) = engineer_id {
+                sql.bind(" AND engineer_id = $?", e.as_str());
+            }
+            let states: Vec<&str> = states.iter().map(|s| s.code()).collect();
+            sql.and_in("state", &states);
+            let kinds: Vec<&str> = kinds.iter().map(|k| k.code()).collect();
+            sql.and_in("kind", &kinds);
+            if let Some(c) = complaint_id {
+                sql.bind(" AND complaint_id = $?", c.as_str());
+            }
+            if *consent_pending_only {
+                sql.push(" AND consent_pending = 1");
+            }
+            if *breached_only {
+                sql.push(" AND breached = 1");
+            }
+            if let Some(t) = create_time_start {
+                sql.bind(" AND create_time >= $?", t.timestamp_micros());
+            }
+            if let Some(t) = create_time_end {
+                sql.bind(" AND create_time < $?", t.timestamp_micros());
+            }
+            if let Some(cursor) = after {
+                sql.after("create_time", cursor.key, cursor.id.as_str());
+            }
+            sql.bind(" ORDER BY create_time, id LIMIT $?", i64::from(limit));
+            let mut conn = db::acquire(&self.pool).await?;
+            let rows: Vec<(String, String)> = sql.query_as().fetch_all(&mut *conn).await?;
+            db::returned_rows(rows.len());
+            docs(rows)
         }
-        if let Some(e) = engineer_id {
-            sql.bind(" AND engineer_id = $?", e.as_str());
-        }
-        let states: Vec<&str> = states.iter().map(|s| s.code()).collect();
-        sql.and_in("state", &states);
-        let kinds: Vec<&str> = kinds.iter().map(|k| k.code()).collect();
-        sql.and_in("kind", &kinds);
-        if let Some(c) = complaint_id {
-            sql.bind(" AND complaint_id = $?", c.as_str());
-        }
-        if *consent_pending_only {
-            sql.push(" AND consent_pending = 1");
-        }
-        if *breached_only {
-            sql.push(" AND breached = 1");
-        }
-        if let Some(t) = create_time_start {
-            sql.bind(" AND create_time >= $?", t.timestamp_micros());
-        }
-        if let Some(t) = create_time_end {
-            sql.bind(" AND create_time < $?", t.timestamp_micros());
-        }
-        if let Some(cursor) = after {
-            sql.after("create_time", cursor.key, cursor.id.as_str());
-        }
-        sql.bind(" ORDER BY create_time, id LIMIT $?", i64::from(limit));
-        let rows: Vec<(String, String)> = sql.query_as().fetch_all(&self.pool).await?;
-        docs(rows)
+        .traced(self.span("SELECT", "field_jobs", "visits.list_field_jobs"))
+        .await
     }
 }

@@ -12,7 +12,9 @@ mod visits;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use csops_runtime::db;
 pub use csops_runtime::db::StoreError;
+use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{self, Key, Recorded};
 /// Position after the last row of a page.
 pub use csops_runtime::paging::Cursor;
@@ -42,6 +44,8 @@ pub enum Inserted {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// OpenTelemetry's `db.system.name` of the pool.
+    system: &'static str,
     relay: Arc<Notify>,
 }
 
@@ -49,7 +53,22 @@ impl Store {
     /// Wraps a pool whose database has the visits migrations applied; `relay` is woken when
     /// a change wrote outbox events.
     pub fn new(pool: AnyPool, relay: Arc<Notify>) -> Self {
-        Self { pool, relay }
+        let system = db::system(&pool);
+        Self {
+            pool,
+            system,
+            relay,
+        }
+    }
+
+    /// The span of one store call.
+    fn span(
+        &self,
+        operation: &'static str,
+        collection: &'static str,
+        name: &'static str,
+    ) -> tracing::Span {
+        db::span(self.system, operation, collection, name)
     }
 
     /// The pool, for tools and tests.
@@ -71,45 +90,51 @@ impl Store {
         from: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<Booking>, StoreError> {
-        let (from, until) = (from.timestamp_micros(), until.timestamp_micros());
-        let visits = sqlx::query(
-            "SELECT id, scheduled_start_time, scheduled_end_time FROM visits \
-             WHERE assigned_agent_id = $1 AND state IN ('scheduled', 'in_progress') \
-             AND scheduled_start_time < $2 AND scheduled_end_time > $3",
-        )
-        .bind(person)
-        .bind(until)
-        .bind(from)
-        .fetch_all(&self.pool)
-        .await?;
-        let jobs = sqlx::query(
-            "SELECT id, window_start_time, window_end_time FROM field_jobs \
-             WHERE engineer_id = $1 AND window_start_time > 0 \
-             AND state IN ('window_agreed', 'arrived', 'in_progress', 'paused') \
-             AND window_start_time < $2 AND window_end_time > $3",
-        )
-        .bind(person)
-        .bind(until)
-        .bind(from)
-        .fetch_all(&self.pool)
-        .await?;
-        let row = |kind: &'static str, r: &sqlx::any::AnyRow| -> Result<Booking, StoreError> {
-            Ok(Booking {
-                kind,
-                id: r.try_get(0)?,
-                start: csops_runtime::time::from_micros(r.try_get(1)?),
-                end: csops_runtime::time::from_micros(r.try_get(2)?),
-            })
-        };
-        let mut out = Vec::with_capacity(visits.len() + jobs.len());
-        for r in &visits {
-            out.push(row("visit", r)?);
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let (from, until) = (from.timestamp_micros(), until.timestamp_micros());
+            let visits = sqlx::query(
+                "SELECT id, scheduled_start_time, scheduled_end_time FROM visits \
+                 WHERE assigned_agent_id = $1 AND state IN ('scheduled', 'in_progress') \
+                 AND scheduled_start_time < $2 AND scheduled_end_time > $3",
+            )
+            .bind(person)
+            .bind(until)
+            .bind(from)
+            .fetch_all(&mut *conn)
+            .await?;
+            let jobs = sqlx::query(
+                "SELECT id, window_start_time, window_end_time FROM field_jobs \
+                 WHERE engineer_id = $1 AND window_start_time > 0 \
+                 AND state IN ('window_agreed', 'arrived', 'in_progress', 'paused') \
+                 AND window_start_time < $2 AND window_end_time > $3",
+            )
+            .bind(person)
+            .bind(until)
+            .bind(from)
+            .fetch_all(&mut *conn)
+            .await?;
+            db::returned_rows(visits.len() + jobs.len());
+            let row = |kind: &'static str, r: &sqlx::any::AnyRow| -> Result<Booking, StoreError> {
+                Ok(Booking {
+                    kind,
+                    id: r.try_get(0)?,
+                    start: csops_runtime::time::from_micros(r.try_get(1)?),
+                    end: csops_runtime::time::from_micros(r.try_get(2)?),
+                })
+            };
+            let mut out = Vec::with_capacity(visits.len() + jobs.len());
+            for r in &visits {
+                out.push(row("visit", r)?);
+            }
+            for r in &jobs {
+                out.push(row("field job", r)?);
+            }
+            out.sort_by_key(|b| b.start);
+            Ok(out)
         }
-        for r in &jobs {
-            out.push(row("field job", r)?);
-        }
-        out.sort_by_key(|b| b.start);
-        Ok(out)
+        .traced(self.span("SELECT", "visits", "visits.bookings"))
+        .await
     }
 
     /// Tells the relay that committed changes wrote events.

@@ -1,6 +1,8 @@
 //! Plans, and the plan visits a re-plan writes with them.
 
 use chrono::{DateTime, Utc};
+use csops_runtime::db;
+use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{Key, Recorded};
 use csops_runtime::outbox::{self, NewEvent};
 use csops_runtime::sql::Sql;
@@ -59,55 +61,64 @@ impl Store {
         key: Option<&Key>,
         sweep_time: DateTime<Utc>,
     ) -> Result<Inserted, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let produced = Recorded {
-            resource_id: plan.id.clone(),
-            ref_id: String::new(),
-        };
-        let now = plan.create_time.timestamp_micros();
-        match outbox::record_change(&mut tx, key.map(|k| (k, &produced)), &[], now).await {
-            Ok(()) => {}
-            Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
-            Err(e) => return Err(e),
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let produced = Recorded {
+                resource_id: plan.id.clone(),
+                ref_id: String::new(),
+            };
+            let now = plan.create_time.timestamp_micros();
+            match outbox::record_change(&mut tx, key.map(|k| (k, &produced)), &[], now).await {
+                Ok(()) => {}
+                Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
+                Err(e) => return Err(e),
+            }
+            let inserted = sqlx::query(
+                "INSERT INTO visit_plans (id, customer_id, owner_agent_id, tier, key_account, \
+                 state, next_due_time, sweep_time, doc, version, create_time, update_time) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (customer_id) DO NOTHING",
+            )
+            .bind(&plan.id)
+            .bind(&plan.customer_id)
+            .bind(&plan.owner_agent_id)
+            .bind(plan.facts.tier.code())
+            .bind(i64::from(plan.facts.key_account))
+            .bind(plan.state.code())
+            .bind(next_due(plan))
+            .bind(sweep_micros(sweep_time))
+            .bind(to_doc(plan))
+            .bind(plan.version)
+            .bind(now)
+            .bind(plan.update_time.timestamp_micros())
+            .execute(&mut *tx)
+            .await?;
+            if inserted.rows_affected() == 0 {
+                return Ok(Inserted::Replayed);
+            }
+            for visit in visits {
+                insert_visit(&mut tx, visit).await?;
+            }
+            tx.commit().await?;
+            Ok(Inserted::Created)
         }
-        let inserted = sqlx::query(
-            "INSERT INTO visit_plans (id, customer_id, owner_agent_id, tier, key_account, state, \
-             next_due_time, sweep_time, doc, version, create_time, update_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (customer_id) DO NOTHING",
-        )
-        .bind(&plan.id)
-        .bind(&plan.customer_id)
-        .bind(&plan.owner_agent_id)
-        .bind(plan.facts.tier.code())
-        .bind(i64::from(plan.facts.key_account))
-        .bind(plan.state.code())
-        .bind(next_due(plan))
-        .bind(sweep_micros(sweep_time))
-        .bind(to_doc(plan))
-        .bind(plan.version)
-        .bind(now)
-        .bind(plan.update_time.timestamp_micros())
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Ok(Inserted::Replayed);
-        }
-        for visit in visits {
-            insert_visit(&mut tx, visit).await?;
-        }
-        tx.commit().await?;
-        Ok(Inserted::Created)
+        .traced(self.span("INSERT", "visit_plans", "visits.insert_plan"))
+        .await
     }
 
     /// Returns a plan by id.
     pub async fn get_plan(&self, id: &str) -> Result<Option<Plan>, StoreError> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT id, doc FROM visit_plans WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|(id, doc)| from_doc(&id, &doc)).transpose()
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let row: Option<(String, String)> =
+                sqlx::query_as("SELECT id, doc FROM visit_plans WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            row.map(|(id, doc)| from_doc(&id, &doc)).transpose()
+        }
+        .traced(self.span("SELECT", "visit_plans", "visits.get_plan"))
+        .await
     }
 
     /// Returns the plans of these customers (at most one each).
@@ -118,17 +129,22 @@ impl Store {
         if customer_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut out = Vec::with_capacity(customer_ids.len());
-        for chunk in customer_ids.chunks(CHUNK) {
-            let mut sql = Sql::new("SELECT id, doc FROM visit_plans WHERE customer_id IN (");
-            for (i, id) in chunk.iter().enumerate() {
-                sql.bind(if i == 0 { "$?" } else { ", $?" }, id.as_str());
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let mut out = Vec::with_capacity(customer_ids.len());
+            for chunk in customer_ids.chunks(CHUNK) {
+                let mut sql = Sql::new("SELECT id, doc FROM visit_plans WHERE customer_id IN (");
+                for (i, id) in chunk.iter().enumerate() {
+                    sql.bind(if i == 0 { "$?" } else { ", $?" }, id.as_str());
+                }
+                sql.push(")");
+                let rows: Vec<(String, String)> = sql.query_as().fetch_all(&mut *conn).await?;
+                out.extend(docs::<Plan>(rows)?);
             }
-            sql.push(")");
-            let rows: Vec<(String, String)> = sql.query_as().fetch_all(&self.pool).await?;
-            out.extend(docs::<Plan>(rows)?);
+            Ok(out)
         }
-        Ok(out)
+        .traced(self.span("SELECT", "visit_plans", "visits.plans_of_customers"))
+        .await
     }
 
     /// Inserts new plans with their first visits in one transaction, a few statements per
@@ -142,50 +158,61 @@ impl Store {
         if plans.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.pool.begin().await?;
-        let mut inserted: Vec<String> = Vec::with_capacity(plans.len());
-        for chunk in plans.chunks(CHUNK) {
-            let mut sql = Sql::new(
-                "INSERT INTO visit_plans (id, customer_id, owner_agent_id, tier, key_account, \
-                 state, next_due_time, sweep_time, doc, version, create_time, update_time) VALUES ",
-            );
-            for (i, (plan, sweep)) in chunk.iter().enumerate() {
-                sql.push(if i == 0 { "(" } else { ", (" })
-                    .bind("$?", plan.id.as_str())
-                    .bind(", $?", plan.customer_id.as_str())
-                    .bind(", $?", plan.owner_agent_id.as_str())
-                    .bind(", $?", plan.facts.tier.code())
-                    .bind(", $?", i64::from(plan.facts.key_account))
-                    .bind(", $?", plan.state.code())
-                    .bind(", $?", next_due(plan))
-                    .bind(", $?", sweep_micros(*sweep))
-                    .bind(", $?", to_doc(plan))
-                    .bind(", $?", plan.version)
-                    .bind(", $?", plan.create_time.timestamp_micros())
-                    .bind(", $?)", plan.update_time.timestamp_micros());
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let mut inserted: Vec<String> = Vec::with_capacity(plans.len());
+            for chunk in plans.chunks(CHUNK) {
+                let mut sql = Sql::new(
+                    "INSERT INTO visit_plans (id, customer_id, owner_agent_id, tier, key_account, \
+                     state, next_due_time, sweep_time, doc, version, create_time, update_time) \
+                     VALUES ",
+                );
+                for (i, (plan, sweep)) in chunk.iter().enumerate() {
+                    sql.push(if i == 0 { "(" } else { ", (" })
+                        .bind("$?", plan.id.as_str())
+                        .bind(", $?", plan.customer_id.as_str())
+                        .bind(", $?", plan.owner_agent_id.as_str())
+                        .bind(", $?", plan.facts.tier.code())
+                        .bind(", $?", i64::from(plan.facts.key_account))
+                        .bind(", $?", plan.state.code())
+                        .bind(", $?", next_due(plan))
+                        .bind(", $?", sweep_micros(*sweep))
+                        .bind(", $?", to_doc(plan))
+                        .bind(", $?", plan.version)
+                        .bind(", $?", plan.create_time.timestamp_micros())
+                        .bind(", $?)", plan.update_time.timestamp_micros());
+                }
+                sql.push(" ON CONFLICT (customer_id) DO NOTHING RETURNING id");
+                let rows: Vec<(String,)> = sql.query_as().fetch_all(&mut *tx).await?;
+                inserted.extend(rows.into_iter().map(|(id,)| id));
             }
-            sql.push(" ON CONFLICT (customer_id) DO NOTHING RETURNING id");
-            let rows: Vec<(String,)> = sql.query_as().fetch_all(&mut *tx).await?;
-            inserted.extend(rows.into_iter().map(|(id,)| id));
+            let kept: std::collections::HashSet<&str> =
+                inserted.iter().map(String::as_str).collect();
+            let visits: Vec<&Visit> = visits
+                .iter()
+                .filter(|v| kept.contains(v.plan_id.as_str()))
+                .collect();
+            insert_visits(&mut tx, &visits).await?;
+            tx.commit().await?;
+            Ok(inserted)
         }
-        let kept: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();
-        let visits: Vec<&Visit> = visits
-            .iter()
-            .filter(|v| kept.contains(v.plan_id.as_str()))
-            .collect();
-        insert_visits(&mut tx, &visits).await?;
-        tx.commit().await?;
-        Ok(inserted)
+        .traced(self.span("INSERT", "visit_plans", "visits.insert_plans"))
+        .await
     }
 
     /// Returns a customer's plan.
     pub async fn plan_of_customer(&self, customer_id: &str) -> Result<Option<Plan>, StoreError> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT id, doc FROM visit_plans WHERE customer_id = $1")
-                .bind(customer_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|(id, doc)| from_doc(&id, &doc)).transpose()
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let row: Option<(String, String)> =
+                sqlx::query_as("SELECT id, doc FROM visit_plans WHERE customer_id = $1")
+                    .bind(customer_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            row.map(|(id, doc)| from_doc(&id, &doc)).transpose()
+        }
+        .traced(self.span("SELECT", "visit_plans", "visits.plan_of_customer"))
+        .await
     }
 
     /// Saves a changed plan with its plan visits and events if nobody changed the plan (or
@@ -199,40 +226,46 @@ impl Store {
         key: Option<(&Key, &Recorded)>,
         sweep_time: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let saved = sqlx::query(
-            "UPDATE visit_plans SET owner_agent_id = $1, tier = $2, key_account = $3, state = $4, \
-             next_due_time = $5, sweep_time = $6, doc = $7, version = $8, update_time = $9 \
-             WHERE id = $10 AND version = $11",
-        )
-        .bind(&plan.owner_agent_id)
-        .bind(plan.facts.tier.code())
-        .bind(i64::from(plan.facts.key_account))
-        .bind(plan.state.code())
-        .bind(next_due(plan))
-        .bind(sweep_micros(sweep_time))
-        .bind(to_doc(plan))
-        .bind(plan.version)
-        .bind(plan.update_time.timestamp_micros())
-        .bind(&plan.id)
-        .bind(read_version)
-        .execute(&mut *tx)
-        .await?;
-        if saved.rows_affected() != 1 {
-            return Ok(false);
-        }
-        for visit in &visits.create {
-            insert_visit(&mut tx, visit).await?;
-        }
-        for (visit, read) in &visits.update {
-            if !update_visit(&mut tx, visit, *read).await? {
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let saved = sqlx::query(
+                "UPDATE visit_plans SET owner_agent_id = $1, tier = $2, key_account = $3, \
+                 state = $4, next_due_time = $5, sweep_time = $6, doc = $7, version = $8, \
+                 update_time = $9 \
+                 WHERE id = $10 AND version = $11",
+            )
+            .bind(&plan.owner_agent_id)
+            .bind(plan.facts.tier.code())
+            .bind(i64::from(plan.facts.key_account))
+            .bind(plan.state.code())
+            .bind(next_due(plan))
+            .bind(sweep_micros(sweep_time))
+            .bind(to_doc(plan))
+            .bind(plan.version)
+            .bind(plan.update_time.timestamp_micros())
+            .bind(&plan.id)
+            .bind(read_version)
+            .execute(&mut *tx)
+            .await?;
+            if saved.rows_affected() != 1 {
                 return Ok(false);
             }
+            for visit in &visits.create {
+                insert_visit(&mut tx, visit).await?;
+            }
+            for (visit, read) in &visits.update {
+                if !update_visit(&mut tx, visit, *read).await? {
+                    return Ok(false);
+                }
+            }
+            outbox::record_change(&mut tx, key, events, plan.update_time.timestamp_micros())
+                .await?;
+            tx.commit().await?;
+            self.published(events.len());
+            Ok(true)
         }
-        outbox::record_change(&mut tx, key, events, plan.update_time.timestamp_micros()).await?;
-        tx.commit().await?;
-        self.published(events.len());
-        Ok(true)
+        .traced(self.span("UPDATE", "visit_plans", "visits.save_plan"))
+        .await
     }
 
     /// Returns up to `limit` plans after `after` in (create_time, id) order.
@@ -243,49 +276,55 @@ impl Store {
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<Vec<Plan>, StoreError> {
-        let PlanFilter {
-            owner_agent_id,
-            customer_id,
-            tier,
-            key_account,
-            overdue_only,
-            next_due_before,
-            state,
-        } = filter;
-        let mut sql = Sql::new("SELECT id, doc FROM visit_plans WHERE 1 = 1");
-        if let Some(owner) = owner_agent_id {
-            sql.bind(" AND owner_agent_id = $?", owner.as_str());
+        async {
+            let PlanFilter {
+                owner_agent_id,
+                customer_id,
+                tier,
+                key_account,
+                overdue_only,
+                next_due_before,
+                state,
+            } = filter;
+            let mut sql = Sql::new("SELECT id, doc FROM visit_plans WHERE 1 = 1");
+            if let Some(owner) = owner_agent_id {
+                sql.bind(" AND owner_agent_id = $?", owner.as_str());
+            }
+            if let Some(customer) = customer_id {
+                sql.bind(" AND customer_id = $?", customer.as_str());
+            }
+            if let Some(tier) = tier {
+                sql.bind(" AND tier = $?", tier.code());
+            }
+            if let Some(key_account) = key_account {
+                sql.bind(" AND key_account = $?", i64::from(*key_account));
+            }
+            if *overdue_only {
+                sql.bind(
+                    " AND next_due_time > 0 AND next_due_time < $?",
+                    now.timestamp_micros(),
+                );
+            }
+            if let Some(before) = next_due_before {
+                sql.bind(
+                    " AND next_due_time > 0 AND next_due_time < $?",
+                    before.timestamp_micros(),
+                );
+            }
+            if let Some(state) = state {
+                sql.bind(" AND state = $?", state.code());
+            }
+            if let Some(cursor) = after {
+                sql.after("create_time", cursor.key, cursor.id.as_str());
+            }
+            sql.bind(" ORDER BY create_time, id LIMIT $?", i64::from(limit));
+            let mut conn = db::acquire(&self.pool).await?;
+            let rows: Vec<(String, String)> = sql.query_as().fetch_all(&mut *conn).await?;
+            db::returned_rows(rows.len());
+            docs(rows)
         }
-        if let Some(customer) = customer_id {
-            sql.bind(" AND customer_id = $?", customer.as_str());
-        }
-        if let Some(tier) = tier {
-            sql.bind(" AND tier = $?", tier.code());
-        }
-        if let Some(key_account) = key_account {
-            sql.bind(" AND key_account = $?", i64::from(*key_account));
-        }
-        if *overdue_only {
-            sql.bind(
-                " AND next_due_time > 0 AND next_due_time < $?",
-                now.timestamp_micros(),
-            );
-        }
-        if let Some(before) = next_due_before {
-            sql.bind(
-                " AND next_due_time > 0 AND next_due_time < $?",
-                before.timestamp_micros(),
-            );
-        }
-        if let Some(state) = state {
-            sql.bind(" AND state = $?", state.code());
-        }
-        if let Some(cursor) = after {
-            sql.after("create_time", cursor.key, cursor.id.as_str());
-        }
-        sql.bind(" ORDER BY create_time, id LIMIT $?", i64::from(limit));
-        let rows: Vec<(String, String)> = sql.query_as().fetch_all(&self.pool).await?;
-        docs(rows)
+        .traced(self.span("SELECT", "visit_plans", "visits.list_plans"))
+        .await
     }
 
     /// Ids of up to `limit` plans the sweep must look at by `now`.
@@ -294,14 +333,20 @@ impl Store {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM visit_plans WHERE sweep_time <= $1 ORDER BY sweep_time LIMIT $2",
-        )
-        .bind(now.timestamp_micros())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT id FROM visit_plans WHERE sweep_time <= $1 ORDER BY sweep_time LIMIT $2",
+            )
+            .bind(now.timestamp_micros())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await?;
+            db::returned_rows(rows.len());
+            Ok(rows.into_iter().map(|(id,)| id).collect())
+        }
+        .traced(self.span("SELECT", "visit_plans", "visits.plans_to_sweep"))
+        .await
     }
 }
 

@@ -1,6 +1,8 @@
 //! Visits.
 
 use chrono::{DateTime, Utc};
+use csops_runtime::db;
+use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{Key, Recorded};
 use csops_runtime::outbox::{self, NewEvent};
 use csops_runtime::sql::Sql;
@@ -132,37 +134,46 @@ impl Store {
         key: Option<&Key>,
         events: &[NewEvent],
     ) -> Result<Inserted, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let produced = Recorded {
-            resource_id: visit.id.clone(),
-            ref_id: String::new(),
-        };
-        match outbox::record_change(
-            &mut tx,
-            key.map(|k| (k, &produced)),
-            events,
-            visit.create_time.timestamp_micros(),
-        )
-        .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
-            Err(e) => return Err(e),
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let produced = Recorded {
+                resource_id: visit.id.clone(),
+                ref_id: String::new(),
+            };
+            match outbox::record_change(
+                &mut tx,
+                key.map(|k| (k, &produced)),
+                events,
+                visit.create_time.timestamp_micros(),
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Duplicate(_)) => return Ok(Inserted::Replayed),
+                Err(e) => return Err(e),
+            }
+            insert_visit(&mut tx, visit).await?;
+            tx.commit().await?;
+            self.published(events.len());
+            Ok(Inserted::Created)
         }
-        insert_visit(&mut tx, visit).await?;
-        tx.commit().await?;
-        self.published(events.len());
-        Ok(Inserted::Created)
+        .traced(self.span("INSERT", "visits", "visits.insert_visit"))
+        .await
     }
 
     /// Returns a visit by id.
     pub async fn get_visit(&self, id: &str) -> Result<Option<Visit>, StoreError> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT id, doc FROM visits WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|(id, doc)| from_doc(&id, &doc)).transpose()
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let row: Option<(String, String)> =
+                sqlx::query_as("SELECT id, doc FROM visits WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            row.map(|(id, doc)| from_doc(&id, &doc)).transpose()
+        }
+        .traced(self.span("SELECT", "visits", "visits.get_visit"))
+        .await
     }
 
     /// Saves a changed visit with its events if nobody changed it since `read_version`.
@@ -172,14 +183,19 @@ impl Store {
         read_version: i64,
         events: &[NewEvent],
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if !update_visit(&mut tx, visit, read_version).await? {
-            return Ok(false);
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            if !update_visit(&mut tx, visit, read_version).await? {
+                return Ok(false);
+            }
+            outbox::record_change(&mut tx, None, events, visit.update_time.timestamp_micros())
+                .await?;
+            tx.commit().await?;
+            self.published(events.len());
+            Ok(true)
         }
-        outbox::record_change(&mut tx, None, events, visit.update_time.timestamp_micros()).await?;
-        tx.commit().await?;
-        self.published(events.len());
-        Ok(true)
+        .traced(self.span("UPDATE", "visits", "visits.save_visit"))
+        .await
     }
 
     /// Open visits of a plan due at or after `from`, by due time.
@@ -188,20 +204,26 @@ impl Store {
         plan_id: &str,
         from: DateTime<Utc>,
     ) -> Result<Vec<Visit>, StoreError> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, doc FROM visits WHERE plan_id = $1 AND due_time >= $2 \
-             AND state IN ('planned', 'scheduled', 'in_progress') ORDER BY due_time, id",
-        )
-        .bind(plan_id)
-        .bind(from.timestamp_micros())
-        .fetch_all(&self.pool)
-        .await?;
-        let visits: Vec<Visit> = docs(rows)?;
-        // Care and complaint visits of the plan's customer are not plan visits.
-        Ok(visits
-            .into_iter()
-            .filter(|v| v.source.kind == crate::domain::visit::SourceKind::Plan)
-            .collect())
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT id, doc FROM visits WHERE plan_id = $1 AND due_time >= $2 \
+                 AND state IN ('planned', 'scheduled', 'in_progress') ORDER BY due_time, id",
+            )
+            .bind(plan_id)
+            .bind(from.timestamp_micros())
+            .fetch_all(&mut *conn)
+            .await?;
+            db::returned_rows(rows.len());
+            let visits: Vec<Visit> = docs(rows)?;
+            // Care and complaint visits of the plan's customer are not plan visits.
+            Ok(visits
+                .into_iter()
+                .filter(|v| v.source.kind == crate::domain::visit::SourceKind::Plan)
+                .collect())
+        }
+        .traced(self.span("SELECT", "visits", "visits.open_plan_visits"))
+        .await
     }
 
     /// Ids of up to `limit` open visits due before `before`.
@@ -210,27 +232,38 @@ impl Store {
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM visits WHERE state IN ('planned', 'scheduled', 'in_progress') \
-             AND due_time < $1 ORDER BY due_time, id LIMIT $2",
-        )
-        .bind(before.timestamp_micros())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT id FROM visits WHERE state IN ('planned', 'scheduled', 'in_progress') \
+                 AND due_time < $1 ORDER BY due_time, id LIMIT $2",
+            )
+            .bind(before.timestamp_micros())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await?;
+            db::returned_rows(rows.len());
+            Ok(rows.into_iter().map(|(id,)| id).collect())
+        }
+        .traced(self.span("SELECT", "visits", "visits.open_due_before"))
+        .await
     }
 
     /// Counts visits not done in time: MISSED, or open and past `overdue_before`.
     pub async fn count_overdue(&self, overdue_before: DateTime<Utc>) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM visits WHERE state = 'missed' \
-             OR (state IN ('planned', 'scheduled', 'in_progress') AND due_time < $1)",
-        )
-        .bind(overdue_before.timestamp_micros())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n)
+        async {
+            let mut conn = db::acquire(&self.pool).await?;
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM visits WHERE state = 'missed' \
+                 OR (state IN ('planned', 'scheduled', 'in_progress') AND due_time < $1)",
+            )
+            .bind(overdue_before.timestamp_micros())
+            .fetch_one(&mut *conn)
+            .await?;
+            Ok(n)
+        }
+        .traced(self.span("SELECT", "visits", "visits.count_overdue"))
+        .await
     }
 
     /// Returns up to `limit` visits after `after` in (due_time, id) order.
@@ -240,45 +273,51 @@ impl Store {
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<Visit>, StoreError> {
-        let VisitFilter {
-            customer_id,
-            assigned_agent_id,
-            states,
-            care_kind,
-            methods,
-            purposes,
-            due_start,
-            due_end,
-            plan_id,
-        } = filter;
-        let mut sql = Sql::new("SELECT id, doc FROM visits WHERE 1 = 1");
-        if let Some(c) = customer_id {
-            sql.bind(" AND customer_id = $?", c.as_str());
+        async {
+            let VisitFilter {
+                customer_id,
+                assigned_agent_id,
+                states,
+                care_kind,
+                methods,
+                purposes,
+                due_start,
+                due_end,
+                plan_id,
+            } = filter;
+            let mut sql = Sql::new("SELECT id, doc FROM visits WHERE 1 = 1");
+            if let Some(c) = customer_id {
+                sql.bind(" AND customer_id = $?", c.as_str());
+            }
+            if let Some(a) = assigned_agent_id {
+                sql.bind(" AND assigned_agent_id = $?", a.as_str());
+            }
+            if let Some(p) = plan_id {
+                sql.bind(" AND plan_id = $?", p.as_str());
+            }
+            in_list(&mut sql, "state", states.iter().map(|s| s.code()));
+            if let Some(k) = care_kind {
+                sql.bind(" AND care_kind = $?", k.code());
+            }
+            in_list(&mut sql, "method", methods.iter().map(|m| m.code()));
+            in_list(&mut sql, "purpose", purposes.iter().map(|p| p.code()));
+            if let Some(t) = due_start {
+                sql.bind(" AND due_time >= $?", t.timestamp_micros());
+            }
+            if let Some(t) = due_end {
+                sql.bind(" AND due_time < $?", t.timestamp_micros());
+            }
+            if let Some(cursor) = after {
+                sql.after("due_time", cursor.key, cursor.id.as_str());
+            }
+            sql.bind(" ORDER BY due_time, id LIMIT $?", i64::from(limit));
+            let mut conn = db::acquire(&self.pool).await?;
+            let rows: Vec<(String, String)> = sql.query_as().fetch_all(&mut *conn).await?;
+            db::returned_rows(rows.len());
+            docs(rows)
         }
-        if let Some(a) = assigned_agent_id {
-            sql.bind(" AND assigned_agent_id = $?", a.as_str());
-        }
-        if let Some(p) = plan_id {
-            sql.bind(" AND plan_id = $?", p.as_str());
-        }
-        in_list(&mut sql, "state", states.iter().map(|s| s.code()));
-        if let Some(k) = care_kind {
-            sql.bind(" AND care_kind = $?", k.code());
-        }
-        in_list(&mut sql, "method", methods.iter().map(|m| m.code()));
-        in_list(&mut sql, "purpose", purposes.iter().map(|p| p.code()));
-        if let Some(t) = due_start {
-            sql.bind(" AND due_time >= $?", t.timestamp_micros());
-        }
-        if let Some(t) = due_end {
-            sql.bind(" AND due_time < $?", t.timestamp_micros());
-        }
-        if let Some(cursor) = after {
-            sql.after("due_time", cursor.key, cursor.id.as_str());
-        }
-        sql.bind(" ORDER BY due_time, id LIMIT $?", i64::from(limit));
-        let rows: Vec<(String, String)> = sql.query_as().fetch_all(&self.pool).await?;
-        docs(rows)
+        .traced(self.span("SELECT", "visits", "visits.list_visits"))
+        .await
     }
 }
 
