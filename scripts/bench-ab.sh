@@ -8,6 +8,8 @@
 # Rounds alternate which side goes first. Prints one line per round and a median per side; JSON lines in target-release/bench-ab/.
 #   AB_ROUNDS=4 AB_DURATION=10s AB_SCENARIOS="get_customer list_customers create_customer"
 #   AB_SERVICE=customers (or complaints, which then also starts customers from B)
+#   AB_ENV_A="VAR=value …", AB_ENV_B="…": extra environment for every service of that side
+#   (the same build on both sides with different settings, e.g. scripts/bench-tracing.sh)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 a_bin="$(realpath "$1")"
@@ -16,6 +18,8 @@ rounds="${AB_ROUNDS:-4}"
 duration="${AB_DURATION:-10s}"
 service="${AB_SERVICE:-customers}"
 read -r -a scenarios <<<"${AB_SCENARIOS:-get_customer list_customers create_customer}"
+read -r -a env_a <<<"${AB_ENV_A:-}"
+read -r -a env_b <<<"${AB_ENV_B:-}"
 pgbin="${CSOPS_PG_BINDIR:-/usr/lib/postgresql/15/bin}"
 out="$repo/target-release/bench-ab"
 rm -rf "$out" && mkdir -p "$out"
@@ -60,11 +64,12 @@ start() {
 
 declare -A target
 for side in a b; do
-    bin="$a_bin"; [[ $side == b ]] && bin="$b_bin"
-    customers="$(start "$side" "$bin" customers)"
+    bin="$a_bin"; side_env=("${env_a[@]}")
+    [[ $side == b ]] && { bin="$b_bin"; side_env=("${env_b[@]}"); }
+    customers="$(start "$side" "$bin" customers "${side_env[@]}")"
     target[$side]="$customers"
     if [[ $service == complaints ]]; then
-        target[$side]="$(start "$side" "$bin" complaints CSOPS_CUSTOMERS_URL="$customers")"
+        target[$side]="$(start "$side" "$bin" complaints CSOPS_CUSTOMERS_URL="$customers" "${side_env[@]}")"
     fi
     target[${side}_customers]="$customers"
 done

@@ -9,6 +9,8 @@
 //!   RecordCallbackAttempt, the `send complaints` hop and complaints' RecordCallback.
 //! - Every later change of the complaint links to the trace of the call that created it, so
 //!   one trace id leads to all of them; the relay's batch spans link to the traces they serve.
+//! - The breach watcher's check of a complaint continues the complaint's trace (its
+//!   escalation is found there), and its batch span links to the traces it serves.
 //! - Store calls are database spans inside the RPC span, with the conventional attributes, a
 //!   child span for the pooled connection wait, and no parameter values.
 #![allow(clippy::unwrap_used, unreachable_pub)]
@@ -91,7 +93,10 @@ async fn a_complaints_life_across_services_and_outboxes_is_followed_from_its_tra
     })
     .unwrap();
 
-    let suite = AllFour::start().await;
+    // Complaints with a 1-second first-contact clock, so the watcher breaches one here.
+    let fast_policy = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../services/complaints/tests/fast-policy.toml");
+    let suite = AllFour::start_with(Some(fast_policy)).await;
     let (cus, cmp, fb) = (
         suite.customers.addr,
         suite.complaints.addr,
@@ -118,6 +123,19 @@ async fn a_complaints_life_across_services_and_outboxes_is_followed_from_its_tra
     )
     .await;
     let id = created["complaint"]["id"].as_str().unwrap().to_owned();
+    // A second complaint nobody contacts: its first-contact clock breaches within a second.
+    let ignored = call(
+        cmp,
+        &rpc(COMPLAINTS, "CreateComplaint"),
+        json!({"requestId": "trace-life-2", "actor": agent(), "complaint": {
+            "customerId": customer, "title": TITLE,
+            "nature": "COMPLAINT_NATURE_SERVICE_ATTITUDE", "severity": "SEVERITY_MEDIUM",
+            "channel": "CHANNEL_HOTLINE"}}),
+    )
+    .await["complaint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     step(
         cmp,
         "AcknowledgeComplaint",
@@ -143,6 +161,18 @@ async fn a_complaints_life_across_services_and_outboxes_is_followed_from_its_tra
         (complaint(cmp, &id).await["state"] == "COMPLAINT_STATE_REOPENED").then_some(())
     })
     .await;
+    wait_for(
+        "the ignored complaint's first contact to breach",
+        async || {
+            let c = complaint(cmp, &ignored).await;
+            c["clocks"]
+                .as_array()?
+                .iter()
+                .any(|k| k["state"] == "SLA_CLOCK_STATE_BREACHED")
+                .then_some(())
+        },
+    )
+    .await;
     suite.stop().await;
     telemetry.shutdown();
 
@@ -167,7 +197,13 @@ async fn a_complaints_life_across_services_and_outboxes_is_followed_from_its_tra
         .await;
 
     // The complaint's own trace: the create call, with its store calls inside it.
-    let create = one(&spans, &create_name, "server", |_| true);
+    // Two complaints were created; the resolved one is the one ResolveComplaint links to.
+    let resolved = one(&spans, &resolve_name, "server", |_| true);
+    let create = one(&spans, &create_name, "server", |s| {
+        resolved
+            .links
+            .contains(&(s.trace_id.clone(), s.span_id.clone()))
+    });
     let origin = (create.trace_id.clone(), create.span_id.clone());
     let insert = spans
         .iter()
@@ -198,13 +234,8 @@ async fn a_complaints_life_across_services_and_outboxes_is_followed_from_its_tra
         "the wait for a pooled connection is not a child of the store call: {insert:#?}"
     );
 
-    // Resolution: its own trace, linked to the complaint's, through complaints' outbox to
+    // Resolution: its own trace, linked to the complaint's (above), through complaints' outbox to
     // feedback.
-    let resolved = one(&spans, &resolve_name, "server", |_| true);
-    assert!(
-        resolved.links.contains(&origin),
-        "ResolveComplaint does not link to the complaint's trace: {resolved:#?}"
-    );
     assert_hop(&spans, resolved, "feedback", &schedule_name);
     assert!(
         spans.iter().any(|s| s.name == "outbox relay batch"
@@ -221,6 +252,39 @@ async fn a_complaints_life_across_services_and_outboxes_is_followed_from_its_tra
             && s.trace_id == attempt.trace_id
             && s.links.contains(&origin)),
         "RecordCallback does not link to the complaint's trace: {spans:#?}"
+    );
+
+    // The breach: the watcher's check continues the ignored complaint's trace and saves the
+    // breach there; its batch links to that trace.
+    let ignored_create = spans
+        .iter()
+        .find(|s| s.name == create_name && s.trace_id != create.trace_id)
+        .unwrap_or_else(|| panic!("no second CreateComplaint: {spans:#?}"));
+    let check = spans
+        .iter()
+        .find(|s| {
+            s.name == "check complaint clocks"
+                && s.trace_id == ignored_create.trace_id
+                && s.attributes
+                    .get("csops.watcher.outcome")
+                    .map(String::as_str)
+                    == Some("Changed")
+        })
+        .unwrap_or_else(|| panic!("no watcher check that changed the complaint: {spans:#?}"));
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.attributes.get("db.query.name").map(String::as_str)
+                == Some("complaints.save")
+                && s.parent_span_id == check.span_id),
+        "the breach is not saved inside the check"
+    );
+    assert!(
+        spans.iter().any(|s| s.name == "breach watcher batch"
+            && s.links
+                .iter()
+                .any(|(trace, _)| *trace == ignored_create.trace_id)),
+        "no watcher batch links to the ignored complaint's trace"
     );
 
     // Store calls carry no parameter values: nothing personal in any span.

@@ -73,6 +73,12 @@ pub struct AllFour {
 impl AllFour {
     /// The four services on fresh PostgreSQL databases, each told where its neighbours are.
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Like [`AllFour::start`], complaints running with the SLA policy in `complaints_policy`
+    /// (a test policy with short clocks makes the breach watcher act during a test).
+    pub async fn start_with(complaints_policy: Option<std::path::PathBuf>) -> Self {
         let (complaints_addr, visits_addr, feedback_addr) = (free_addr(), free_addr(), free_addr());
         let url = |addr: SocketAddr| format!("http://{addr}");
         let customers_db = csops_testkit::postgres::fresh_database().await;
@@ -111,6 +117,7 @@ impl AllFour {
         let config = csops_complaints::Config {
             visits_url: url(visits_addr),
             feedback_url: url(feedback_addr),
+            sla_policy_file: complaints_policy,
             ..csops_complaints::Config::for_tests(&url(customers.addr))
         };
         let app = csops_complaints::App::build(&settings, config, Metrics::new())
