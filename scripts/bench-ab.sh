@@ -27,6 +27,8 @@ work="$(mktemp -d /tmp/csops-ab.XXXXXX)"
 chmod 755 "$work"
 pids=()
 cleanup() {
+    # start() runs in a command substitution (a subshell): its pids come back through a file.
+    [[ -f "$work/pids" ]] && mapfile -t -O "${#pids[@]}" pids <"$work/pids"
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     sleep 1
     setpriv --reuid=postgres --regid=postgres --init-groups \
@@ -55,7 +57,7 @@ start() {
     env "$@" CSOPS_LOG_FORMAT=json RUST_LOG=warn "$bin/csops-$name" --listen-addr "127.0.0.1:$port" \
         --metrics-addr off --database-url "postgres://postgres@127.0.0.1:$pgport/${name}_$side" \
         >"$work/$name-$side.log" 2>&1 &
-    pids+=($!)
+    echo $! >>"$work/pids"
     "$b_bin/csops-load" wait-serving --target "http://127.0.0.1:$port" \
         --service "csops.$name.v1.$(tr '[:lower:]' '[:upper:]' <<<"${name:0:1}")${name:1}Service" \
         --timeout 30s >/dev/null

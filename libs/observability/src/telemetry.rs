@@ -20,8 +20,11 @@ use crate::metrics::Metrics;
 /// How long `shutdown` waits for buffered spans to be exported.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The log filter used when `RUST_LOG` is unset or empty.
+/// The filter used when `RUST_LOG` (logs) or `CSOPS_TRACE_FILTER` (traces) is unset or empty.
 const DEFAULT_FILTER: &str = "info";
+
+/// The variable that filters the spans exported over OTLP, independently of `RUST_LOG`.
+const TRACE_FILTER_VAR: &str = "CSOPS_TRACE_FILTER";
 
 /// The format of log lines written to stderr.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -99,6 +102,9 @@ pub enum TelemetryError {
     /// `RUST_LOG` holds a directive the filter cannot parse.
     #[error("invalid RUST_LOG filter: {0}")]
     Filter(#[from] tracing_subscriber::filter::ParseError),
+    /// `CSOPS_TRACE_FILTER` holds a directive the filter cannot parse.
+    #[error("invalid CSOPS_TRACE_FILTER filter: {0}")]
+    TraceFilter(tracing_subscriber::filter::ParseError),
     /// The OTLP exporter could not be built from the `OTEL_EXPORTER_OTLP_*` variables.
     #[error("cannot build the OTLP span exporter: {0}")]
     Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
@@ -169,7 +175,8 @@ fn shutdown_provider(provider: &SdkTracerProvider) {
 ///
 /// Logs go to stderr, filtered by `RUST_LOG` (default `info`). Spans are exported over
 /// OTLP/gRPC only when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
-/// is set; the SDK reads `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
+/// is set, filtered by `CSOPS_TRACE_FILTER` (default `info`, whatever `RUST_LOG` says); the
+/// SDK reads `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
 /// `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` and the other standard variables.
 pub fn init(config: TelemetryConfig) -> Result<Telemetry, TelemetryError> {
     init_with_writer(config, std::io::stderr)
@@ -180,16 +187,17 @@ pub fn init_with_writer<W>(config: TelemetryConfig, writer: W) -> Result<Telemet
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(directives)?,
-        _ => EnvFilter::new(DEFAULT_FILTER),
-    };
+    // Each layer has its own filter: RUST_LOG chooses the log lines, CSOPS_TRACE_FILTER the
+    // spans and span events exported, so quieting the logs does not switch tracing off.
+    let log_filter = env_filter("RUST_LOG")?;
+    let trace_filter = env_filter(TRACE_FILTER_VAR).map_err(TelemetryError::TraceFilter)?;
 
     let fmt_layer = match config.log_format.resolve() {
-        LogFormat::Json => json_layer(writer).boxed(),
+        LogFormat::Json => json_layer(writer).with_filter(log_filter).boxed(),
         _ => tracing_subscriber::fmt::layer()
             .with_ansi(std::io::stderr().is_terminal())
             .with_writer(writer)
+            .with_filter(log_filter)
             .boxed(),
     };
 
@@ -202,10 +210,10 @@ where
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("csops-observability"))
             .with_level(true)
+            .with_filter(trace_filter)
     });
 
     tracing_subscriber::registry()
-        .with(filter)
         .with(fmt_layer)
         .with(otel_layer)
         .try_init()?;
@@ -273,6 +281,14 @@ where
             ),
             None => writer.write_str(&line),
         }
+    }
+}
+
+/// The filter in `var` (tracing's `EnvFilter` syntax), `info` when unset or empty.
+fn env_filter(var: &str) -> Result<EnvFilter, tracing_subscriber::filter::ParseError> {
+    match std::env::var(var) {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(directives),
+        _ => Ok(EnvFilter::new(DEFAULT_FILTER)),
     }
 }
 
