@@ -189,7 +189,8 @@ pub fn command<E: Args>(spec: &ServiceSpec) -> Command {
         .after_help(
             "OpenTelemetry: traces are exported over OTLP/gRPC when OTEL_EXPORTER_OTLP_ENDPOINT is set; \
              OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and OTEL_TRACES_SAMPLER are honoured. \
-             RUST_LOG sets the log filter (default \"info\").",
+             RUST_LOG filters the log lines and CSOPS_TRACE_FILTER the exported spans \
+             (each default \"info\").",
         );
     let command = CommonArgs::augment_args(command)
         .mut_arg("listen_addr", |a| a.default_value(listen).required(false))
