@@ -64,9 +64,9 @@ async fn scrape(addr: SocketAddr, accept: Option<&str>) -> (String, String) {
     (head.to_owned(), body.to_owned())
 }
 
-/// Scrapes in the OpenMetrics format until `done` holds for the body, for at most 10 s.
+/// Scrapes in the OpenMetrics format until `done` holds for the body, for at most 30 s.
 async fn scrape_until(addr: SocketAddr, done: impl Fn(&str) -> bool) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let (head, body) = scrape(addr, Some(PROMETHEUS_ACCEPT)).await;
         assert!(
