@@ -7,7 +7,7 @@
 #   scripts/bench-ab.sh /tmp/before/target-release/release target-release/release
 # Rounds alternate which side goes first. Prints one line per round and a median per side; JSON lines in target-release/bench-ab/.
 #   AB_ROUNDS=4 AB_DURATION=10s AB_SCENARIOS="get_customer list_customers create_customer"
-#   AB_SERVICE=customers (or complaints, which then also starts customers from B)
+#   AB_CALLERS=32 (concurrent callers), AB_SERVICE=customers (or complaints, which then also starts customers from B)
 #   AB_ENV_A="VAR=value …", AB_ENV_B="…": extra environment for every service of that side
 #   (the same build on both sides with different settings, e.g. scripts/bench-tracing.sh)
 set -euo pipefail
@@ -83,7 +83,7 @@ for scenario in "${scenarios[@]}"; do
         sides=(a b)
         ((round % 2 == 0)) && sides=(b a)
         for side in "${sides[@]}"; do
-            "$b_bin/csops-load" run -s "$scenario" -c 32 --duration "$duration" --warmup 2s \
+            "$b_bin/csops-load" run -s "$scenario" -c "${AB_CALLERS:-32}" --duration "$duration" --warmup 2s \
                 --target "${target[$side]}" --customers-url "${target[${side}_customers]}" --json \
                 | jq -c --arg side "$side" --argjson round "$round" \
                     --arg scenario "$scenario" '{side:$side, round:$round, scenario:$scenario, rate:.total.ok_per_s, p99_ms:.total.latency_ms.p99}' \

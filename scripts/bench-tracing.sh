@@ -9,7 +9,9 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-cargo build --release --locked --target-dir target-release \
+# TRACING_NO_BUILD=1: measure the binaries already built, in target-release/release or in the
+# directory TRACING_BIN names.
+[[ -n ${TRACING_NO_BUILD:-} ]] || cargo build --release --locked --target-dir target-release \
     -p csops-load -p csops-customers -p csops-complaints
 venv="$repo/.tools/rotel"
 [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
@@ -30,14 +32,16 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
-export AB_ENV_A="OTEL_SERVICE_NAME=csops-bench"
-export AB_ENV_B="OTEL_SERVICE_NAME=csops-bench OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$grpc_port OTEL_TRACES_SAMPLER=parentbased_always_on"
-bin="$repo/target-release/release"
+# TRACING_ENV: extra environment for both sides (e.g. an allocator preloaded on both).
+export AB_ENV_A="OTEL_SERVICE_NAME=csops-bench ${TRACING_ENV:-}"
+export AB_ENV_B="OTEL_SERVICE_NAME=csops-bench ${TRACING_ENV:-} OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$grpc_port OTEL_TRACES_SAMPLER=parentbased_always_on"
+bin="${TRACING_BIN:-$repo/target-release/release}"
 echo "== customers (a = export off, b = export on)"
 AB_SERVICE=customers AB_SCENARIOS="${TRACING_CUSTOMERS_SCENARIOS:-get_customer list_customers create_customer}" \
     scripts/bench-ab.sh "$bin" "$bin"
 cp target-release/bench-ab/summary.txt target-release/bench-tracing-customers.txt
 echo "== complaints (a = export off, b = export on; complaints calls customers of its side)"
+[[ -n ${TRACING_SKIP_COMPLAINTS:-} ]] && exit 0
 AB_SERVICE=complaints AB_SCENARIOS="${TRACING_COMPLAINTS_SCENARIOS:-get_complaint list_open_complaints create_complaint}" \
     scripts/bench-ab.sh "$bin" "$bin"
 cp target-release/bench-ab/summary.txt target-release/bench-tracing-complaints.txt

@@ -9,8 +9,10 @@ use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
+use tracing_subscriber::filter::{ParseError, Targets};
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, MakeWriter};
+use tracing_subscriber::layer::Filter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -189,8 +191,8 @@ where
 {
     // Each layer has its own filter: RUST_LOG chooses the log lines, CSOPS_TRACE_FILTER the
     // spans and span events exported, so quieting the logs does not switch tracing off.
-    let log_filter = env_filter("RUST_LOG")?;
-    let trace_filter = env_filter(TRACE_FILTER_VAR).map_err(TelemetryError::TraceFilter)?;
+    let log_filter = layer_filter("RUST_LOG")?;
+    let trace_filter = layer_filter(TRACE_FILTER_VAR).map_err(TelemetryError::TraceFilter)?;
 
     let fmt_layer = match config.log_format.resolve() {
         LogFormat::Json => json_layer(writer).with_filter(log_filter).boxed(),
@@ -207,9 +209,15 @@ where
         None
     };
     let otel_layer = provider.as_ref().map(|provider| {
+        // Each span carries what its own fields say, nothing per span that the trace does not
+        // need: no source location, thread, level or busy/idle time (each costs attributes to
+        // build, queue and encode for every span, and busy/idle a clock read on every poll).
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("csops-observability"))
-            .with_level(true)
+            .with_location(false)
+            .with_threads(false)
+            .with_level(false)
+            .with_tracked_inactivity(false)
             .with_filter(trace_filter)
     });
 
@@ -285,11 +293,39 @@ where
 }
 
 /// The filter in `var` (tracing's `EnvFilter` syntax), `info` when unset or empty.
-fn env_filter(var: &str) -> Result<EnvFilter, tracing_subscriber::filter::ParseError> {
-    match std::env::var(var) {
-        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(directives),
-        _ => Ok(EnvFilter::new(DEFAULT_FILTER)),
+///
+/// Directives of targets and levels only (`info`, `warn,csops_runtime=debug`), the usual case,
+/// become a static [`Targets`] filter; span and field directives need an [`EnvFilter`], which
+/// also tracks every span it sees entered and left, a cost paid on each poll of a traced call.
+fn layer_filter<S>(var: &str) -> Result<Box<dyn Filter<S> + Send + Sync>, ParseError>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let directives = std::env::var(var)
+        .ok()
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_FILTER.to_owned());
+    Ok(match parse_filter(&directives)? {
+        ParsedFilter::Targets(targets) => Box::new(targets),
+        ParsedFilter::Env(env) => env,
+    })
+}
+
+/// A filter's directives, as the cheapest filter that understands them.
+#[derive(Debug)]
+enum ParsedFilter {
+    Targets(Targets),
+    Env(Box<EnvFilter>),
+}
+
+fn parse_filter(directives: &str) -> Result<ParsedFilter, ParseError> {
+    // `Targets` would read a span directive (`[span{field=value}]=level`) as a target's name.
+    if !directives.contains('[') {
+        if let Ok(targets) = directives.parse::<Targets>() {
+            return Ok(ParsedFilter::Targets(targets));
+        }
     }
+    Ok(ParsedFilter::Env(Box::new(EnvFilter::try_new(directives)?)))
 }
 
 fn otlp_endpoint_configured() -> bool {
@@ -415,6 +451,27 @@ mod tests {
         assert_eq!(parsed[1]["trace_id"], trace_id.as_str());
         assert_eq!(parsed[1]["span_id"], span_id.as_str());
         assert_eq!(trace_id.len(), 32);
+    }
+
+    #[test]
+    fn level_and_target_filters_are_static_and_span_directives_keep_their_meaning() {
+        for directives in ["info", "warn,csops_runtime=debug", "off"] {
+            assert!(
+                matches!(parse_filter(directives), Ok(ParsedFilter::Targets(_))),
+                "{directives}"
+            );
+        }
+        // Span and field directives need the dynamic filter, which understands them.
+        for directives in [
+            "warn,[grpc.server]=debug",
+            "info,[{rpc.method=GetCustomer}]=trace",
+        ] {
+            assert!(
+                matches!(parse_filter(directives), Ok(ParsedFilter::Env(_))),
+                "{directives}"
+            );
+        }
+        assert!(parse_filter("info,[unclosed=debug").is_err());
     }
 
     #[test]

@@ -127,8 +127,9 @@ pub fn system(pool: &AnyPool) -> &'static str {
 /// `db.operation.name`, `db.collection.name`, `db.query.summary` and the store call's name in
 /// `db.query.name` (e.g. `complaints.get`). Never the statement's parameters: they hold
 /// personal data. [`returned_rows`] adds `db.response.returned_rows`. Every store method runs
-/// inside one (`.instrument(db::span(..))`), and takes its connection with [`acquire`] or
-/// [`begin`], so the wait for a pooled connection is a child span of its own.
+/// inside one (`.traced(db::span(..))`), and takes its connection with [`acquire`] or
+/// [`begin`], which record the wait for a pooled connection on it as
+/// `db.client.connection.wait_time` (seconds, the unit of OpenTelemetry's metric of that name).
 pub fn span(
     system: &'static str,
     operation: &'static str,
@@ -146,6 +147,7 @@ pub fn span(
         db.query.summary = %format_args!("{operation} {collection}"),
         db.query.name = name,
         db.response.returned_rows = tracing::field::Empty,
+        db.client.connection.wait_time = tracing::field::Empty,
     )
 }
 
@@ -174,27 +176,32 @@ pub fn returned_rows(rows: usize) {
     tracing::Span::current().record("db.response.returned_rows", rows);
 }
 
-fn acquire_span(pool: &AnyPool) -> tracing::Span {
-    tracing::info_span!(
-        "db.pool.acquire",
-        otel.name = "acquire connection",
-        otel.kind = "internal",
-        db.system.name = system(pool),
-        db.client.connection.pool.size = pool.size(),
-        db.client.connection.pool.idle = pool.num_idle(),
-    )
+/// Records on the current store call's span how long it waited for a pooled connection.
+///
+/// An attribute, not a span of its own: a span per store call is the bulk of the tracing
+/// cost of a read (BENCHMARKS.md, "Tracing overhead"), and the wait is one number.
+fn record_wait(started: std::time::Instant) {
+    tracing::Span::current().record(
+        "db.client.connection.wait_time",
+        started.elapsed().as_secs_f64(),
+    );
 }
 
-/// Takes a pooled connection; the wait is the span `acquire connection`, a child of the
-/// store call's span.
+/// Takes a pooled connection, recording the wait on the store call's span.
 pub async fn acquire(pool: &AnyPool) -> Result<PoolConnection<Any>, sqlx::Error> {
-    pool.acquire().instrument(acquire_span(pool)).await
+    let started = std::time::Instant::now();
+    let connection = pool.acquire().await;
+    record_wait(started);
+    connection
 }
 
-/// Takes a pooled connection and begins a transaction on it; the wait is the span `acquire
-/// connection`.
+/// Takes a pooled connection and begins a transaction on it, recording the wait on the store
+/// call's span.
 pub async fn begin(pool: &AnyPool) -> Result<Transaction<'static, Any>, sqlx::Error> {
-    pool.begin().instrument(acquire_span(pool)).await
+    let started = std::time::Instant::now();
+    let transaction = pool.begin().await;
+    record_wait(started);
+    transaction
 }
 
 /// What a database error means to a caller.
@@ -345,6 +352,54 @@ pub(crate) mod tests {
         assert_eq!(classify(&error), DbErrorKind::Unavailable, "{error:?}");
         let status = tonic::Status::from(crate::Error::Store(StoreError::from(error)));
         assert_eq!(status.code(), tonic::Code::Unavailable);
+    }
+
+    #[tokio::test]
+    async fn a_pooled_connection_the_server_closed_costs_at_most_one_failed_call() {
+        // A pooled connection whose server session ended (a restart, an idle timeout in a
+        // proxy) fails at most one call, is dropped, and the next call gets a fresh connection,
+        // without restarting anything.
+        let settings = |url: String| DatabaseSettings {
+            url: SecretString::from(url),
+            max_connections: 1,
+        };
+        let pool = connect(&settings(csops_testkit::postgres::fresh_database().await))
+            .await
+            .unwrap();
+        let killer = connect(&settings(csops_testkit::postgres::fresh_database().await))
+            .await
+            .unwrap();
+        let backend = || sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()").fetch_one(&pool);
+        let first = backend().await.unwrap();
+        let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(first)
+            .fetch_one(&killer)
+            .await
+            .unwrap();
+        assert!(terminated);
+
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut failed = 0;
+        let replacement = loop {
+            match backend().await {
+                Ok(pid) if pid != first => break pid,
+                Ok(_) => {} // the session has not ended yet: pg_terminate_backend only signals it
+                Err(error) => {
+                    assert_eq!(classify(&error), DbErrorKind::Unavailable, "{error:?}");
+                    failed += 1;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no fresh connection after 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_ne!(replacement, first);
+        assert!(
+            failed <= 1,
+            "{failed} calls failed on the closed connection"
+        );
     }
 
     /// A migrated SQLite database (kit tables only) in `dir`.
