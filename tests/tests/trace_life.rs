@@ -254,8 +254,9 @@ async fn a_complaints_life_across_services_and_outboxes_is_followed_from_its_tra
         "RecordCallback does not link to the complaint's trace: {spans:#?}"
     );
 
-    // The breach: the watcher's check continues the ignored complaint's trace and saves the
-    // breach there; its batch links to that trace.
+    // The breach: the watcher's check continues the ignored complaint's trace; its batch
+    // links to that trace, the check links back to the batch, and the batch saves the breach
+    // set-wise (one statement per table for all the complaints it changed).
     let ignored_create = spans
         .iter()
         .find(|s| s.name == create_name && s.trace_id != create.trace_id)
@@ -271,20 +272,28 @@ async fn a_complaints_life_across_services_and_outboxes_is_followed_from_its_tra
                     == Some("Changed")
         })
         .unwrap_or_else(|| panic!("no watcher check that changed the complaint: {spans:#?}"));
+    let batch = spans
+        .iter()
+        .find(|s| {
+            s.name == "breach watcher batch"
+                && s.links
+                    .iter()
+                    .any(|(trace, _)| *trace == ignored_create.trace_id)
+        })
+        .unwrap_or_else(|| panic!("no watcher batch links to the ignored complaint's trace"));
+    assert!(
+        check
+            .links
+            .contains(&(batch.trace_id.clone(), batch.span_id.clone())),
+        "the check does not link to its batch: {check:#?}"
+    );
     assert!(
         spans
             .iter()
             .any(|s| s.attributes.get("db.query.name").map(String::as_str)
-                == Some("complaints.save")
-                && s.parent_span_id == check.span_id),
-        "the breach is not saved inside the check"
-    );
-    assert!(
-        spans.iter().any(|s| s.name == "breach watcher batch"
-            && s.links
-                .iter()
-                .any(|(trace, _)| *trace == ignored_create.trace_id)),
-        "no watcher batch links to the ignored complaint's trace"
+                == Some("complaints.save_checked")
+                && s.parent_span_id == batch.span_id),
+        "the breach is not saved by its batch"
     );
 
     // Store calls carry no parameter values: nothing personal in any span.

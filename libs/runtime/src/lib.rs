@@ -18,6 +18,7 @@ pub mod shutdown;
 pub mod sql;
 pub mod time;
 pub mod violations;
+pub mod wake;
 
 pub use config::{DatabaseSettings, ServiceSpec, Settings};
 pub use error::Error;

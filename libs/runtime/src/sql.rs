@@ -76,6 +76,22 @@ impl Sql {
         let _ = write!(self.text, "${}", self.values.len());
     }
 
+    /// Appends one row of a multi-row `VALUES` list, `($n, $m, …)`, preceded by `, ` unless
+    /// it is the first (`first`). Multi-row statements keep a batch to one round trip per
+    /// table; [`rows_per_statement`] says how many rows fit in one.
+    pub fn tuple(&mut self, first: bool, row: impl IntoIterator<Item = Value>) -> &mut Self {
+        self.text.push_str(if first { "(" } else { ", (" });
+        for (i, value) in row.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.values.push(value);
+            self.placeholder();
+        }
+        self.text.push(')');
+        self
+    }
+
     /// Appends the keyset condition of a page that starts after (`key`, `id`) in the order
     /// `key_column, id` ascending: ` AND (key_column, id) > ($n, $m)`.
     ///
@@ -152,6 +168,12 @@ impl Sql {
     }
 }
 
+/// How many rows of `columns` values one multi-row statement takes: SQLite allows 32,766
+/// bound values per statement and PostgreSQL 65,535; the statements stay well under both.
+pub fn rows_per_statement(columns: usize) -> usize {
+    (16_000 / columns.max(1)).max(1)
+}
+
 /// Returns a LIKE pattern matching `text` anywhere, with LIKE's wildcards escaped (use with
 /// `ESCAPE '\'`).
 pub fn like_anywhere(text: &str) -> String {
@@ -178,6 +200,20 @@ mod tests {
             "SELECT id FROM t WHERE 1 = 1 AND a = $1 AND b IN ($2, $3) LIMIT $4"
         );
         assert_eq!(sql.values.len(), 4);
+    }
+
+    #[test]
+    fn tuples_number_their_placeholders_after_earlier_values() {
+        let mut sql = Sql::new("INSERT INTO t (a, b) VALUES ");
+        sql.tuple(true, [Value::from("x"), Value::from(1_i64)])
+            .tuple(false, [Value::from("y"), Value::from(2_i64)])
+            .bind(" ON CONFLICT DO NOTHING RETURNING a, $?", 3_i64);
+        assert_eq!(
+            sql.text(),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) ON CONFLICT DO NOTHING RETURNING a, $5"
+        );
+        assert_eq!(sql.values[2], Value::Text("y".into()));
+        assert!(rows_per_statement(14) * 14 <= 32_766);
     }
 
     #[test]

@@ -37,9 +37,15 @@ pub struct Config {
     /// SLA policy TOML (format of csops-sla); default: the presets embedded in csops-sla.
     #[arg(long, env = "CSOPS_SLA_POLICY_FILE", value_name = "FILE")]
     pub sla_policy_file: Option<PathBuf>,
-    /// How often the breach watcher sweeps due clocks and promises.
+    /// The longest the breach watcher sleeps between sweeps. It wakes when the next check is
+    /// due, and early when this replica schedules one sooner; this bounds how late it sees
+    /// checks scheduled by another replica (and leases that ran out).
     #[arg(long, env = "CSOPS_SLA_WATCH_INTERVAL", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub sla_watch_interval: Duration,
+    /// Complaints the breach watcher claims, checks and writes back per batch (one statement
+    /// per table). Larger batches work a backlog off faster and hold their row locks longer.
+    #[arg(long, env = "CSOPS_SLA_WATCH_BATCH", value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=5000))]
+    pub sla_watch_batch: u32,
     /// Escalation chain above the agent, with who takes over each level, e.g.
     /// "supervisor=sup-1,manager=mgr-1".
     #[arg(
@@ -125,6 +131,7 @@ impl Config {
             feedback_url: String::new(),
             sla_policy_file: None,
             sla_watch_interval: Duration::from_millis(200),
+            sla_watch_batch: 500,
             escalation_chain: "supervisor,manager".to_owned(),
             compensation_limits: "agent=20000,supervisor=200000,manager=unlimited".to_owned(),
             close_after_unreachable_callbacks: 3,

@@ -142,6 +142,7 @@ impl App {
             self.core.clone(),
             self.gauges.clone(),
             self.config.sla_watch_interval,
+            self.config.sla_watch_batch,
             self.stop.clone(),
         ));
         let reevaluation = tokio::spawn(watcher::run_reevaluation(

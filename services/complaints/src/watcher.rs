@@ -2,13 +2,15 @@
 //! the breach watcher (at risk, breached, broken promises, escalation), the re-evaluation of
 //! complaints accepted with defaulted customer facts, and the SLA gauges. Correct with several
 //! replicas: each complaint is claimed under a lease and saved under its version, and each
-//! escalation holds a unique key, so it happens exactly once.
+//! escalation holds a unique key, so it happens exactly once. The watcher works set-wise — a
+//! batch is claimed in one statement, checked in memory and written back with one statement
+//! per table — and sleeps until the next check is due instead of polling.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use csops_observability::TraceHeaders;
 use csops_runtime::time;
+use csops_runtime::wake::Woken;
 use futures_util::stream::{self, StreamExt as _};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -16,12 +18,13 @@ use std::sync::atomic::AtomicU64;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use crate::app::{Checked, Complaints, Reevaluated};
+use crate::app::{Batch, Complaints, Reevaluated};
 use crate::domain::Complaint;
 use crate::store::StoreError;
 
-const BATCH: u32 = 100;
-/// Batches per sweep at most, so a stop request is seen in time even with a large backlog.
+/// How often the SLA gauges are refreshed.
+const GAUGES_EVERY: Duration = Duration::from_secs(10);
+/// Batches per sweep at most (of `--sla-watch-batch` complaints each), so a stop request is seen in time even with a large backlog.
 const MAX_BATCHES: usize = 200;
 /// Defaulted complaints read per page by the re-evaluation.
 const REEVALUATE_PAGE: u32 = 200;
@@ -124,17 +127,18 @@ pub fn check_calendars(metrics: &csops_observability::Metrics, policy: &csops_sl
     }
 }
 
-/// One sweep of the breach watcher: checks due complaints a batch at a time until none is
-/// due (or [`MAX_BATCHES`] batches were done, so the other background work gets its turn);
-/// returns how many complaints changed. A backlog (a morning when thousands of clocks cross a
-/// threshold together) is worked off at once instead of a batch per interval. A stop request
-/// ends the sweep after the complaint being checked, so shutdown never waits for a backlog.
-pub async fn sweep(core: &Complaints) -> Result<usize, StoreError> {
+/// One sweep of the breach watcher: claims and checks due complaints a batch at a time until
+/// none is due (or [`MAX_BATCHES`] batches were done, so the other background work gets its
+/// turn); returns how many complaints changed. A backlog (a morning when thousands of clocks
+/// cross a threshold together) is worked off at once instead of a batch per interval. A stop
+/// request ends the sweep after the batch being checked, so shutdown never waits for a
+/// backlog.
+pub async fn sweep(core: &Complaints, batch_size: u32) -> Result<usize, StoreError> {
     let mut changed = 0;
     for _ in 0..MAX_BATCHES {
-        let (batch_changed, fetched) = sweep_batch(core).await?;
-        changed += batch_changed;
-        if fetched < BATCH as usize || stopping(core) {
+        let batch = sweep_batch(core, batch_size).await?;
+        changed += batch.changed;
+        if batch.due < batch_size as usize || stopping(core) {
             break;
         }
     }
@@ -145,71 +149,29 @@ fn stopping(core: &Complaints) -> bool {
     core.stop.is_cancelled()
 }
 
-/// Checks one batch of due complaints; returns how many changed and how many were due. A
-/// complaint whose check fails (a lost race, a busy database) is logged and left for a later
-/// sweep; only an unreachable database ends the sweep.
-async fn sweep_batch(core: &Complaints) -> Result<(usize, usize), StoreError> {
-    let now = time::now();
-    let due = core.store.due_for_check(now, BATCH).await?;
-    let fetched = due.len();
-    if due.is_empty() {
-        return Ok((0, 0));
-    }
-    // The batch serves many complaints, so it links to each one's trace; each check continues
-    // its complaint's trace (an escalation is found from the complaint's trace) and links back
-    // to the batch.
+/// Claims and checks one batch of due complaints (`Complaints::check_due`) in a `breach
+/// watcher batch` span. The batch serves many complaints, so it links to the trace of each
+/// one it changes; each change continues its complaint's trace and links back to the batch.
+async fn sweep_batch(core: &Complaints, batch_size: u32) -> Result<Batch, StoreError> {
     let batch = tracing::info_span!(
         "watcher.sweep",
         otel.name = "breach watcher batch",
         otel.kind = "internal",
-        csops.watcher.due = fetched,
+        csops.watcher.due = tracing::field::Empty,
         csops.watcher.changed = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
     );
-    for (_, trace) in &due {
-        trace.link_from(&batch);
-    }
-    let batch_trace = TraceHeaders::of(&batch);
-    let checks = async {
-        let mut changed = 0;
-        for (id, trace) in due {
-            if stopping(core) {
-                break;
-            }
-            let check = tracing::info_span!(
-                "watcher.check",
-                otel.name = "check complaint clocks",
-                otel.kind = "internal",
-                complaint_id = %id,
-                csops.watcher.outcome = tracing::field::Empty,
-                otel.status_code = tracing::field::Empty,
-            );
-            if trace.continue_in(&check) {
-                batch_trace.link_from(&check);
-            }
-            let outcome = core.tick(&id).instrument(check.clone()).await;
-            // Only the outcome's name: a database error's text can quote stored values.
-            match &outcome {
-                Ok(checked) => {
-                    check.record("csops.watcher.outcome", tracing::field::debug(checked))
-                }
-                Err(_) => check.record("otel.status_code", "ERROR"),
-            };
-            match outcome {
-                Ok(Checked::Changed) => changed += 1,
-                Ok(Checked::Postponed | Checked::Skipped) => {}
-                Err(error @ StoreError::Unavailable(_)) => return Err(error),
-                Err(error) => tracing::warn!(
-                    complaint_id = %id,
-                    error = &error as &dyn std::error::Error,
-                    "complaint check failed; a later sweep retries"
-                ),
-            }
+    let checked = core.check_due(batch_size).instrument(batch.clone()).await;
+    match &checked {
+        Ok(done) => {
+            batch.record("csops.watcher.due", done.due);
+            batch.record("csops.watcher.changed", done.changed);
         }
-        tracing::Span::current().record("csops.watcher.changed", changed);
-        Ok(changed)
-    };
-    let changed = checks.instrument(batch).await?;
-    Ok((changed, fetched))
+        Err(_) => {
+            batch.record("otel.status_code", "ERROR");
+        }
+    }
+    checked
 }
 
 /// Re-reads customer facts for every complaint accepted while the customers service was
@@ -269,34 +231,62 @@ pub async fn run_reevaluation(core: Arc<Complaints>, every: Duration, stop: Canc
     }
 }
 
-/// Runs the watcher and the gauges until `stop` is cancelled.
+/// Runs the watcher and the gauges until `stop` is cancelled. Between sweeps the watcher
+/// sleeps until the earliest next check of a complaint no one holds, woken early when a
+/// change of this replica schedules a check sooner (`Store::checks`), and at most `longest`
+/// (the bound on how late it sees checks scheduled by other replicas, and leases that ran
+/// out). The gauges are refreshed every [`GAUGES_EVERY`] on their own.
 pub async fn run(
     core: Arc<Complaints>,
     gauges: SlaGauges,
-    interval: Duration,
+    longest: Duration,
+    batch_size: u32,
     stop: CancellationToken,
 ) {
-    let mut last_gauges: Option<tokio::time::Instant> = None;
+    tokio::join!(
+        watch(&core, longest, batch_size, &stop),
+        refresh_gauges(&core, &gauges, &stop)
+    );
+}
+
+async fn watch(core: &Complaints, longest: Duration, batch_size: u32, stop: &CancellationToken) {
     loop {
-        if let Err(error) = sweep(&core).await {
+        if let Err(error) = sweep(core, batch_size).await {
             tracing::warn!(
                 error = &error as &dyn std::error::Error,
                 "breach watcher sweep failed"
             );
         }
-        if last_gauges.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
-            last_gauges = Some(tokio::time::Instant::now());
-            match core.store.recent(1000).await {
-                Ok(complaints) => gauges.update(&core, &complaints),
-                Err(error) => tracing::warn!(
+        let wake = core.store.checks();
+        wake.planning();
+        let next = match core.store.next_due(time::now()).await {
+            Ok(next) => next,
+            Err(error) => {
+                tracing::warn!(
                     error = &error as &dyn std::error::Error,
-                    "sla gauges not updated"
-                ),
+                    "breach watcher cannot read its next check"
+                );
+                None
             }
+        };
+        if wake.sleep_until(next, longest, stop).await == Woken::Stopped {
+            return;
+        }
+    }
+}
+
+async fn refresh_gauges(core: &Complaints, gauges: &SlaGauges, stop: &CancellationToken) {
+    loop {
+        match core.store.recent(1000).await {
+            Ok(complaints) => gauges.update(core, &complaints),
+            Err(error) => tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "sla gauges not updated"
+            ),
         }
         tokio::select! {
             () = stop.cancelled() => return,
-            () = tokio::time::sleep(interval) => {}
+            () = tokio::time::sleep(GAUGES_EVERY) => {}
         }
     }
 }

@@ -1227,6 +1227,72 @@ async fn oversize_ids_filters_masks_and_etags_are_refused_naming_the_field_brief
     assert_eq!(stored.etag, created.etag);
 }
 
+/// The watcher saves a batch set-wise; when one of the batch's escalations was recorded
+/// before (as another watcher would have), nothing of the batch is written at once, and the
+/// batch is saved one complaint at a time: the others escalate once each, the one already
+/// escalated is not escalated again.
+async fn a_batch_meeting_an_escalation_recorded_before_saves_the_others_one_by_one(
+    backend: Backend,
+) {
+    let mut app = spawn_app_with(backend, |c| {
+        c.sla_policy_file = Some(fast_policy());
+    })
+    .await;
+    let cus = customer(&mut app, cpb::CustomerTier::B, false, cpb::Region::Urban).await;
+    let pool = csops_runtime::db::connect(&Settings::for_tests(&app.complaints_db).database)
+        .await
+        .unwrap();
+    let taken = create(&mut app, complaint(&cus)).await;
+    // Within the one second its first contact has: the escalation the watcher would make.
+    sqlx::query(
+        "INSERT INTO sla_escalations (complaint_id, subject_id, escalation_level, create_time) \
+         VALUES ($1, 'clock:first_contact-1', 'supervisor', 1)",
+    )
+    .bind(&taken.id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let others = [
+        create(&mut app, complaint(&cus)).await.id,
+        create(&mut app, complaint(&cus)).await.id,
+    ];
+    let escalations = |id: String| {
+        let mut client = app.client.clone();
+        async move {
+            client
+                .get_complaint(pb::GetComplaintRequest { complaint_id: id })
+                .await
+                .unwrap()
+                .into_inner()
+                .complaint
+                .unwrap()
+                .escalations
+                .len()
+        }
+    };
+    wait_until(
+        || {
+            let others = others.clone();
+            let escalations = &escalations;
+            async move {
+                for id in others {
+                    if escalations(id).await == 0 {
+                        return false;
+                    }
+                }
+                true
+            }
+        },
+        "the rest of the batch escalated",
+    )
+    .await;
+    for id in others {
+        assert_eq!(escalations(id).await, 1);
+    }
+    assert_eq!(escalations(taken.id.clone()).await, 0);
+    pool.close().await;
+}
+
 csops_testkit::on_both_backends!(
     a_media_complainant_is_not_written_to_and_escalates_when_demands_are_unmet,
     a_fix_that_did_not_hold_reopens_the_complaint_for_investigation,
@@ -1239,6 +1305,7 @@ csops_testkit::on_both_backends!(
     the_outbox_delivers_to_a_late_receiver_once_per_event,
     a_customers_outage_loses_nothing_and_clocks_are_corrected,
     oversize_ids_filters_masks_and_etags_are_refused_naming_the_field_briefly,
+    a_batch_meeting_an_escalation_recorded_before_saves_the_others_one_by_one,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1255,11 +1322,13 @@ async fn sqlite_pair() -> (tempfile::TempDir, String, Running) {
     (dir, db, customers)
 }
 
-/// One-second first contact, and a watcher that runs only its sweep at start-up within a test.
+/// One-second first contact, batches of 100, and a watcher that sleeps until a check is due
+/// (its longest sleep is an hour: within a test it never polls).
 fn start_up_sweep_only(customers: SocketAddr) -> Config {
     let mut c = Config::for_tests(&format!("http://{customers}"));
     c.sla_policy_file = Some(fast_policy());
     c.sla_watch_interval = Duration::from_secs(3600);
+    c.sla_watch_batch = 100;
     c
 }
 
@@ -1330,8 +1399,55 @@ async fn one_sweep_works_off_a_backlog_larger_than_a_batch() {
     second.stop().await;
 }
 
-/// A stop request is not held up by a backlog: the watcher ends its sweep after the complaint
-/// it is checking, so the server stops well within a Kubernetes grace period even when tens of
+/// The watcher does not poll: with an hour as its longest sleep, it still reports a breach on
+/// time, because the create that scheduled the check woke it and it then slept until the
+/// check was due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watcher_wakes_for_a_check_scheduled_while_it_sleeps() {
+    let (_dir, db, customers) = sqlite_pair().await;
+    let running = start_complaints(&db, start_up_sweep_only(customers.addr)).await;
+    let mut client = ComplaintsServiceClient::connect(format!("http://{}", running.addr))
+        .await
+        .unwrap();
+    let cus = b_urban_customer(customers.addr).await;
+    // The watcher has swept the empty database and sleeps (an hour: nothing is due).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let created = client
+        .create_complaint(pb::CreateComplaintRequest {
+            complaint: Some(complaint(&cus)),
+            request_id: "wake".into(),
+            actor: agent(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap();
+    assert!(created.escalations.is_empty());
+    wait_until(
+        || {
+            let mut client = client.clone();
+            let id = created.id.clone();
+            async move {
+                !client
+                    .get_complaint(pb::GetComplaintRequest { complaint_id: id })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .complaint
+                    .unwrap()
+                    .escalations
+                    .is_empty()
+            }
+        },
+        "the one-second first contact breached and escalated well within the hour",
+    )
+    .await;
+    running.stop().await;
+}
+
+/// A stop request is not held up by a backlog: the watcher ends its sweep after the batch it
+/// is checking, so the server stops well within a Kubernetes grace period even when tens of
 /// thousands of clocks are due at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_during_a_large_sweep_is_not_held_up_by_the_backlog() {

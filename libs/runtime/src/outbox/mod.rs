@@ -14,6 +14,7 @@ use csops_observability::TraceHeaders;
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use crate::db::{self, StoreError};
+use crate::sql::{self, Sql, Value};
 
 #[cfg(test)]
 use crate::time::now_micros;
@@ -80,6 +81,56 @@ pub async fn write(
     .traced(db::span(system, "INSERT", "outbox_events", "outbox.write"))
     .await?;
     Ok(())
+}
+
+/// Writes a batch of events on the connection of the batch's transaction, each with the trace
+/// context of the change that caused it: one multi-row statement per
+/// [`sql::rows_per_statement`] events (the breach watcher saves a batch of complaints at once).
+pub async fn write_many(
+    conn: &mut AnyConnection,
+    events: &[(NewEvent, TraceHeaders)],
+    now_micros: i64,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let system = db::system_name(conn.backend_name());
+    async {
+        for chunk in events.chunks(sql::rows_per_statement(8)) {
+            let mut statement = Sql::new(
+                "INSERT INTO outbox_events (id, destination, kind, aggregate_id, payload, \
+                 attempts, next_attempt_time, delivered_time, last_error, lease_owner, \
+                 lease_until, create_time, traceparent, tracestate) SELECT column1, column2, \
+                 column3, column4, column5, 0, 0, 0, '', '', 0, column6, column7, column8 FROM \
+                 (VALUES ",
+            );
+            for (i, (event, trace)) in chunk.iter().enumerate() {
+                statement.tuple(
+                    i == 0,
+                    [
+                        Value::from(event.id.as_str()),
+                        Value::from(event.destination),
+                        Value::from(event.kind),
+                        Value::from(event.aggregate_id.as_str()),
+                        Value::from(event.payload.as_str()),
+                        Value::from(now_micros),
+                        Value::from(trace.traceparent.as_str()),
+                        Value::from(trace.tracestate.as_str()),
+                    ],
+                );
+            }
+            statement.push(") AS v");
+            statement.query().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+    .traced(db::span(
+        system,
+        "INSERT",
+        "outbox_events",
+        "outbox.write_many",
+    ))
+    .await
 }
 
 /// An event claimed for delivery.

@@ -1,28 +1,38 @@
-//! The use cases of the background workers: the breach watcher's check of one due complaint
-//! and the re-evaluation of one complaint accepted with defaulted customer facts. They save
-//! through the step every change shares (`Complaints::save`: version guard, effects, publish)
-//! but never retry: a lost race is logged and left for a later sweep, which still finds the
-//! complaint due (or still defaulted).
+//! The use cases of the background workers: the breach watcher's check of a batch of due
+//! complaints and the re-evaluation of one complaint accepted with defaulted customer facts.
+//! Their saves are guarded by the version read (a batch's in one multi-row statement, see
+//! `Store::save_checked`) but never retried: a lost race is logged and left for a later
+//! sweep, which still finds the complaint due (or still defaulted).
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
+use csops_observability::TraceHeaders;
 use csops_runtime::time;
+use tracing::Instrument as _;
 
 use super::Complaints;
 use crate::clients::Lookup;
-use crate::store::{Saved, StoreError};
+use crate::domain::{Complaint, Effects};
+use crate::store::{BatchSaved, CheckedChange, Postponed, Saved, StoreError};
 
 /// How long a watcher holds a complaint it checks; another watcher may take it afterwards.
 const LEASE: TimeDelta = TimeDelta::seconds(30);
 /// A complaint checked without change is looked at again no sooner than this.
 const MIN_RECHECK: TimeDelta = TimeDelta::seconds(1);
 
+/// What one batch of the breach watcher came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    /// Complaints claimed (due, and held by no other watcher).
+    pub due: usize,
+    /// Complaints saved with a change.
+    pub changed: usize,
+}
+
 /// What the check of one due complaint came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checked {
     /// Its clocks moved on: it was saved with what that caused.
     Changed,
-    /// Nothing was due after all: its next check was moved out.
-    Postponed,
     /// Another watcher holds it, it is gone, or it lost a race (someone saved first, or
     /// another watcher recorded the escalation): left for a later sweep.
     Skipped,
@@ -41,43 +51,121 @@ pub enum Reevaluated {
 }
 
 impl Complaints {
-    /// Claims a due complaint under a lease, moves its clocks on (`Complaint::tick`: warning
-    /// thresholds, breaches, broken promises, escalations) and saves it with what that caused.
-    /// An unchanged complaint only has its next check postponed. Each automatic escalation
-    /// holds a unique key, so with several watchers it happens exactly once.
-    pub async fn tick(&self, id: &str) -> Result<Checked, StoreError> {
+    /// Claims up to `limit` due complaints under a lease, moves their clocks on
+    /// (`Complaint::tick`: warning thresholds, breaches, broken promises, escalations) in
+    /// memory, and writes the batch back set-wise: the unchanged ones have their next check
+    /// postponed in one statement, the changed ones are saved with what that caused in one
+    /// transaction (`Store::save_checked`). Each automatic escalation holds a unique key, so
+    /// with several watchers it happens exactly once: when another watcher recorded one of the
+    /// batch's escalations first, the batch is saved one complaint at a time and that
+    /// complaint's save fails alone.
+    ///
+    /// Runs inside the batch's span. Each changed complaint gets a `check complaint clocks`
+    /// span that continues the complaint's trace (its breach is found from there) and links to
+    /// the batch, which links back to it.
+    pub async fn check_due(&self, limit: u32) -> Result<Batch, StoreError> {
         let now = time::now();
-        if !self
+        let claimed = self
             .store
-            .claim(id, &self.instance, now + LEASE, now)
-            .await?
-        {
-            return Ok(Checked::Skipped);
+            .claim_due(now, &self.instance, now + LEASE, limit)
+            .await?;
+        let due = claimed.len();
+        let batch = tracing::Span::current();
+        let batch_trace = TraceHeaders::of(&batch);
+        let mut postponed = Vec::new();
+        let mut changed = Vec::new();
+        for (mut complaint, created) in claimed {
+            let read_version = complaint.version;
+            let effects = complaint.tick(&self.rules, now);
+            if effects.is_empty() {
+                let next = complaint
+                    .next_check(&self.rules, now)
+                    .map(|next| next.max(now + MIN_RECHECK));
+                postponed.push(Postponed {
+                    id: complaint.id,
+                    version: read_version,
+                    next_check: next,
+                });
+                continue;
+            }
+            let check = tracing::info_span!(
+                "watcher.check",
+                otel.name = "check complaint clocks",
+                otel.kind = "internal",
+                complaint_id = %complaint.id,
+                csops.watcher.outcome = tracing::field::Empty,
+            );
+            if created.continue_in(&check) {
+                batch_trace.link_from(&check);
+                created.link_from(&batch);
+            }
+            changed.push((complaint, effects, read_version, check));
         }
-        let Some(mut complaint) = self.store.get(id).await? else {
-            return Ok(Checked::Skipped);
+        self.store.postpone_many(&postponed).await?;
+        let changes: Vec<CheckedChange<'_>> = changed
+            .iter()
+            .map(|(complaint, effects, read_version, check)| CheckedChange {
+                complaint,
+                effects,
+                read_version: *read_version,
+                sla_state: complaint.sla_state(&self.rules, now),
+                next_check: complaint.next_check(&self.rules, now),
+                trace: TraceHeaders::of(check),
+            })
+            .collect();
+        let written = match self.store.save_checked(&changes).await? {
+            BatchSaved::Written { ids, sla_events } => {
+                self.published(sla_events);
+                for (complaint, _, _, check) in &changed {
+                    let outcome = if ids.contains(&complaint.id) {
+                        Checked::Changed
+                    } else {
+                        tracing::info!(complaint_id = %complaint.id, "complaint changed during the check; next sweep retries");
+                        Checked::Skipped
+                    };
+                    check.record("csops.watcher.outcome", tracing::field::debug(outcome));
+                }
+                ids.len()
+            }
+            BatchSaved::EscalatedBefore => {
+                tracing::info!(
+                    "an escalation of the batch was recorded by another watcher; saving one by one"
+                );
+                let mut written = 0;
+                for (complaint, effects, read_version, check) in &changed {
+                    let outcome = self
+                        .save_one(complaint, effects, *read_version, now)
+                        .instrument(check.clone())
+                        .await?;
+                    check.record("csops.watcher.outcome", tracing::field::debug(outcome));
+                    written += usize::from(outcome == Checked::Changed);
+                }
+                written
+            }
         };
-        let read_version = complaint.version;
-        let now = time::now();
-        let effects = complaint.tick(&self.rules, now);
-        if effects.is_empty() {
-            let next = complaint
-                .next_check(&self.rules, now)
-                .map(|next| next.max(now + MIN_RECHECK));
-            self.store.postpone(id, read_version, next).await?;
-            return Ok(Checked::Postponed);
-        }
-        match self
-            .save(&complaint, &effects, read_version, None, now)
-            .await
-        {
+        Ok(Batch {
+            due,
+            changed: written,
+        })
+    }
+
+    /// Saves one checked complaint on its own (after its batch met an escalation recorded
+    /// before): a lost race is logged and left for a later sweep.
+    async fn save_one(
+        &self,
+        complaint: &Complaint,
+        effects: &Effects,
+        read_version: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Checked, StoreError> {
+        match self.save(complaint, effects, read_version, None, now).await {
             Ok(Saved::Written { .. }) => Ok(Checked::Changed),
             Ok(Saved::Stale) => {
-                tracing::info!(complaint_id = %id, "complaint changed during the check; next sweep retries");
+                tracing::info!(complaint_id = %complaint.id, "complaint changed during the check; next sweep retries");
                 Ok(Checked::Skipped)
             }
             Err(StoreError::Duplicate(_)) => {
-                tracing::info!(complaint_id = %id, "escalation already recorded by another watcher");
+                tracing::info!(complaint_id = %complaint.id, "escalation already recorded by another watcher");
                 Ok(Checked::Skipped)
             }
             Err(error) => Err(error),

@@ -20,8 +20,9 @@ use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{self, Key, Recorded};
 use csops_runtime::outbox::{self, NewEvent};
 pub use csops_runtime::paging::Cursor;
-use csops_runtime::sql::Sql;
+use csops_runtime::sql::{self, Sql, Value};
 use csops_runtime::time::to_micros_opt;
+use csops_runtime::wake::Wake;
 use csops_runtime::{db, Error};
 use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::Notify;
@@ -29,8 +30,8 @@ use tracing::Span;
 
 use crate::domain::{Complaint, Effects, Entry, EntryKind, OutboxEvent, SlaEvent, SlaState};
 use rows::{
-    ComplaintRow, EntryRow, SlaEventRow, ViolationRow, COMPLAINT_COLUMNS, ENTRY_COLUMNS,
-    SLA_EVENT_COLUMNS, VIOLATION_COLUMNS,
+    ComplaintRow, DueRow, EntryRow, SlaEventRow, ViolationRow, COMPLAINT_COLUMNS, DUE_COLUMNS,
+    ENTRY_COLUMNS, SLA_EVENT_COLUMNS, VIOLATION_COLUMNS,
 };
 
 /// Where a page of defaulted complaints ended: one complaint's stored create time and id.
@@ -93,6 +94,49 @@ pub enum Saved {
     Stale,
 }
 
+/// A complaint the breach watcher checked without change: its next check moves out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Postponed {
+    /// Complaint id.
+    pub id: String,
+    /// The version the check read (a newer one is left alone).
+    pub version: i64,
+    /// Its next check (`None`: nothing left to watch).
+    pub next_check: Option<DateTime<Utc>>,
+}
+
+/// A complaint a watcher batch changed, to save with the effects of its change.
+#[derive(Debug)]
+pub struct CheckedChange<'a> {
+    /// The complaint as changed (its version already moved on).
+    pub complaint: &'a Complaint,
+    /// What the change caused.
+    pub effects: &'a Effects,
+    /// The version the check read: the save's guard.
+    pub read_version: i64,
+    /// Its SLA state after the change.
+    pub sla_state: SlaState,
+    /// Its next check.
+    pub next_check: Option<DateTime<Utc>>,
+    /// The context of the complaint's check span: its outbox events continue that trace.
+    pub trace: TraceHeaders,
+}
+
+/// Result of saving a watcher batch.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BatchSaved {
+    /// Committed: the complaints written (the others were saved by someone else since the
+    /// check read them) and how many SLA events they recorded.
+    Written {
+        /// Ids of the complaints written.
+        ids: Vec<String>,
+        /// SLA events recorded (the SLA streams wait for these).
+        sla_events: usize,
+    },
+    /// An escalation of the batch was recorded before (by another watcher): nothing written.
+    EscalatedBefore,
+}
+
 /// A recorded reply violation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViolationRecord {
@@ -115,6 +159,9 @@ pub struct Store {
     system: &'static str,
     /// Woken after a commit that wrote outbox events, so the relay sends them at once.
     outbox_written: Arc<Notify>,
+    /// The breach watcher's sleep, brought forward by a commit that schedules a check
+    /// sooner than it planned to wake.
+    checks: Arc<Wake>,
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -129,7 +176,14 @@ impl Store {
             system: db::system(&pool),
             pool,
             outbox_written,
+            checks: Arc::default(),
         }
+    }
+
+    /// The breach watcher's sleep: every insert and save that sets a complaint's next check
+    /// tells it (after commit), so a check due sooner than planned wakes it.
+    pub fn checks(&self) -> &Wake {
+        &self.checks
     }
 
     /// The span of one store call (the kit's database span).
@@ -211,6 +265,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let sla_events = self.commit(tx, c, effects).await?;
+            self.checks.scheduled(next_check);
             Ok(Inserted::Created { sla_events })
         }
         .traced(self.span("INSERT", "complaints", "complaints.insert"))
@@ -293,6 +348,7 @@ impl Store {
                     .await?;
             }
             let sla_events = self.commit(tx, c, effects).await?;
+            self.checks.scheduled(next_check);
             Ok(Saved::Written { sla_events })
         }
         .traced(self.span("UPDATE", "complaints", "complaints.save"))
@@ -384,22 +440,36 @@ impl Store {
         .await
     }
 
-    /// Complaints whose next check is due and whose lease is free: their ids and the trace
-    /// context of the call that created them (the watcher's check continues that trace).
-    pub async fn due_for_check(
+    /// Claims up to `limit` complaints whose next check is due and whose lease is free, for
+    /// `owner` until `until`, in one statement, and returns them with the trace context of the
+    /// call that created each (the watcher's check continues that trace). On PostgreSQL the
+    /// claim skips rows another replica is claiming (`FOR UPDATE SKIP LOCKED`), so replicas
+    /// share a backlog without waiting on each other. A row that does not read back as a
+    /// complaint is logged and left leased (its lease runs out; a later sweep meets it again).
+    pub async fn claim_due(
         &self,
         now: DateTime<Utc>,
+        owner: &str,
+        until: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<(String, TraceHeaders)>, StoreError> {
+    ) -> Result<Vec<(Complaint, TraceHeaders)>, StoreError> {
+        let lock = if self.system == "postgresql" {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
         async {
             let mut conn = db::acquire(&self.pool).await?;
             let now = now.timestamp_micros();
-            let rows: Vec<(String, String, String)> = sqlx::query_as(
-                "SELECT id, traceparent, tracestate FROM complaints \
-                 WHERE next_check_time > 0 AND next_check_time <= $1 \
-                 AND lease_until < $2 ORDER BY next_check_time LIMIT $3",
-            )
-            .bind(now)
+            let rows: Vec<DueRow> = sqlx::query_as(&format!(
+                "UPDATE complaints SET lease_owner = $1, lease_until = $2 \
+                 WHERE id IN (SELECT id FROM complaints \
+                 WHERE next_check_time > 0 AND next_check_time <= $3 AND lease_until < $3 \
+                 ORDER BY next_check_time LIMIT $4{lock}) AND lease_until < $3 \
+                 RETURNING {DUE_COLUMNS}"
+            ))
+            .bind(owner)
+            .bind(until.timestamp_micros())
             .bind(now)
             .bind(i64::from(limit))
             .fetch_all(&mut *conn)
@@ -407,69 +477,148 @@ impl Store {
             db::returned_rows(rows.len());
             Ok(rows
                 .into_iter()
-                .map(|(id, traceparent, tracestate)| {
-                    (
-                        id,
-                        TraceHeaders {
-                            traceparent,
-                            tracestate,
-                        },
-                    )
+                .filter_map(|row| match row.into_complaint() {
+                    Ok(due) => Some(due),
+                    Err(error) => {
+                        tracing::warn!(
+                            error = &error as &dyn std::error::Error,
+                            "due complaint unreadable; left for a later sweep"
+                        );
+                        None
+                    }
                 })
                 .collect())
         }
-        .traced(self.span("SELECT", "complaints", "complaints.due_for_check"))
+        .traced(self.span("UPDATE", "complaints", "complaints.claim_due"))
         .await
     }
 
-    /// Claims a complaint for one watcher until `until`; false when another holds it.
-    pub async fn claim(
-        &self,
-        id: &str,
-        owner: &str,
-        until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    /// The earliest next check among complaints no one holds, if any: when the watcher has
+    /// work again.
+    pub async fn next_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
         async {
             let mut conn = db::acquire(&self.pool).await?;
-            let result = sqlx::query(
-                "UPDATE complaints SET lease_owner = $1, lease_until = $2 \
-             WHERE id = $3 AND lease_until < $4",
+            let (earliest,): (Option<i64>,) = sqlx::query_as(
+                "SELECT MIN(next_check_time) FROM complaints \
+                 WHERE next_check_time > 0 AND lease_until < $1",
             )
-            .bind(owner)
-            .bind(until.timestamp_micros())
-            .bind(id)
             .bind(now.timestamp_micros())
-            .execute(&mut *conn)
+            .fetch_one(&mut *conn)
             .await?;
-            Ok(result.rows_affected() == 1)
+            Ok(earliest.and_then(csops_runtime::time::from_micros_opt))
         }
-        .traced(self.span("UPDATE", "complaints", "complaints.claim"))
+        .traced(self.span("SELECT", "complaints", "complaints.next_due"))
         .await
     }
 
-    /// Moves a complaint's next check after a check that changed nothing, unless someone
-    /// saved a newer version meanwhile.
-    pub async fn postpone(
-        &self,
-        id: &str,
-        version: i64,
-        next_check: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
+    /// Moves the next check of complaints checked without change and frees their lease, in
+    /// one statement; a complaint someone saved meanwhile (its version moved) is left alone.
+    pub async fn postpone_many(&self, checks: &[Postponed]) -> Result<(), StoreError> {
+        if checks.is_empty() {
+            return Ok(());
+        }
         async {
             let mut conn = db::acquire(&self.pool).await?;
-            sqlx::query(
-                "UPDATE complaints SET next_check_time = $1, lease_owner = '', lease_until = 0 \
-             WHERE id = $2 AND version = $3",
-            )
-            .bind(to_micros_opt(next_check))
-            .bind(id)
-            .bind(version)
-            .execute(&mut *conn)
-            .await?;
+            for chunk in checks.chunks(sql::rows_per_statement(3)) {
+                let mut statement = Sql::new(
+                    "UPDATE complaints SET next_check_time = v.column3, lease_owner = '', \
+                     lease_until = 0 FROM (VALUES ",
+                );
+                for (i, check) in chunk.iter().enumerate() {
+                    statement.tuple(
+                        i == 0,
+                        [
+                            Value::from(check.id.as_str()),
+                            Value::from(check.version),
+                            Value::from(to_micros_opt(check.next_check)),
+                        ],
+                    );
+                }
+                statement.push(
+                    ") AS v WHERE complaints.id = v.column1 AND complaints.version = v.column2",
+                );
+                statement.query().execute(&mut *conn).await?;
+            }
             Ok(())
         }
-        .traced(self.span("UPDATE", "complaints", "complaints.postpone"))
+        .traced(self.span("UPDATE", "complaints", "complaints.postpone_many"))
+        .await
+    }
+
+    /// Saves the complaints a watcher batch changed, with the effects of each change, in one
+    /// transaction of one multi-row statement per table. A complaint someone saved since the
+    /// check read it (its version moved) is left out with its effects; the ids written are
+    /// returned with how many SLA events they recorded. When an escalation key of the batch
+    /// was recorded before (another watcher escalated first) nothing is written
+    /// (`EscalatedBefore`): the caller saves the batch one complaint at a time.
+    pub async fn save_checked(
+        &self,
+        changes: &[CheckedChange<'_>],
+    ) -> Result<BatchSaved, StoreError> {
+        if changes.is_empty() {
+            return Ok(BatchSaved::Written {
+                ids: Vec::new(),
+                sla_events: 0,
+            });
+        }
+        async {
+            let mut tx = db::begin(&self.pool).await?;
+            let mut written = std::collections::HashSet::new();
+            for chunk in changes.chunks(sql::rows_per_statement(14)) {
+                let mut statement = Sql::new(
+                    "UPDATE complaints SET state = v.column3, nature = v.column4, \
+                     severity = v.column5, assigned_agent_id = v.column6, \
+                     escalation_level = v.column7, sla_state = v.column8, defaulted = v.column9, \
+                     next_check_time = v.column10, lease_owner = '', lease_until = 0, \
+                     body = v.column11, version = v.column12, update_time = v.column13, \
+                     accountable_agent_id = v.column14 FROM (VALUES ",
+                );
+                for (i, change) in chunk.iter().enumerate() {
+                    let c = change.complaint;
+                    statement.tuple(
+                        i == 0,
+                        [
+                            Value::from(c.id.as_str()),
+                            Value::from(change.read_version),
+                            Value::from(c.state.code()),
+                            Value::from(c.nature.code()),
+                            Value::from(c.severity.code()),
+                            Value::from(c.assigned_agent_id.as_str()),
+                            Value::from(c.escalation_level.code()),
+                            Value::from(change.sla_state.code()),
+                            Value::from(i64::from(c.customer.defaulted)),
+                            Value::from(to_micros_opt(change.next_check)),
+                            Value::from(to_json(c)),
+                            Value::from(c.version),
+                            Value::from(c.update_time.timestamp_micros()),
+                            Value::from(c.accountable_agent_id.as_str()),
+                        ],
+                    );
+                }
+                statement.push(
+                    ") AS v WHERE complaints.id = v.column1 AND complaints.version = v.column2 \
+                     RETURNING id",
+                );
+                let ids: Vec<(String,)> = statement.query_as().fetch_all(&mut *tx).await?;
+                written.extend(ids.into_iter().map(|(id,)| id));
+            }
+            let saved: Vec<&CheckedChange<'_>> = changes
+                .iter()
+                .filter(|change| written.contains(&change.complaint.id))
+                .collect();
+            if !write_batch_effects(&mut tx, &saved).await? {
+                return Ok(BatchSaved::EscalatedBefore);
+            }
+            tx.commit().await?;
+            if saved.iter().any(|change| !change.effects.outbox.is_empty()) {
+                self.outbox_written.notify_one();
+            }
+            db::returned_rows(saved.len());
+            let sla_events = saved.iter().map(|c| c.effects.sla_events.len()).sum();
+            let ids = saved.iter().map(|c| c.complaint.id.clone()).collect();
+            Ok(BatchSaved::Written { ids, sla_events })
+        }
+        .traced(self.span("UPDATE", "complaints", "complaints.save_checked"))
         .await
     }
 
@@ -684,6 +833,107 @@ async fn write_effects(
             payload: to_json(event),
         };
         outbox::write(tx, &row, time).await?;
+    }
+    Ok(())
+}
+
+/// Writes the effects of a watcher batch's changes, one multi-row statement per table (and per
+/// [`sql::rows_per_statement`] rows): the escalation keys first, and `Duplicate` when one was
+/// recorded before (false: the caller rolls back), then timeline entries, SLA events and outbox
+/// events (each with the trace context of its complaint's check).
+async fn write_batch_effects(
+    tx: &mut Transaction<'_, Any>,
+    changes: &[&CheckedChange<'_>],
+) -> Result<bool, StoreError> {
+    let mut escalations = Vec::new();
+    let mut entries = Vec::new();
+    let mut sla_events = Vec::new();
+    let mut outbox_events = Vec::new();
+    for change in changes {
+        let c = change.complaint;
+        let time = c.update_time.timestamp_micros();
+        for key in &change.effects.escalation_keys {
+            escalations.push([
+                Value::from(c.id.as_str()),
+                Value::from(key.subject.as_str()),
+                Value::from(key.level.code()),
+                Value::from(time),
+            ]);
+        }
+        for e in &change.effects.entries {
+            entries.push([
+                Value::from(e.complaint_id.as_str()),
+                Value::from(e.sequence),
+                Value::from(e.id.as_str()),
+                Value::from(e.details.kind().code()),
+                Value::from(e.time.timestamp_micros()),
+                Value::from(to_json(e)),
+            ]);
+        }
+        for e in &change.effects.sla_events {
+            sla_events.push([
+                Value::from(e.id.as_str()),
+                Value::from(e.complaint_id.as_str()),
+                Value::from(e.time.timestamp_micros()),
+                Value::from(to_json(e)),
+            ]);
+        }
+        for OutboxEvent { id, event } in &change.effects.outbox {
+            let row = NewEvent {
+                id: id.clone(),
+                destination: event.destination(),
+                kind: event.kind(),
+                aggregate_id: c.id.clone(),
+                payload: to_json(event),
+            };
+            outbox_events.push((row, change.trace.clone()));
+        }
+    }
+    for chunk in escalations.chunks(sql::rows_per_statement(4)) {
+        let mut statement = Sql::new(
+            "INSERT INTO sla_escalations (complaint_id, subject_id, escalation_level, \
+             create_time) VALUES ",
+        );
+        for (i, row) in chunk.iter().enumerate() {
+            statement.tuple(i == 0, row.iter().cloned());
+        }
+        statement.push(" ON CONFLICT DO NOTHING RETURNING complaint_id");
+        let recorded: Vec<(String,)> = statement.query_as().fetch_all(&mut **tx).await?;
+        if recorded.len() < chunk.len() {
+            return Ok(false);
+        }
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO timeline_entries (complaint_id, sequence, id, kind, create_time, body) VALUES ",
+        &entries,
+    )
+    .await?;
+    insert_rows(
+        tx,
+        "INSERT INTO sla_events (id, complaint_id, event_time, body) VALUES ",
+        &sla_events,
+    )
+    .await?;
+    let now = changes
+        .first()
+        .map_or(0, |c| c.complaint.update_time.timestamp_micros());
+    outbox::write_many(tx, &outbox_events, now).await?;
+    Ok(true)
+}
+
+/// Runs `insert` (ending in `VALUES `) over `rows`, one multi-row statement per chunk.
+async fn insert_rows<const N: usize>(
+    tx: &mut Transaction<'_, Any>,
+    insert: &str,
+    rows: &[[Value; N]],
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(sql::rows_per_statement(N)) {
+        let mut statement = Sql::new(insert);
+        for (i, row) in chunk.iter().enumerate() {
+            statement.tuple(i == 0, row.iter().cloned());
+        }
+        statement.query().execute(&mut **tx).await?;
     }
     Ok(())
 }

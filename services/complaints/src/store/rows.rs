@@ -2,6 +2,7 @@
 //! Times are BIGINT microseconds since the epoch; the aggregate, entries and events are JSON
 //! TEXT. The filter and lease columns of `complaints` are written, never read back.
 
+use csops_observability::TraceHeaders;
 use csops_runtime::db::StoreError;
 use csops_runtime::time::from_micros;
 
@@ -35,6 +36,40 @@ impl TryFrom<ComplaintRow> for Complaint {
         // The column is the truth: the version guards every save.
         complaint.version = version;
         Ok(complaint)
+    }
+}
+
+/// A due complaint as the watcher's claim returns it: the complaint and the trace context
+/// of the call that created it.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct DueRow {
+    id: String,
+    body: String,
+    version: i64,
+    traceparent: String,
+    tracestate: String,
+}
+
+/// The columns [`DueRow`] reads.
+pub(super) const DUE_COLUMNS: &str = "id, body, version, traceparent, tracestate";
+
+impl DueRow {
+    pub(super) fn into_complaint(self) -> Result<(Complaint, TraceHeaders), StoreError> {
+        let DueRow {
+            id,
+            body,
+            version,
+            traceparent,
+            tracestate,
+        } = self;
+        let complaint = Complaint::try_from(ComplaintRow { id, body, version })?;
+        Ok((
+            complaint,
+            TraceHeaders {
+                traceparent,
+                tracestate,
+            },
+        ))
     }
 }
 
