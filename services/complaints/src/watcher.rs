@@ -18,7 +18,7 @@ use std::sync::atomic::AtomicU64;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use crate::app::{Batch, Complaints, Reevaluated};
+use crate::app::{Batch, CheckedBatch, Complaints, Reevaluated};
 use crate::domain::Complaint;
 use crate::store::StoreError;
 
@@ -128,19 +128,27 @@ pub fn check_calendars(metrics: &csops_observability::Metrics, policy: &csops_sl
 }
 
 /// One sweep of the breach watcher: claims and checks due complaints a batch at a time until
-/// none is due (or [`MAX_BATCHES`] batches were done, so the other background work gets its
-/// turn); returns how many complaints changed. A backlog (a morning when thousands of clocks
-/// cross a threshold together) is worked off at once instead of a batch per interval. A stop
-/// request ends the sweep after the batch being checked, so shutdown never waits for a
-/// backlog.
+/// none is due (or [`MAX_BATCHES`] batches were done, so the watcher re-plans); returns how
+/// many complaints changed. A backlog (a morning when thousands of clocks cross a threshold
+/// together) is worked off at once instead of a batch per interval. The next batch is claimed
+/// and checked while the current one is written, so the database and the watcher work at the
+/// same time. A stop request ends the sweep after the batch being written, so shutdown never
+/// waits for a backlog.
 pub async fn sweep(core: &Complaints, batch_size: u32) -> Result<usize, StoreError> {
+    let full = batch_size as usize;
     let mut changed = 0;
-    for _ in 0..MAX_BATCHES {
-        let batch = sweep_batch(core, batch_size).await?;
-        changed += batch.changed;
-        if batch.due < batch_size as usize || stopping(core) {
+    let mut current = claim(core, batch_size).await?;
+    for n in 1..=MAX_BATCHES {
+        let (span, checked) = current;
+        let more = checked.due == full && n < MAX_BATCHES && !stopping(core);
+        let written = write(core, span, checked);
+        if !more {
+            changed += written.await?.changed;
             break;
         }
+        let (written, next) = tokio::join!(written, claim(core, batch_size));
+        changed += written?.changed;
+        current = next?;
     }
     Ok(changed)
 }
@@ -149,10 +157,14 @@ fn stopping(core: &Complaints) -> bool {
     core.stop.is_cancelled()
 }
 
-/// Claims and checks one batch of due complaints (`Complaints::check_due`) in a `breach
-/// watcher batch` span. The batch serves many complaints, so it links to the trace of each
-/// one it changes; each change continues its complaint's trace and links back to the batch.
-async fn sweep_batch(core: &Complaints, batch_size: u32) -> Result<Batch, StoreError> {
+/// Claims and checks one batch of due complaints (`Complaints::claim_checks`) in a new
+/// `breach watcher batch` span. The batch serves many complaints, so it links to the trace of
+/// each one it changes; each change continues its complaint's trace and links back to the
+/// batch.
+async fn claim(
+    core: &Complaints,
+    batch_size: u32,
+) -> Result<(tracing::Span, CheckedBatch), StoreError> {
     let batch = tracing::info_span!(
         "watcher.sweep",
         otel.name = "breach watcher batch",
@@ -161,17 +173,34 @@ async fn sweep_batch(core: &Complaints, batch_size: u32) -> Result<Batch, StoreE
         csops.watcher.changed = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
     );
-    let checked = core.check_due(batch_size).instrument(batch.clone()).await;
-    match &checked {
-        Ok(done) => {
-            batch.record("csops.watcher.due", done.due);
-            batch.record("csops.watcher.changed", done.changed);
+    match core
+        .claim_checks(batch_size)
+        .instrument(batch.clone())
+        .await
+    {
+        Ok(checked) => {
+            batch.record("csops.watcher.due", checked.due);
+            Ok((batch, checked))
         }
-        Err(_) => {
+        Err(error) => {
             batch.record("otel.status_code", "ERROR");
+            Err(error)
         }
     }
-    checked
+}
+
+/// Writes a checked batch back (`Complaints::write_checks`) in its span.
+async fn write(
+    core: &Complaints,
+    batch: tracing::Span,
+    checked: CheckedBatch,
+) -> Result<Batch, StoreError> {
+    let written = core.write_checks(checked).instrument(batch.clone()).await;
+    match &written {
+        Ok(done) => batch.record("csops.watcher.changed", done.changed),
+        Err(_) => batch.record("otel.status_code", "ERROR"),
+    };
+    written
 }
 
 /// Re-reads customer facts for every complaint accepted while the customers service was

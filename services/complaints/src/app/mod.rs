@@ -16,7 +16,7 @@ use crate::clients::{CustomersClient, Lookup};
 use crate::domain::{new_id, Actor, Complaint, Effects, Input, RuleError, Rules, Snapshot};
 use crate::store::{Inserted, Saved, Store, StoreError};
 
-pub use workers::{Batch, Checked, Reevaluated};
+pub use workers::{Batch, Checked, CheckedBatch, Reevaluated};
 
 /// What the API and the background workers share: the store, the rules, the customers
 /// lookup, and the signals between them.

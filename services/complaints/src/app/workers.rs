@@ -4,6 +4,8 @@
 //! `Store::save_checked`) but never retried: a lost race is logged and left for a later
 //! sweep, which still finds the complaint due (or still defaulted).
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use csops_observability::TraceHeaders;
 use csops_runtime::time;
@@ -26,6 +28,26 @@ pub struct Batch {
     pub due: usize,
     /// Complaints saved with a change.
     pub changed: usize,
+}
+
+/// A batch of due complaints claimed and checked in memory, to write back
+/// ([`Complaints::write_checks`]).
+#[derive(Debug)]
+pub struct CheckedBatch {
+    /// Complaints claimed.
+    pub due: usize,
+    now: DateTime<Utc>,
+    postponed: Vec<Postponed>,
+    changed: Vec<Change>,
+}
+
+/// A complaint the check changed, with what that caused and the span of its check.
+#[derive(Debug)]
+struct Change {
+    complaint: Complaint,
+    effects: Effects,
+    read_version: i64,
+    check: tracing::Span,
 }
 
 /// What the check of one due complaint came to.
@@ -51,19 +73,15 @@ pub enum Reevaluated {
 }
 
 impl Complaints {
-    /// Claims up to `limit` due complaints under a lease, moves their clocks on
-    /// (`Complaint::tick`: warning thresholds, breaches, broken promises, escalations) in
-    /// memory, and writes the batch back set-wise: the unchanged ones have their next check
-    /// postponed in one statement, the changed ones are saved with what that caused in one
-    /// transaction (`Store::save_checked`). Each automatic escalation holds a unique key, so
-    /// with several watchers it happens exactly once: when another watcher recorded one of the
-    /// batch's escalations first, the batch is saved one complaint at a time and that
-    /// complaint's save fails alone.
+    /// The first half of a breach watcher batch: claims up to `limit` due complaints under a
+    /// lease in one statement and moves their clocks on in memory (`Complaint::tick`: warning
+    /// thresholds, breaches, broken promises, escalations). [`Complaints::write_checks`]
+    /// writes the outcome; the watcher claims the next batch while it does.
     ///
     /// Runs inside the batch's span. Each changed complaint gets a `check complaint clocks`
     /// span that continues the complaint's trace (its breach is found from there) and links to
     /// the batch, which links back to it.
-    pub async fn check_due(&self, limit: u32) -> Result<Batch, StoreError> {
+    pub async fn claim_checks(&self, limit: u32) -> Result<CheckedBatch, StoreError> {
         let now = time::now();
         let claimed = self
             .store
@@ -99,31 +117,60 @@ impl Complaints {
                 batch_trace.link_from(&check);
                 created.link_from(&batch);
             }
-            changed.push((complaint, effects, read_version, check));
+            changed.push(Change {
+                complaint,
+                effects,
+                read_version,
+                check,
+            });
         }
+        Ok(CheckedBatch {
+            due,
+            now,
+            postponed,
+            changed,
+        })
+    }
+
+    /// The second half of a breach watcher batch: the unchanged complaints have their next
+    /// check postponed in one statement, the changed ones are saved with what that caused in
+    /// one transaction (`Store::save_checked`). Each automatic escalation holds a unique key,
+    /// so with several watchers it happens exactly once: when another watcher recorded one of
+    /// the batch's escalations first, the batch is saved one complaint at a time and that
+    /// complaint's save fails alone. Runs inside the batch's span.
+    pub async fn write_checks(&self, batch: CheckedBatch) -> Result<Batch, StoreError> {
+        let CheckedBatch {
+            due,
+            now,
+            postponed,
+            changed,
+        } = batch;
         self.store.postpone_many(&postponed).await?;
         let changes: Vec<CheckedChange<'_>> = changed
             .iter()
-            .map(|(complaint, effects, read_version, check)| CheckedChange {
-                complaint,
-                effects,
-                read_version: *read_version,
-                sla_state: complaint.sla_state(&self.rules, now),
-                next_check: complaint.next_check(&self.rules, now),
-                trace: TraceHeaders::of(check),
+            .map(|change| CheckedChange {
+                complaint: &change.complaint,
+                effects: &change.effects,
+                read_version: change.read_version,
+                sla_state: change.complaint.sla_state(&self.rules, now),
+                next_check: change.complaint.next_check(&self.rules, now),
+                trace: TraceHeaders::of(&change.check),
             })
             .collect();
         let written = match self.store.save_checked(&changes).await? {
             BatchSaved::Written { ids, sla_events } => {
                 self.published(sla_events);
-                for (complaint, _, _, check) in &changed {
-                    let outcome = if ids.contains(&complaint.id) {
+                let ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
+                for change in &changed {
+                    let outcome = if ids.contains(change.complaint.id.as_str()) {
                         Checked::Changed
                     } else {
-                        tracing::info!(complaint_id = %complaint.id, "complaint changed during the check; next sweep retries");
+                        tracing::info!(complaint_id = %change.complaint.id, "complaint changed during the check; next sweep retries");
                         Checked::Skipped
                     };
-                    check.record("csops.watcher.outcome", tracing::field::debug(outcome));
+                    change
+                        .check
+                        .record("csops.watcher.outcome", tracing::field::debug(outcome));
                 }
                 ids.len()
             }
@@ -132,12 +179,14 @@ impl Complaints {
                     "an escalation of the batch was recorded by another watcher; saving one by one"
                 );
                 let mut written = 0;
-                for (complaint, effects, read_version, check) in &changed {
+                for change in &changed {
                     let outcome = self
-                        .save_one(complaint, effects, *read_version, now)
-                        .instrument(check.clone())
+                        .save_one(&change.complaint, &change.effects, change.read_version, now)
+                        .instrument(change.check.clone())
                         .await?;
-                    check.record("csops.watcher.outcome", tracing::field::debug(outcome));
+                    change
+                        .check
+                        .record("csops.watcher.outcome", tracing::field::debug(outcome));
                     written += usize::from(outcome == Checked::Changed);
                 }
                 written
