@@ -80,6 +80,7 @@ start() {
         "$binary" --listen-addr "127.0.0.1:$port" --metrics-addr "127.0.0.1:$(free_port)" \
         --database-url "$(pg_url "$db")" >>"$work/service.log" 2>&1 &
     svc_pid=$!
+    disown "$svc_pid" # killed on purpose below: no "Killed" notice from the shell
     svc_addr="127.0.0.1:$port"
     for _ in $(seq 1 300); do
         "$grpcurl" -plaintext "$svc_addr" grpc.health.v1.Health/Check >/dev/null 2>&1 && return 0

@@ -308,52 +308,8 @@ SQL
     pgbench_run create_complaint_c$conc pgb_complaints "$work/create_complaint.sql" "$conc"
 fi
 
-if $have_complaints; then
-    step "breach watcher: one replica sweeping 1,000,000 open clocks (seeded in SQL from a real complaint)"
-    # The complaints service creates its schema on an empty database; its watcher idles (1 h
-    # interval) while the table is seeded with copies of a complaint the create scenario wrote,
-    # each with its own id, all due for a check now.
-    psql -d postgres -c "CREATE DATABASE watcher"
-    svc_grpc_service=csops.complaints.v1.ComplaintsService
-    start_service watcher_schema csops-complaints "$(pg_url watcher)" \
-        CSOPS_CUSTOMERS_URL=http://127.0.0.1:9 CSOPS_SLA_WATCH_INTERVAL=1h
-    stop_service
-    tpl="$(psql -d complaints -c "SELECT id FROM complaints WHERE state = 'received' AND defaulted = 0 ORDER BY create_time DESC LIMIT 1")"
-    psql -d watcher -c "CREATE TABLE tpl (LIKE complaints)"
-    psql -d complaints -c "COPY (SELECT * FROM complaints WHERE id = '$tpl') TO STDOUT" \
-        | psql -d watcher -c "COPY tpl FROM STDIN"
-    clocks=1000000
-    due_at="$(( $(date +%s) * 1000000 ))"
-    t_seed="$(date +%s%N)"
-    psql -d watcher -c "INSERT INTO complaints (id, customer_id, state, nature, severity, assigned_agent_id, escalation_level, sla_state, defaulted, next_check_time, lease_owner, lease_until, body, version, create_time, update_time) SELECT 'w' || g, customer_id, state, nature, severity, assigned_agent_id, escalation_level, sla_state, 0, $due_at, '', 0, replace(body, tpl.id, 'w' || g), version, create_time + g, update_time FROM tpl, generate_series(1, $clocks) g" -c "ANALYZE complaints"
-    seed_s="$(( ($(date +%s%N) - t_seed) / 1000000000 ))"
-    due() { psql -d watcher -c "SELECT count(*) FROM complaints WHERE next_check_time > 0 AND next_check_time <= $due_at"; }
-    printf 'seeded %s open complaints in %s s; due now: %s\n' "$clocks" "$seed_s" "$(due)"
-    start_service watcher_postgres csops-complaints "$(pg_url watcher)" \
-        CSOPS_CUSTOMERS_URL=http://127.0.0.1:9 CSOPS_SLA_WATCH_INTERVAL=1s
-    before="$(due)"
-    sleep "$((secs * 3))"
-    after="$(due)"
-    stop_service
-    checked=$((before - after))
-    # The limit: pgbench, one client (a watcher replica works sequentially), doing per complaint
-    # what the sweep does in SQL: claim the lease, read the body, postpone the next check.
-    cat >"$work/sweep.sql" <<SQL
-\set n random(1, $clocks)
-UPDATE complaints SET lease_owner = 'pgbench', lease_until = 9000000000000000 WHERE id = 'w' || :n AND lease_until < 9000000000000000;
-SELECT id, body, version FROM complaints WHERE id = 'w' || :n;
-UPDATE complaints SET next_check_time = 9000000000000000, lease_owner = '', lease_until = 0 WHERE id = 'w' || :n AND version >= 0;
-SQL
-    pgbench_run watcher_sweep_c1 watcher "$work/sweep.sql" 1
-    jq -n --argjson clocks "$clocks" --argjson seconds "$((secs * 3))" --argjson checked "$checked" \
-        --argjson seed_s "$seed_s" --slurpfile limit "$out/pgbench_watcher_sweep_c1.json" \
-        '{clocks:$clocks, seconds:$seconds, checked:$checked, checks_per_s:($checked/$seconds),
-          full_sweep_s:(if $checked > 0 then $clocks/($checked/$seconds) else null end),
-          seed_s:$seed_s, limit_tps:$limit[0].tps, ratio:(($checked/$seconds)/$limit[0].tps)}' \
-        >"$out/watcher_sweep.json"
-    jq -c . "$out/watcher_sweep.json"
-    psql -d postgres -c "DROP DATABASE watcher"
-fi
+# The breach watcher has its own benchmark: scripts/bench-watcher.sh (set-wise batches against
+# pgbench doing one batch's statements).
 
 step "customers on SQLite (separate process, empty database)"
 mkdir -p "$work/sqlite"
@@ -364,12 +320,5 @@ stop_service
 
 step "summary"
 "$load" summarize --dir "$out" >"$out/summary.md"
-if [[ -f "$out/watcher_sweep.json" ]]; then
-    jq -r '"\n### Breach watcher sweeping \(.clocks) open clocks (one replica, PostgreSQL)\n\n" +
-        "| clocks | checked in \(.seconds) s | checks/s | full sweep (extrapolated) | limit: pgbench, same statements, 1 client | ratio |\n" +
-        "| ---: | ---: | ---: | ---: | ---: | ---: |\n" +
-        "| \(.clocks) | \(.checked) | \(.checks_per_s|round) | \(.full_sweep_s|round) s | \(.limit_tps|round)/s | \((.ratio*100)|round) % |"' \
-        "$out/watcher_sweep.json" >>"$out/summary.md"
-fi
 cat "$out/summary.md"
 printf '\nJSON in %s\n' "$out"
