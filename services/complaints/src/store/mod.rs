@@ -772,124 +772,40 @@ impl Store {
     }
 }
 
-/// Writes the effects of a change of `c`: its exactly-once escalation keys first (a duplicate
-/// fails the transaction before anything else is written), then its timeline entries, SLA
-/// events and outbox events.
+/// Writes the effects of a change of `c` with one multi-row statement per table: its
+/// exactly-once escalation keys first (a duplicate fails with `Duplicate` before anything else
+/// is written), then its timeline entries, SLA events and outbox events (with the trace
+/// context of the current span, the change's).
 async fn write_effects(
     tx: &mut Transaction<'_, Any>,
     c: &Complaint,
     effects: &Effects,
 ) -> Result<(), StoreError> {
-    let Effects {
-        entries,
-        sla_events,
-        outbox,
-        escalation_keys,
-    } = effects;
-    let time = c.update_time.timestamp_micros();
-    for key in escalation_keys {
-        sqlx::query(
-            "INSERT INTO sla_escalations (complaint_id, subject_id, escalation_level, create_time) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&c.id)
-        .bind(&key.subject)
-        .bind(key.level.code())
-        .bind(time)
-        .execute(&mut **tx)
-        .await?;
-    }
-    for e in entries {
-        sqlx::query(
-            "INSERT INTO timeline_entries (complaint_id, sequence, id, kind, create_time, body) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&e.complaint_id)
-        .bind(e.sequence)
-        .bind(&e.id)
-        .bind(e.details.kind().code())
-        .bind(e.time.timestamp_micros())
-        .bind(to_json(e))
-        .execute(&mut **tx)
-        .await?;
-    }
-    for e in sla_events {
-        sqlx::query(
-            "INSERT INTO sla_events (id, complaint_id, event_time, body) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&e.id)
-        .bind(&e.complaint_id)
-        .bind(e.time.timestamp_micros())
-        .bind(to_json(e))
-        .execute(&mut **tx)
-        .await?;
-    }
-    for OutboxEvent { id, event } in outbox {
-        let row = NewEvent {
-            id: id.clone(),
-            destination: event.destination(),
-            kind: event.kind(),
-            aggregate_id: c.id.clone(),
-            payload: to_json(event),
-        };
-        outbox::write(tx, &row, time).await?;
-    }
-    Ok(())
+    let mut rows = EffectRows::default();
+    rows.add(c, effects, &TraceHeaders::current());
+    insert_rows(
+        tx,
+        "INSERT INTO sla_escalations (complaint_id, subject_id, escalation_level, create_time) \
+         VALUES ",
+        &rows.escalations,
+    )
+    .await?;
+    rows.write_rest(tx, c.update_time.timestamp_micros()).await
 }
 
 /// Writes the effects of a watcher batch's changes, one multi-row statement per table (and per
-/// [`sql::rows_per_statement`] rows): the escalation keys first, and `Duplicate` when one was
-/// recorded before (false: the caller rolls back), then timeline entries, SLA events and outbox
+/// [`sql::rows_per_statement`] rows): the escalation keys first, and false when one was
+/// recorded before (the caller rolls back), then timeline entries, SLA events and outbox
 /// events (each with the trace context of its complaint's check).
 async fn write_batch_effects(
     tx: &mut Transaction<'_, Any>,
     changes: &[&CheckedChange<'_>],
 ) -> Result<bool, StoreError> {
-    let mut escalations = Vec::new();
-    let mut entries = Vec::new();
-    let mut sla_events = Vec::new();
-    let mut outbox_events = Vec::new();
+    let mut rows = EffectRows::default();
     for change in changes {
-        let c = change.complaint;
-        let time = c.update_time.timestamp_micros();
-        for key in &change.effects.escalation_keys {
-            escalations.push([
-                Value::from(c.id.as_str()),
-                Value::from(key.subject.as_str()),
-                Value::from(key.level.code()),
-                Value::from(time),
-            ]);
-        }
-        for e in &change.effects.entries {
-            entries.push([
-                Value::from(e.complaint_id.as_str()),
-                Value::from(e.sequence),
-                Value::from(e.id.as_str()),
-                Value::from(e.details.kind().code()),
-                Value::from(e.time.timestamp_micros()),
-                Value::from(to_json(e)),
-            ]);
-        }
-        for e in &change.effects.sla_events {
-            sla_events.push([
-                Value::from(e.id.as_str()),
-                Value::from(e.complaint_id.as_str()),
-                Value::from(e.time.timestamp_micros()),
-                Value::from(to_json(e)),
-            ]);
-        }
-        for OutboxEvent { id, event } in &change.effects.outbox {
-            let row = NewEvent {
-                id: id.clone(),
-                destination: event.destination(),
-                kind: event.kind(),
-                aggregate_id: c.id.clone(),
-                payload: to_json(event),
-            };
-            outbox_events.push((row, change.trace.clone()));
-        }
+        rows.add(change.complaint, change.effects, &change.trace);
     }
-    for chunk in escalations.chunks(sql::rows_per_statement(4)) {
+    for chunk in rows.escalations.chunks(sql::rows_per_statement(4)) {
         let mut statement = Sql::new(
             "INSERT INTO sla_escalations (complaint_id, subject_id, escalation_level, \
              create_time) VALUES ",
@@ -903,23 +819,86 @@ async fn write_batch_effects(
             return Ok(false);
         }
     }
-    insert_rows(
-        tx,
-        "INSERT INTO timeline_entries (complaint_id, sequence, id, kind, create_time, body) VALUES ",
-        &entries,
-    )
-    .await?;
-    insert_rows(
-        tx,
-        "INSERT INTO sla_events (id, complaint_id, event_time, body) VALUES ",
-        &sla_events,
-    )
-    .await?;
     let now = changes
         .first()
         .map_or(0, |c| c.complaint.update_time.timestamp_micros());
-    outbox::write_many(tx, &outbox_events, now).await?;
+    rows.write_rest(tx, now).await?;
     Ok(true)
+}
+
+/// The rows the effects of one or more changes add, by table.
+#[derive(Default)]
+struct EffectRows {
+    escalations: Vec<[Value; 4]>,
+    entries: Vec<[Value; 6]>,
+    sla_events: Vec<[Value; 4]>,
+    outbox: Vec<(NewEvent, TraceHeaders)>,
+}
+
+impl EffectRows {
+    /// Adds the effects of a change of `c`; its outbox events carry `trace`.
+    fn add(&mut self, c: &Complaint, effects: &Effects, trace: &TraceHeaders) {
+        let time = c.update_time.timestamp_micros();
+        for key in &effects.escalation_keys {
+            self.escalations.push([
+                Value::from(c.id.as_str()),
+                Value::from(key.subject.as_str()),
+                Value::from(key.level.code()),
+                Value::from(time),
+            ]);
+        }
+        for e in &effects.entries {
+            self.entries.push([
+                Value::from(e.complaint_id.as_str()),
+                Value::from(e.sequence),
+                Value::from(e.id.as_str()),
+                Value::from(e.details.kind().code()),
+                Value::from(e.time.timestamp_micros()),
+                Value::from(to_json(e)),
+            ]);
+        }
+        for e in &effects.sla_events {
+            self.sla_events.push([
+                Value::from(e.id.as_str()),
+                Value::from(e.complaint_id.as_str()),
+                Value::from(e.time.timestamp_micros()),
+                Value::from(to_json(e)),
+            ]);
+        }
+        for OutboxEvent { id, event } in &effects.outbox {
+            let row = NewEvent {
+                id: id.clone(),
+                destination: event.destination(),
+                kind: event.kind(),
+                aggregate_id: c.id.clone(),
+                payload: to_json(event),
+            };
+            self.outbox.push((row, trace.clone()));
+        }
+    }
+
+    /// Writes the timeline entries, SLA events and outbox events (everything but the
+    /// escalation keys, which each caller writes its own way).
+    async fn write_rest(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        now_micros: i64,
+    ) -> Result<(), StoreError> {
+        insert_rows(
+            tx,
+            "INSERT INTO timeline_entries (complaint_id, sequence, id, kind, create_time, body) \
+             VALUES ",
+            &self.entries,
+        )
+        .await?;
+        insert_rows(
+            tx,
+            "INSERT INTO sla_events (id, complaint_id, event_time, body) VALUES ",
+            &self.sla_events,
+        )
+        .await?;
+        outbox::write_many(tx, &self.outbox, now_micros).await
+    }
 }
 
 /// Runs `insert` (ending in `VALUES `) over `rows`, one multi-row statement per chunk.
