@@ -9,6 +9,7 @@
 //! instant and falling asleep; while the sweeper works, changes cost one atomic load.
 
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -88,6 +89,76 @@ impl Wake {
     }
 }
 
+/// On PostgreSQL, wakes `wake` when another replica announces work it scheduled soon: a change
+/// whose next due instant is closer than the replicas' longest sleep runs
+/// `SELECT pg_notify(<channel>, <microseconds since the epoch>)` in its transaction (see
+/// [`announce`]), and every replica listening on `channel` hears it on commit. Runs until
+/// `stop`; reconnects by itself after a lost connection (a notification missed meanwhile
+/// costs at most one longest sleep).
+pub async fn listen(
+    database: crate::config::DatabaseSettings,
+    channel: &'static str,
+    wake: Arc<Wake>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    use secrecy::ExposeSecret as _;
+    let mut listener = loop {
+        match sqlx::postgres::PgListener::connect(database.url.expose_secret()).await {
+            Ok(mut listener) => match listener.listen(channel).await {
+                Ok(()) => break listener,
+                Err(error) => {
+                    tracing::warn!(error = %error, channel, "cannot listen for scheduled work")
+                }
+            },
+            Err(error) => {
+                tracing::warn!(error = %error, channel, "cannot listen for scheduled work")
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    };
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            received = listener.recv() => match received {
+                Ok(notification) => {
+                    let at = notification
+                        .payload()
+                        .parse::<i64>()
+                        .ok()
+                        .and_then(time::from_micros_opt);
+                    wake.scheduled(at);
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, channel, "listening for scheduled work failed; retrying");
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Announces to the replicas listening on `channel` ([`listen`]) that work is due at `at`, on
+/// the connection of the change's transaction (PostgreSQL delivers it on commit, never for a
+/// change rolled back).
+pub async fn announce(
+    conn: &mut sqlx::AnyConnection,
+    channel: &str,
+    at: DateTime<Utc>,
+) -> Result<(), crate::db::StoreError> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(channel)
+        .bind(at.timestamp_micros().to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -146,6 +217,51 @@ mod tests {
             .sleep_until(None, Duration::from_millis(50), &stop)
             .await;
         assert_eq!(woken, Woken::Due);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_announced_by_another_replica_wakes_the_sleeper() {
+        let url = csops_testkit::postgres::fresh_database().await;
+        let wake = Arc::new(Wake::default());
+        let stop = CancellationToken::new();
+        let database = crate::config::Settings::for_tests(&url).database;
+        let listener = tokio::spawn(listen(
+            database.clone(),
+            "csops_test_checks",
+            wake.clone(),
+            stop.clone(),
+        ));
+        let pool = crate::db::connect(&database).await.unwrap();
+        wake.planning();
+        let sleeper = {
+            let (wake, stop) = (wake.clone(), stop.clone());
+            tokio::spawn(async move {
+                wake.sleep_until(None, Duration::from_secs(3600), &stop)
+                    .await
+            })
+        };
+        // The listener may still be connecting: announce until the sleeper wakes.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !sleeper.is_finished() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the announcement never woke the sleeper"
+            );
+            let mut tx = pool.begin().await.unwrap();
+            announce(
+                &mut tx,
+                "csops_test_checks",
+                time::now() + chrono::TimeDelta::seconds(2),
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(sleeper.await.unwrap(), Woken::Early);
+        stop.cancel();
+        listener.await.unwrap();
+        pool.close().await;
     }
 
     #[tokio::test]

@@ -53,6 +53,8 @@ pub struct App {
     gauges: watcher::SlaGauges,
     relay: Relay<events::Receivers>,
     stop: CancellationToken,
+    /// On PostgreSQL, the database whose announcements of checks due soon wake the watcher.
+    checks_database: Option<csops_runtime::config::DatabaseSettings>,
 }
 
 impl App {
@@ -76,7 +78,8 @@ impl App {
             &metrics,
         );
         let core = Arc::new(Complaints {
-            store: store::Store::new(pool.clone(), relay.waker()),
+            store: store::Store::new(pool.clone(), relay.waker())
+                .announcing_checks_within(config.sla_watch_interval),
             rules,
             customers: clients::CustomersClient::new(
                 &config.customers_url,
@@ -98,6 +101,10 @@ impl App {
         watcher::check_calendars(&metrics, &core.rules.policy);
         let server = Server::bind(SPEC, settings, pool, metrics.clone()).await?;
         Ok(Self {
+            checks_database: settings
+                .database
+                .is_postgres()
+                .then(|| settings.database.clone()),
             server,
             // gzip-compressed requests are accepted; responses are compressed for a caller
             // that asks.
@@ -151,6 +158,15 @@ impl App {
             self.stop.clone(),
         ));
         let relay = tokio::spawn(self.relay.run(self.stop.clone()));
+        // Checks scheduled soon by other replicas wake this one's watcher (PostgreSQL only).
+        let listener = self.checks_database.map(|database| {
+            tokio::spawn(csops_runtime::wake::listen(
+                database,
+                store::CHECKS_CHANNEL,
+                self.core.store.checks().clone(),
+                self.stop.clone(),
+            ))
+        });
         let token = self.stop;
         let result = self
             .server
@@ -162,6 +178,9 @@ impl App {
         let _ = watcher.await;
         let _ = reevaluation.await;
         let _ = relay.await;
+        if let Some(listener) = listener {
+            let _ = listener.await;
+        }
         result
     }
 }

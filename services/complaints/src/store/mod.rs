@@ -22,7 +22,7 @@ use csops_runtime::outbox::{self, NewEvent};
 pub use csops_runtime::paging::Cursor;
 use csops_runtime::sql::{self, Sql, Value};
 use csops_runtime::time::to_micros_opt;
-use csops_runtime::wake::Wake;
+use csops_runtime::wake::{self, Wake};
 use csops_runtime::{db, Error};
 use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::Notify;
@@ -162,7 +162,14 @@ pub struct Store {
     /// The breach watcher's sleep, brought forward by a commit that schedules a check
     /// sooner than it planned to wake.
     checks: Arc<Wake>,
+    /// On PostgreSQL, a change whose next check is closer than this (the watchers' longest
+    /// sleep) announces it to the other replicas' watchers ([`CHECKS_CHANNEL`]).
+    announce_within: Option<chrono::TimeDelta>,
 }
+
+/// The PostgreSQL channel on which a change announces a check due soon to every replica's
+/// breach watcher (`runtime::wake::listen`).
+pub const CHECKS_CHANNEL: &str = "csops_complaints_checks";
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     // Serialising plain data structs to a String cannot fail.
@@ -177,13 +184,37 @@ impl Store {
             pool,
             outbox_written,
             checks: Arc::default(),
+            announce_within: None,
         }
+    }
+
+    /// On PostgreSQL, announces each check a change schedules within `longest_sleep` to the
+    /// other replicas' watchers (which sleep up to that long), in the change's transaction.
+    pub fn announcing_checks_within(mut self, longest_sleep: std::time::Duration) -> Self {
+        if self.system == "postgresql" {
+            self.announce_within = chrono::TimeDelta::from_std(longest_sleep).ok();
+        }
+        self
     }
 
     /// The breach watcher's sleep: every insert and save that sets a complaint's next check
     /// tells it (after commit), so a check due sooner than planned wakes it.
-    pub fn checks(&self) -> &Wake {
+    pub fn checks(&self) -> &Arc<Wake> {
         &self.checks
+    }
+
+    /// Announces `next_check` to the other replicas when it is due within their longest sleep.
+    async fn announce(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        next_check: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        match (self.announce_within, next_check) {
+            (Some(within), Some(at)) if at < csops_runtime::time::now() + within => {
+                wake::announce(tx, CHECKS_CHANNEL, at).await
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The span of one store call (the kit's database span).
@@ -264,6 +295,7 @@ impl Store {
             .bind(&trace.tracestate)
             .execute(&mut *tx)
             .await?;
+            self.announce(&mut tx, next_check).await?;
             let sla_events = self.commit(tx, c, effects).await?;
             self.checks.scheduled(next_check);
             Ok(Inserted::Created { sla_events })
@@ -347,6 +379,7 @@ impl Store {
                 idempotency::record(&mut tx, key, &produced, c.update_time.timestamp_micros())
                     .await?;
             }
+            self.announce(&mut tx, next_check).await?;
             let sla_events = self.commit(tx, c, effects).await?;
             self.checks.scheduled(next_check);
             Ok(Saved::Written { sla_events })
