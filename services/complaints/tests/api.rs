@@ -235,6 +235,19 @@ async fn create_validate_get_list_and_conflicts(backend: Backend) {
         .complaint
         .unwrap();
     assert_eq!(first.id, again.id);
+    // The same retry key with another request is refused.
+    let mut other = complaint(&cus);
+    other.title = "Another complaint under the same key".into();
+    let status = app
+        .client
+        .create_complaint(pb::CreateComplaintRequest {
+            complaint: Some(other),
+            request_id: "same".into(),
+            actor: agent(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
     assert_eq!(first.state, pb::ComplaintState::Received as i32);
     assert_eq!(first.clocks.len(), 2);
     assert!(!first.customer.as_ref().unwrap().defaulted);

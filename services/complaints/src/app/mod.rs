@@ -59,10 +59,10 @@ impl Complaints {
     /// Records a complaint with the customer's facts from the customers service (the most
     /// demanding defaults when it is unreachable or no customer is named, re-evaluated later);
     /// a retry with the same request answers the complaint its first call recorded.
+    ///
+    /// A retry is found by the retry key's insert in the create's transaction, not by a read
+    /// before it: a first call (the common case) makes one round trip fewer.
     pub async fn create(&self, input: Input, key: &Key, actor: Actor) -> Result<Complaint, Error> {
-        if let Some(first) = self.store.replay(key).await? {
-            return self.load(&first.resource_id).await;
-        }
         let now = time::now();
         let customer_id = input.customer_id.trim().to_owned();
         let snapshot = if customer_id.is_empty() {
@@ -72,6 +72,11 @@ impl Complaints {
                 Lookup::Found(s) => s,
                 Lookup::Unreachable => Snapshot::most_demanding(),
                 Lookup::NotFound => {
+                    // A retry of a create that succeeded answers its complaint, even when the
+                    // customer's file was closed since.
+                    if let Some(first) = self.store.replay(key).await? {
+                        return self.load(&first.resource_id).await;
+                    }
                     // Whether a customer exists is the system's state, not the request's form
                     // (AIP-193): FAILED_PRECONDITION naming the customer.
                     return Err(Error::precondition_on(
@@ -109,7 +114,8 @@ impl Complaints {
                 self.published(sla_events);
                 Ok(c)
             }
-            // A concurrent call with the same key won the race: answer what it made.
+            // A retry, or a concurrent call with the same key that won the race: answer what
+            // the first call made (ALREADY_EXISTS when the key came with another request).
             Inserted::Replayed => match self.store.replay(key).await? {
                 Some(first) => self.load(&first.resource_id).await,
                 None => Err(Error::Aborted(
