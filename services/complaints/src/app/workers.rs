@@ -112,6 +112,7 @@ impl Complaints {
                 otel.kind = "internal",
                 complaint_id = %complaint.id,
                 csops.watcher.outcome = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
             );
             if created.continue_in(&check) {
                 batch_trace.link_from(&check);
@@ -137,7 +138,9 @@ impl Complaints {
     /// one transaction (`Store::save_checked`). Each automatic escalation holds a unique key,
     /// so with several watchers it happens exactly once: when another watcher recorded one of
     /// the batch's escalations first, the batch is saved one complaint at a time and that
-    /// complaint's save fails alone. Runs inside the batch's span.
+    /// complaint's save fails alone. So is a batch the database refuses for another reason
+    /// than being unreachable: one complaint that cannot be written does not hold up the rest
+    /// (it is logged and left for a later sweep). Runs inside the batch's span.
     pub async fn write_checks(&self, batch: CheckedBatch) -> Result<Batch, StoreError> {
         let CheckedBatch {
             due,
@@ -157,7 +160,20 @@ impl Complaints {
                 trace: TraceHeaders::of(&change.check),
             })
             .collect();
-        let written = match self.store.save_checked(&changes).await? {
+        let saved = match self.store.save_checked(&changes).await {
+            Err(error @ StoreError::Unavailable(_)) => return Err(error),
+            // One complaint the batch cannot write (its rows refused) must not hold up the
+            // rest: the batch is saved one complaint at a time, and only that one fails.
+            Err(error) => {
+                tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    "breach watcher batch not saved; saving one by one"
+                );
+                BatchSaved::EscalatedBefore
+            }
+            Ok(saved) => saved,
+        };
+        let written = match saved {
             BatchSaved::Written { ids, sla_events } => {
                 self.published(sla_events);
                 let ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
@@ -175,19 +191,31 @@ impl Complaints {
                 ids.len()
             }
             BatchSaved::EscalatedBefore => {
-                tracing::info!(
-                    "an escalation of the batch was recorded by another watcher; saving one by one"
-                );
+                tracing::info!("breach watcher batch saved one complaint at a time");
                 let mut written = 0;
                 for change in &changed {
                     let outcome = self
                         .save_one(&change.complaint, &change.effects, change.read_version, now)
                         .instrument(change.check.clone())
-                        .await?;
-                    change
-                        .check
-                        .record("csops.watcher.outcome", tracing::field::debug(outcome));
-                    written += usize::from(outcome == Checked::Changed);
+                        .await;
+                    match outcome {
+                        Ok(outcome) => {
+                            change
+                                .check
+                                .record("csops.watcher.outcome", tracing::field::debug(outcome));
+                            written += usize::from(outcome == Checked::Changed);
+                        }
+                        Err(error @ StoreError::Unavailable(_)) => return Err(error),
+                        // Only the status: a database error's text can quote stored values.
+                        Err(error) => {
+                            change.check.record("otel.status_code", "ERROR");
+                            tracing::warn!(
+                                complaint_id = %change.complaint.id,
+                                error = &error as &dyn std::error::Error,
+                                "complaint check not saved; a later sweep retries"
+                            );
+                        }
+                    }
                 }
                 written
             }
