@@ -9,6 +9,7 @@
 //! `DateTime<Utc>` and `Option` and convert here. Only the SLA stream's cursor over
 //! `sla_events.event_time` stays in stored microseconds.
 
+mod effects;
 mod rows;
 
 use std::sync::Arc;
@@ -18,7 +19,6 @@ use csops_observability::TraceHeaders;
 pub use csops_runtime::db::StoreError;
 use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{self, Key, Recorded};
-use csops_runtime::outbox::{self, NewEvent};
 pub use csops_runtime::paging::Cursor;
 use csops_runtime::sql::{self, Sql, Value};
 use csops_runtime::time::to_micros_opt;
@@ -28,7 +28,9 @@ use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::Notify;
 use tracing::Span;
 
-use crate::domain::{Complaint, Effects, Entry, EntryKind, OutboxEvent, SlaEvent, SlaState};
+use crate::domain::{Complaint, Effects, Entry, EntryKind, SlaEvent, SlaState};
+pub use effects::CheckedChange;
+use effects::{write_batch_effects, write_effects};
 use rows::{
     ComplaintRow, DueRow, EntryRow, SlaEventRow, ViolationRow, COMPLAINT_COLUMNS, DUE_COLUMNS,
     ENTRY_COLUMNS, SLA_EVENT_COLUMNS, VIOLATION_COLUMNS,
@@ -103,23 +105,6 @@ pub struct Postponed {
     pub version: i64,
     /// Its next check (`None`: nothing left to watch).
     pub next_check: Option<DateTime<Utc>>,
-}
-
-/// A complaint a watcher batch changed, to save with the effects of its change.
-#[derive(Debug)]
-pub struct CheckedChange<'a> {
-    /// The complaint as changed (its version already moved on).
-    pub complaint: &'a Complaint,
-    /// What the change caused.
-    pub effects: &'a Effects,
-    /// The version the check read: the save's guard.
-    pub read_version: i64,
-    /// Its SLA state after the change.
-    pub sla_state: SlaState,
-    /// Its next check.
-    pub next_check: Option<DateTime<Utc>>,
-    /// The context of the complaint's check span: its outbox events continue that trace.
-    pub trace: TraceHeaders,
 }
 
 /// Result of saving a watcher batch.
@@ -803,149 +788,4 @@ impl Store {
         .traced(self.span("SELECT", "reply_violations", "complaints.list_violations"))
         .await
     }
-}
-
-/// Writes the effects of a change of `c` with one multi-row statement per table: its
-/// exactly-once escalation keys first (a duplicate fails with `Duplicate` before anything else
-/// is written), then its timeline entries, SLA events and outbox events (with the trace
-/// context of the current span, the change's).
-async fn write_effects(
-    tx: &mut Transaction<'_, Any>,
-    c: &Complaint,
-    effects: &Effects,
-) -> Result<(), StoreError> {
-    let mut rows = EffectRows::default();
-    rows.add(c, effects, &TraceHeaders::current());
-    insert_rows(
-        tx,
-        "INSERT INTO sla_escalations (complaint_id, subject_id, escalation_level, create_time) \
-         VALUES ",
-        &rows.escalations,
-    )
-    .await?;
-    rows.write_rest(tx, c.update_time.timestamp_micros()).await
-}
-
-/// Writes the effects of a watcher batch's changes, one multi-row statement per table (and per
-/// [`sql::rows_per_statement`] rows): the escalation keys first, and false when one was
-/// recorded before (the caller rolls back), then timeline entries, SLA events and outbox
-/// events (each with the trace context of its complaint's check).
-async fn write_batch_effects(
-    tx: &mut Transaction<'_, Any>,
-    changes: &[&CheckedChange<'_>],
-) -> Result<bool, StoreError> {
-    let mut rows = EffectRows::default();
-    for change in changes {
-        rows.add(change.complaint, change.effects, &change.trace);
-    }
-    for chunk in rows.escalations.chunks(sql::rows_per_statement(4)) {
-        let mut statement = Sql::new(
-            "INSERT INTO sla_escalations (complaint_id, subject_id, escalation_level, \
-             create_time) VALUES ",
-        );
-        for (i, row) in chunk.iter().enumerate() {
-            statement.tuple(i == 0, row.iter().cloned());
-        }
-        statement.push(" ON CONFLICT DO NOTHING RETURNING complaint_id");
-        let recorded: Vec<(String,)> = statement.query_as().fetch_all(&mut **tx).await?;
-        if recorded.len() < chunk.len() {
-            return Ok(false);
-        }
-    }
-    let now = changes
-        .first()
-        .map_or(0, |c| c.complaint.update_time.timestamp_micros());
-    rows.write_rest(tx, now).await?;
-    Ok(true)
-}
-
-/// The rows the effects of one or more changes add, by table.
-#[derive(Default)]
-struct EffectRows {
-    escalations: Vec<[Value; 4]>,
-    entries: Vec<[Value; 6]>,
-    sla_events: Vec<[Value; 4]>,
-    outbox: Vec<(NewEvent, TraceHeaders)>,
-}
-
-impl EffectRows {
-    /// Adds the effects of a change of `c`; its outbox events carry `trace`.
-    fn add(&mut self, c: &Complaint, effects: &Effects, trace: &TraceHeaders) {
-        let time = c.update_time.timestamp_micros();
-        for key in &effects.escalation_keys {
-            self.escalations.push([
-                Value::from(c.id.as_str()),
-                Value::from(key.subject.as_str()),
-                Value::from(key.level.code()),
-                Value::from(time),
-            ]);
-        }
-        for e in &effects.entries {
-            self.entries.push([
-                Value::from(e.complaint_id.as_str()),
-                Value::from(e.sequence),
-                Value::from(e.id.as_str()),
-                Value::from(e.details.kind().code()),
-                Value::from(e.time.timestamp_micros()),
-                Value::from(to_json(e)),
-            ]);
-        }
-        for e in &effects.sla_events {
-            self.sla_events.push([
-                Value::from(e.id.as_str()),
-                Value::from(e.complaint_id.as_str()),
-                Value::from(e.time.timestamp_micros()),
-                Value::from(to_json(e)),
-            ]);
-        }
-        for OutboxEvent { id, event } in &effects.outbox {
-            let row = NewEvent {
-                id: id.clone(),
-                destination: event.destination(),
-                kind: event.kind(),
-                aggregate_id: c.id.clone(),
-                payload: to_json(event),
-            };
-            self.outbox.push((row, trace.clone()));
-        }
-    }
-
-    /// Writes the timeline entries, SLA events and outbox events (everything but the
-    /// escalation keys, which each caller writes its own way).
-    async fn write_rest(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        now_micros: i64,
-    ) -> Result<(), StoreError> {
-        insert_rows(
-            tx,
-            "INSERT INTO timeline_entries (complaint_id, sequence, id, kind, create_time, body) \
-             VALUES ",
-            &self.entries,
-        )
-        .await?;
-        insert_rows(
-            tx,
-            "INSERT INTO sla_events (id, complaint_id, event_time, body) VALUES ",
-            &self.sla_events,
-        )
-        .await?;
-        outbox::write_many(tx, &self.outbox, now_micros).await
-    }
-}
-
-/// Runs `insert` (ending in `VALUES `) over `rows`, one multi-row statement per chunk.
-async fn insert_rows<const N: usize>(
-    tx: &mut Transaction<'_, Any>,
-    insert: &str,
-    rows: &[[Value; N]],
-) -> Result<(), StoreError> {
-    for chunk in rows.chunks(sql::rows_per_statement(N)) {
-        let mut statement = Sql::new(insert);
-        for (i, row) in chunk.iter().enumerate() {
-            statement.tuple(i == 0, row.iter().cloned());
-        }
-        statement.query().execute(&mut **tx).await?;
-    }
-    Ok(())
 }
