@@ -16,6 +16,7 @@ pub mod process;
 pub mod server;
 pub mod shutdown;
 pub mod sql;
+pub mod statistics;
 pub mod time;
 pub mod violations;
 pub mod wake;

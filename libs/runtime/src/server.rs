@@ -145,6 +145,8 @@ impl Server {
             self.spec.grpc_service,
             self.pool.clone(),
         ));
+        // Statistics for tables PostgreSQL has never analyzed (a fresh bulk load).
+        let statistics_task = tokio::spawn(crate::statistics::keep(self.pool.clone()));
 
         let (metrics_stop_tx, metrics_stop_rx) = oneshot::channel::<()>();
         let metrics_task = self.metrics_listener.map(|listener| {
@@ -180,6 +182,7 @@ impl Server {
             () = stop => {}
             result = &mut server_task => {
                 health_task.abort();
+                statistics_task.abort();
                 return flatten(result);
             }
         }
@@ -187,6 +190,7 @@ impl Server {
         // Tell load balancers first, then stop accepting, then let in-flight calls finish.
         // The database watcher is stopped before the flip so it cannot flip health back.
         health_task.abort();
+        statistics_task.abort();
         let _ = health_task.await;
         set_status(&reporter, self.spec.grpc_service, ServingStatus::NotServing).await;
         tracing::info!(service = self.spec.name, drain_delay = ?self.drain_delay, "draining");
