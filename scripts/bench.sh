@@ -6,9 +6,14 @@
 #   on PostgreSQL, the single-call ones on SQLite too, against the real service binaries run as
 #   separate processes (start-up time to SERVING with an empty database, idle RSS, peak RSS
 #   under load) → one scenario cross-checked with h2load, its grpc-status checked through the
-#   service's own grpc_server_requests_total counter → summary.json and summary.md.
+#   service's own grpc_server_requests_total counter → the read limits, on the tables each
+#   service has just written: the echo server answering each call with one prepared
+#   primary-key SELECT (csops-load echo-server --select-…), and pgbench running the list
+#   query → summary.json and summary.md (gets against the PK-SELECT limit and the echo, lists
+#   against pgbench's list and the echo, writes against pgbench's writes).
 # Everything listens on 127.0.0.1 only and is stopped on exit. About 5 minutes after the build.
 #   BENCH_DURATION=10s BENCH_WARMUP=2s BENCH_CONCURRENCY=32 scripts/bench.sh
+#   BENCH_ONLY=reads BENCH_OUT=target-release/bench/reads-1 scripts/bench.sh   # reads only
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -17,7 +22,11 @@ duration="${BENCH_DURATION:-10s}"
 warmup="${BENCH_WARMUP:-2s}"
 conc="${BENCH_CONCURRENCY:-32}"
 secs="${duration%s}"
-out="$repo/target-release/bench"
+out="${BENCH_OUT:-$repo/target-release/bench}"
+# BENCH_ONLY=reads: only what the read scenarios need (the services' creates fill the tables,
+# then gets and lists against their limits); no write limits, h2load, lifecycle or SQLite.
+reads_only=false
+[[ "${BENCH_ONLY:-}" == reads ]] && reads_only=true
 bin="$repo/target-release/release"
 load="$bin/csops-load"
 pgbin="${CSOPS_PG_BINDIR:-/usr/lib/postgresql/15/bin}"
@@ -118,6 +127,7 @@ migrate() {
     done
 }
 
+if ! $reads_only; then
 step "limits: pgbench with the customers service's statements"
 psql -d postgres -c "CREATE DATABASE pgb_customers"
 migrate pgb_customers customers
@@ -141,6 +151,7 @@ pgbench_run create_customer_c1 pgb_customers "$work/create_customer.sql" 1
 pgbench_run create_customer_c$conc pgb_customers "$work/create_customer.sql" "$conc"
 psql -d pgb_customers -c "INSERT INTO customers (id, display_name, search_name, search_phones, tier, key_account, region, owner_agent_id, state, profile, tier_history, lifetime_value_minor, version, create_time, update_time, delete_time, churn_risk, churn_signals) SELECT 'cus_seed_' || n, t.display_name, t.search_name, t.search_phones, t.tier, t.key_account, t.region, t.owner_agent_id, t.state, t.profile, t.tier_history, t.lifetime_value_minor, t.version, t.create_time + n, t.update_time, t.delete_time, t.churn_risk, t.churn_signals FROM generate_series(1, 10000) AS n, (SELECT * FROM customers LIMIT 1) AS t; ANALYZE customers"
 pgbench_run get_customer_c$conc pgb_customers "$work/get_customer.sql" "$conc"
+fi
 
 
 # ---- the gRPC limit: bare tonic echo -----------------------------------------------------------
@@ -151,6 +162,7 @@ for _ in $(seq 1 100); do [[ -s "$work/echo.addr" ]] && break; sleep 0.05; done
 echo_url="http://$(cat "$work/echo.addr")"
 "$load" run --target "$echo_url" -s echo -c "$conc" --duration "$duration" --warmup "$warmup" \
     --label "echo" --out "$out/echo_c$conc.json"
+if ! $reads_only; then
 # The same baseline from a load generator we did not write.
 "$load" run --target "$echo_url" -s echo -c 1 --duration 1s --warmup 0s >/dev/null # warm
 printf '\x00\x00\x00\x01\x2f\x0a\xac\x02%s' "$(head -c 300 /dev/zero | tr '\0' x)" >"$work/echo.body"
@@ -162,6 +174,7 @@ jq -n --arg rps "$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' "$out/h
     '{scenario:"echo", tool:"h2load", connections:'"$conc"', throughput:($rps|tonumber), http_succeeded:($ok|tonumber)}' \
     >"$out/h2load_echo.json"
 jq -c . "$out/h2load_echo.json"
+fi
 
 # ---- a service as a separate process -----------------------------------------------------------
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
@@ -234,6 +247,25 @@ metric_sum() { # URL METHOD CODE-REGEX: sums grpc_server_requests_total of METHO
         | grep -E "code=\"$3\"" | awk '{s += $2} END {print s + 0}'
 }
 
+# ---- read limits, on the table a service has just written ------------------------------------
+# select_limit NAME DB SQL KEYS_SQL: the echo server answering each call with one prepared
+# SELECT (SQL, $1 a primary key or a list's agent) on DB, going round the keys KEYS_SQL
+# returns — the floor under a read doing that statement — measured with the same client and
+# callers as the echo; writes NAME_c<callers>.json.
+select_limit() {
+    local name="$1" db="$2" sql="$3" keys="$4" pid
+    rm -f "$work/pk.addr"
+    "$load" echo-server --addr-file "$work/pk.addr" --max-lifetime 5m \
+        --select-database-url "$(pg_url "$db")" --select-sql "$sql" --select-keys-sql "$keys" &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 1 200); do [[ -s "$work/pk.addr" ]] && break; sleep 0.05; done
+    "$load" run --target "http://$(cat "$work/pk.addr")" -s echo -c "$conc" --duration "$duration" \
+        --warmup "$warmup" --label "$name" --out "$out/${name}_c$conc.json"
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
 step "customers on PostgreSQL (separate process, empty database)"
 svc_grpc_service=csops.customers.v1.CustomersService
 psql -d postgres -c "CREATE DATABASE customers"
@@ -241,6 +273,7 @@ customers_url=""
 start_service customers_postgres csops-customers "$(pg_url customers)"
 scenarios customers_postgres create_customer get_customer list_customers
 
+if ! $reads_only; then
 step "cross-check: h2load on GetCustomer, grpc-status from the service's own counter"
 path="$("$load" h2load-body --target "$svc_url" --out "$work/get.body")"
 ok_before="$(metric_sum "$svc_metrics" GetCustomer OK)"
@@ -260,7 +293,26 @@ jq -n --argjson requests "$requests" --argjson rps "${h2_rps:-0}" --argjson h2ok
       http_succeeded:$h2ok, grpc_ok:$grpcok, grpc_not_ok:($grpcall-$grpcok),
       request_time_mean:$mean, request_time_max:$max}' >"$out/h2load_get_customer.json"
 jq -c . "$out/h2load_get_customer.json"
+fi
 stop_service
+
+step "limits: reads of the customers table the service wrote"
+# The same columns Store::get and Store::list read; the list as the service sends it for the
+# list_customers scenario (one of 20 owners, active files, first page of 20), prepared, after
+# ANALYZE so the limit has the plan PostgreSQL picks with statistics.
+customer_columns="id, display_name, tier, key_account, region, owner_agent_id, state, profile, tier_history, churn_signals, churn_risk, version, create_time, update_time, delete_time"
+select_limit pkselect_customers customers "SELECT $customer_columns FROM customers WHERE id = \$1" \
+    "SELECT id FROM customers ORDER BY random() LIMIT 10000"
+psql -d customers -c "ANALYZE customers"
+select_limit select_list_customers customers \
+    "SELECT $customer_columns FROM customers WHERE 1 = 1 AND state = 'active' AND owner_agent_id = \$1 ORDER BY create_time, id LIMIT 20" \
+    "SELECT DISTINCT owner_agent_id FROM customers"
+cat >"$work/list_customers.sql" <<SQL
+\\set a random(0, 19)
+\\set lim 20
+SELECT $customer_columns FROM customers WHERE 1 = 1 AND state = 'active' AND owner_agent_id = 'agent-' || lpad(:a::text, 2, '0') ORDER BY create_time, id LIMIT :lim;
+SQL
+pgbench_run list_customers_c$conc customers "$work/list_customers.sql" "$conc"
 
 if $have_complaints; then
     step "complaints on PostgreSQL (separate process, empty database; customers beside it)"
@@ -272,11 +324,33 @@ if $have_complaints; then
     svc_grpc_service=csops.complaints.v1.ComplaintsService
     start_service complaints_postgres csops-complaints "$(pg_url complaints)" \
         CSOPS_CUSTOMERS_URL="$customers_url"
-    scenarios complaints_postgres create_complaint get_complaint list_open_complaints complaint_lifecycle
+    if $reads_only; then
+        scenarios complaints_postgres create_complaint get_complaint list_open_complaints
+    else
+        scenarios complaints_postgres create_complaint get_complaint list_open_complaints \
+            complaint_lifecycle
+    fi
     stop_service
     svc_pid="$customers_pid" stop_service
     customers_url=""
 
+    step "limits: reads of the complaints table the service wrote"
+    select_limit pkselect_complaints complaints \
+        'SELECT id, body, version FROM complaints WHERE id = $1' \
+        "SELECT id FROM complaints ORDER BY random() LIMIT 10000"
+    psql -d complaints -c "ANALYZE complaints"
+    select_limit select_list_open_complaints complaints \
+        "SELECT id, body, version FROM complaints WHERE 1 = 1 AND state IN ('received', 'acknowledged', 'investigating', 'solution_proposed', 'solution_accepted') AND assigned_agent_id = \$1 ORDER BY create_time, id LIMIT 20" \
+        "SELECT DISTINCT assigned_agent_id FROM complaints WHERE assigned_agent_id <> ''"
+    cat >"$work/list_open_complaints.sql" <<'SQL'
+\set a random(0, 19)
+\set lim 20
+SELECT id, body, version FROM complaints WHERE 1 = 1 AND state IN ('received', 'acknowledged', 'investigating', 'solution_proposed', 'solution_accepted') AND assigned_agent_id = 'agent-' || lpad(:a::text, 2, '0') ORDER BY create_time, id LIMIT :lim;
+SQL
+    pgbench_run list_open_complaints_c$conc complaints "$work/list_open_complaints.sql" "$conc"
+
+fi
+if $have_complaints && ! $reads_only; then
     step "limits: pgbench with the complaints service's create (its rows copied from the run)"
     # The same writes as Store::insert: the request lookup, then in one transaction the request
     # row, the complaint row, its timeline entries, SLA events and outbox rows. The rows are
@@ -311,12 +385,14 @@ fi
 # The breach watcher has its own benchmark: scripts/bench-watcher.sh (set-wise batches against
 # pgbench doing one batch's statements).
 
+if ! $reads_only; then
 step "customers on SQLite (separate process, empty database)"
 mkdir -p "$work/sqlite"
 svc_grpc_service=csops.customers.v1.CustomersService
 start_service customers_sqlite csops-customers "sqlite://$work/sqlite/customers.db?mode=rwc"
 scenarios customers_sqlite create_customer get_customer list_customers
 stop_service
+fi
 
 step "summary"
 "$load" summarize --dir "$out" >"$out/summary.md"

@@ -4,6 +4,7 @@
 pub mod backlog;
 pub mod echo;
 pub mod harness;
+pub mod pk;
 pub mod report;
 pub mod scenarios;
 pub mod serve;

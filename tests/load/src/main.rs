@@ -26,7 +26,8 @@ struct Cli {
 enum Command {
     /// Runs a scenario (or a weighted mix) and reports throughput, latency and errors by status.
     Run(RunArgs),
-    /// Serves the bare echo baseline until SIGTERM/SIGINT or --max-lifetime.
+    /// Serves the bare echo baseline (or, with --select-database-url, the read limit: one
+    /// primary-key SELECT per call) until SIGTERM/SIGINT or --max-lifetime.
     EchoServer(EchoArgs),
     /// Waits until a server's health says SERVING and prints the start-up time as JSON.
     WaitServing(WaitArgs),
@@ -229,6 +230,19 @@ struct EchoArgs {
     /// Stop by itself after this long, so a forgotten server does not linger.
     #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
     max_lifetime: Duration,
+    /// The read limit: answer every call with one prepared primary-key SELECT on this
+    /// PostgreSQL (needs --select-sql and --select-keys-sql) instead of echoing.
+    #[arg(long, requires_all = ["select_sql", "select_keys_sql"])]
+    select_database_url: Option<String>,
+    /// The read, `$1` being the primary key.
+    #[arg(long)]
+    select_sql: Option<String>,
+    /// A statement returning the keys the calls go round (one text column).
+    #[arg(long)]
+    select_keys_sql: Option<String>,
+    /// Pool size of the read limit.
+    #[arg(long, default_value_t = 10)]
+    select_pool_size: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -442,6 +456,26 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 }
 
 async fn echo_server(args: EchoArgs) -> anyhow::Result<()> {
+    // The read limit connects and reads its keys before the address is published, so the
+    // first measured call does not wait for them.
+    let select = match (
+        args.select_database_url,
+        args.select_sql,
+        args.select_keys_sql,
+    ) {
+        (Some(database_url), Some(sql), Some(keys_sql)) => {
+            let server = csops_load::pk::PkSelect::connect(&csops_load::pk::Select {
+                database_url,
+                sql,
+                keys_sql,
+                pool_size: args.select_pool_size,
+            })
+            .await?;
+            eprintln!("pk-select: {} keys", server.keys());
+            Some(server)
+        }
+        _ => None,
+    };
     let (listener, addr) = csops_load::echo::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -456,7 +490,10 @@ async fn echo_server(args: EchoArgs) -> anyhow::Result<()> {
             () = tokio::time::sleep(lifetime) => {}
         }
     };
-    csops_load::echo::serve(listener, stop).await?;
+    match select {
+        Some(server) => csops_load::pk::serve(listener, server, stop).await?,
+        None => csops_load::echo::serve(listener, stop).await?,
+    }
     Ok(())
 }
 
