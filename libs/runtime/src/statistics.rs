@@ -14,6 +14,7 @@
 //! changed rows. Once a table has statistics, autovacuum keeps them current; the keeper does
 //! not touch it again. Two replicas may analyze the same table once each; that is harmless.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use sqlx::AnyPool;
@@ -25,40 +26,68 @@ pub const INTERVAL: Duration = Duration::from_secs(5);
 /// sequential scan is as good as any plan).
 pub const FIRST_ANALYZE_ROWS: i64 = 1_000;
 
-/// Analyzes each table of the connected database that PostgreSQL has never analyzed and that
-/// has at least `min_rows` changed rows; returns their names (`schema.table`). Does nothing on
-/// SQLite, which plans without statistics.
-pub async fn analyze_unplanned(pool: &AnyPool, min_rows: i64) -> Result<Vec<String>, sqlx::Error> {
-    if !crate::db::is_postgres(pool) {
-        return Ok(Vec::new());
-    }
-    let tables: Vec<(String, String)> = sqlx::query_as(
-        "SELECT schemaname::text, relname::text FROM pg_stat_user_tables \
-         WHERE last_analyze IS NULL AND last_autoanalyze IS NULL \
-         AND n_mod_since_analyze >= $1 ORDER BY n_mod_since_analyze DESC",
-    )
-    .bind(min_rows)
-    .fetch_all(pool)
-    .await?;
-    let mut analyzed = Vec::with_capacity(tables.len());
-    for (schema, table) in tables {
-        sqlx::query(&format!("ANALYZE {}.{}", quote(&schema), quote(&table)))
-            .execute(pool)
-            .await?;
-        analyzed.push(format!("{schema}.{table}"));
-    }
-    Ok(analyzed)
+/// Analyzes the tables PostgreSQL has never analyzed, each at most once per process.
+#[derive(Debug)]
+pub struct Keeper {
+    pool: AnyPool,
+    min_rows: i64,
+    /// Tables this keeper has analyzed. A table it may not analyze (another role owns it:
+    /// PostgreSQL skips it with a warning and it stays unanalyzed) is not tried again every
+    /// interval; it is autovacuum's.
+    tried: HashSet<String>,
 }
 
-/// Runs [`analyze_unplanned`] every [`INTERVAL`] until the task is dropped. Errors (the
-/// database unreachable) are logged and retried at the next interval.
+impl Keeper {
+    /// A keeper for tables with at least `min_rows` changed rows.
+    pub fn new(pool: AnyPool, min_rows: i64) -> Self {
+        Self {
+            pool,
+            min_rows,
+            tried: HashSet::new(),
+        }
+    }
+
+    /// Analyzes each table of the connected database that PostgreSQL has never analyzed, that
+    /// has at least `min_rows` changed rows and that this keeper has not tried yet; returns
+    /// their names (`schema.table`). Does nothing on SQLite, which plans without statistics.
+    pub async fn pass(&mut self) -> Result<Vec<String>, sqlx::Error> {
+        if !crate::db::is_postgres(&self.pool) {
+            return Ok(Vec::new());
+        }
+        let tables: Vec<(String, String)> = sqlx::query_as(
+            "SELECT schemaname::text, relname::text FROM pg_stat_user_tables \
+             WHERE last_analyze IS NULL AND last_autoanalyze IS NULL \
+             AND n_mod_since_analyze >= $1 ORDER BY n_mod_since_analyze DESC",
+        )
+        .bind(self.min_rows)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut analyzed = Vec::with_capacity(tables.len());
+        for (schema, table) in tables {
+            let name = format!("{schema}.{table}");
+            if self.tried.contains(&name) {
+                continue;
+            }
+            sqlx::query(&format!("ANALYZE {}.{}", quote(&schema), quote(&table)))
+                .execute(&self.pool)
+                .await?;
+            self.tried.insert(name.clone());
+            analyzed.push(name);
+        }
+        Ok(analyzed)
+    }
+}
+
+/// Runs a [`Keeper`] pass every [`INTERVAL`] until the task is dropped. Errors (the database
+/// unreachable) are logged and retried at the next interval.
 pub async fn keep(pool: AnyPool) {
     if !crate::db::is_postgres(&pool) {
         return;
     }
+    let mut keeper = Keeper::new(pool, FIRST_ANALYZE_ROWS);
     loop {
         tokio::time::sleep(INTERVAL).await;
-        match analyze_unplanned(&pool, FIRST_ANALYZE_ROWS).await {
+        match keeper.pass().await {
             Ok(tables) => {
                 for table in tables {
                     tracing::info!(table, "analyzed a table PostgreSQL had no statistics for");
@@ -149,9 +178,10 @@ mod tests {
 
         // The table's changes reach the statistics views within about a second; wait for
         // the keeper's condition rather than a fixed time.
+        let mut keeper = Keeper::new(pool.clone(), FIRST_ANALYZE_ROWS);
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         let tables = loop {
-            let tables = analyze_unplanned(&pool, FIRST_ANALYZE_ROWS).await.unwrap();
+            let tables = keeper.pass().await.unwrap();
             if !tables.is_empty() || std::time::Instant::now() > deadline {
                 break tables;
             }
@@ -168,10 +198,50 @@ mod tests {
             after.contains("Index Scan using files_by_owner") && !after.contains("Sort"),
             "{after}"
         );
-        // Once analyzed, a table is autovacuum's again.
-        assert!(analyze_unplanned(&pool, FIRST_ANALYZE_ROWS)
-            .await
-            .unwrap()
-            .is_empty());
+        // Once analyzed, a table is autovacuum's again, also for another replica's keeper.
+        let mut other = Keeper::new(pool.clone(), FIRST_ANALYZE_ROWS);
+        assert!(other.pass().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_table_the_service_may_not_analyze_is_tried_once() {
+        // Banks often run services under a role that does not own the tables (the
+        // migrations' role does): PostgreSQL then skips ANALYZE with a warning.
+        let url = csops_testkit::postgres::fresh_database().await;
+        let settings = |url: String| DatabaseSettings {
+            url: SecretString::from(url),
+            max_connections: 1,
+        };
+        let owner = crate::db::connect(&settings(url.clone())).await.unwrap();
+        let role = format!("csops_guest_{}", std::process::id());
+        for statement in [
+            format!("DROP ROLE IF EXISTS {role}"),
+            format!("CREATE ROLE {role} LOGIN"),
+            "CREATE TABLE files (id TEXT PRIMARY KEY) WITH (autovacuum_enabled = false)".into(),
+            format!("GRANT SELECT ON files TO {role}"),
+            "INSERT INTO files SELECT 'f' || n FROM generate_series(1, 2000) AS n".into(),
+        ] {
+            sqlx::query(&statement).execute(&owner).await.unwrap();
+        }
+        let guest = crate::db::connect(&settings(url.replacen(
+            "postgres://postgres@",
+            &format!("postgres://{role}@"),
+            1,
+        )))
+        .await
+        .unwrap();
+        let mut keeper = Keeper::new(guest.clone(), FIRST_ANALYZE_ROWS);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let first = loop {
+            let tables = keeper.pass().await.unwrap();
+            if !tables.is_empty() || std::time::Instant::now() > deadline {
+                break tables;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(first, vec!["public.files".to_owned()]);
+        assert!(!analyzed(&owner, "files").await, "PostgreSQL skipped it");
+        assert!(keeper.pass().await.unwrap().is_empty(), "not tried again");
+        guest.close().await;
     }
 }
