@@ -130,6 +130,19 @@ mod tests {
             == 1
     }
 
+    /// The first pass that finds tables: a table's changes reach the statistics views within
+    /// about a second, so this waits for the keeper's condition, not for a fixed time.
+    async fn first_tables(keeper: &mut Keeper) -> Vec<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let tables = keeper.pass().await.unwrap();
+            if !tables.is_empty() || std::time::Instant::now() > deadline {
+                return tables;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     #[tokio::test]
     async fn a_freshly_filled_table_gets_statistics_and_its_list_walks_the_index() {
         let pool = crate::db::connect(&DatabaseSettings {
@@ -176,17 +189,8 @@ mod tests {
         let before = plan(pool.clone()).await;
         assert!(before.contains("Sort"), "{before}");
 
-        // The table's changes reach the statistics views within about a second; wait for
-        // the keeper's condition rather than a fixed time.
         let mut keeper = Keeper::new(pool.clone(), FIRST_ANALYZE_ROWS);
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let tables = loop {
-            let tables = keeper.pass().await.unwrap();
-            if !tables.is_empty() || std::time::Instant::now() > deadline {
-                break tables;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let tables = first_tables(&mut keeper).await;
         assert_eq!(tables, vec!["public.files".to_owned()]);
         assert!(analyzed(&pool, "files").await);
         assert!(
@@ -231,14 +235,7 @@ mod tests {
         .await
         .unwrap();
         let mut keeper = Keeper::new(guest.clone(), FIRST_ANALYZE_ROWS);
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let first = loop {
-            let tables = keeper.pass().await.unwrap();
-            if !tables.is_empty() || std::time::Instant::now() > deadline {
-                break tables;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let first = first_tables(&mut keeper).await;
         assert_eq!(first, vec!["public.files".to_owned()]);
         assert!(!analyzed(&owner, "files").await, "PostgreSQL skipped it");
         assert!(keeper.pass().await.unwrap().is_empty(), "not tried again");

@@ -36,13 +36,15 @@ impl EchoService for Echo {
     }
 }
 
-/// Serves the echo service on `listener` until `stop` completes.
+/// Serves an echo service (the bare [`Echo`], or the read limits of [`crate::pk`]) on
+/// `listener` until `stop` completes, with TCP_NODELAY as the csops services have it.
 pub async fn serve(
     listener: TcpListener,
+    service: impl EchoService,
     stop: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
-        .add_service(EchoServiceServer::new(Echo))
+        .add_service(EchoServiceServer::new(service))
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), stop)
         .await
 }

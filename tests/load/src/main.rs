@@ -491,8 +491,8 @@ async fn echo_server(args: EchoArgs) -> anyhow::Result<()> {
         }
     };
     match select {
-        Some(server) => csops_load::pk::serve(listener, server, stop).await?,
-        None => csops_load::echo::serve(listener, stop).await?,
+        Some(server) => csops_load::echo::serve(listener, server, stop).await?,
+        None => csops_load::echo::serve(listener, csops_load::echo::Echo, stop).await?,
     }
     Ok(())
 }

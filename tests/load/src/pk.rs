@@ -12,12 +12,10 @@ use std::sync::Arc;
 use anyhow::{ensure, Context as _};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Column as _, Row as _, TypeInfo as _};
-use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
 use crate::echo::pb;
-use pb::echo_service_server::{EchoService, EchoServiceServer};
+use pb::echo_service_server::EchoService;
 
 /// What the server reads.
 #[derive(Debug, Clone)]
@@ -119,16 +117,4 @@ fn payload(row: &PgRow, out: &mut Vec<u8>) {
             }
         }
     }
-}
-
-/// Serves the PK-select echo on `listener` until `stop` completes.
-pub async fn serve(
-    listener: TcpListener,
-    server: PkSelect,
-    stop: impl std::future::Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
-    tonic::transport::Server::builder()
-        .add_service(EchoServiceServer::new(server))
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), stop)
-        .await
 }

@@ -42,9 +42,13 @@ fn loopback() -> SocketAddr {
 pub async fn echo() -> anyhow::Result<InProcess> {
     let (listener, addr) = crate::echo::bind(loopback()).await?;
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(crate::echo::serve(listener, async move {
-        let _ = stopped.await;
-    }));
+    tokio::spawn(crate::echo::serve(
+        listener,
+        crate::echo::Echo,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Ok(InProcess {
         addr,
         stop: Some(stop),

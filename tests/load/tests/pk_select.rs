@@ -33,7 +33,7 @@ async fn answers(select: Select, calls: usize) -> Vec<Vec<u8>> {
         .await
         .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(csops_load::pk::serve(listener, server, async move {
+    let serving = tokio::spawn(csops_load::echo::serve(listener, server, async move {
         let _ = stopped.await;
     }));
     let mut client = EchoServiceClient::connect(format!("http://{addr}"))
