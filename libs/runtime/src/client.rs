@@ -8,19 +8,43 @@
 //! and go. An IP address or a name with one address behaves like a plain channel.
 //!
 //! [`observed_channel`] is what services use: the balanced channel, traced and counted, or
-//! `None` when the neighbour is not configured.
+//! `None` when the neighbour is not configured. Every call through it carries a deadline: the
+//! channel's own timeout, or what is left of the caller's deadline when that is shorter
+//! ([`crate::deadline`]), sent as `grpc-timeout` so the neighbour stops when its answer could
+//! no longer be used. Connections are kept alive with HTTP/2 pings, so a neighbour that
+//! vanished without closing its connections (a node lost) is noticed in seconds, not at the
+//! next call's timeout. [`retry_idempotent`] retries a read that found its neighbour
+//! unavailable, with backoff and jitter, within the deadline.
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use csops_observability::{GrpcClientLayer, GrpcClientService, Metrics};
 use tonic::transport::channel::Change;
 use tonic::transport::{Channel, Endpoint, Uri};
 use tower_layer::Layer as _;
+use tower_service::Service;
+
+use crate::deadline::{self, GRPC_TIMEOUT};
 
 /// How often the name is resolved again.
 const RESOLVE_INTERVAL: Duration = Duration::from_secs(15);
+
+/// How often an HTTP/2 ping checks a connection to a neighbour, idle or not.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
+
+/// How long a ping may go unanswered before the connection is dropped.
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many times [`retry_idempotent`] calls at most.
+pub const RETRY_ATTEMPTS: u32 = 3;
+
+/// The first retry's backoff ceiling; it doubles on each retry (full jitter below it).
+pub const RETRY_BACKOFF: Duration = Duration::from_millis(25);
 
 /// Why a neighbour URL cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +61,7 @@ pub enum ClientError {
 
 /// A channel to a neighbour whose calls are traced (a client span, W3C propagation) and
 /// counted (`grpc_client_requests_total`, `grpc_client_request_duration_seconds`).
-pub type Observed = GrpcClientService<Channel>;
+pub type Observed = GrpcClientService<Deadlined<Channel>>;
 
 /// Builds a lazily connecting, observed channel with a deadline per call, balanced per
 /// request across the pods behind the neighbour's (headless) Service name; `None` for an empty
@@ -47,7 +71,12 @@ pub fn observed_channel(url: &str, timeout: Duration, metrics: &Metrics) -> Opti
         return None;
     }
     match balanced_channel(url, timeout) {
-        Ok(channel) => Some(GrpcClientLayer::with_metrics(metrics.clone()).layer(channel)),
+        Ok(channel) => Some(
+            GrpcClientLayer::with_metrics(metrics.clone()).layer(Deadlined {
+                inner: channel,
+                timeout,
+            }),
+        ),
         Err(error) => {
             tracing::warn!(%error, "bad neighbour url; calls will be treated as unreachable");
             None
@@ -71,18 +100,16 @@ pub fn balanced_channel(url: &str, timeout: Duration) -> Result<Channel, ClientE
     let endpoint_for = move |addr: SocketAddr| -> Option<Endpoint> {
         Endpoint::from_shared(format!("{scheme}://{addr}"))
             .ok()
-            .map(|e| e.connect_timeout(timeout).timeout(timeout))
+            .map(|e| configure(e, timeout))
     };
     if host
         .trim_matches(['[', ']'])
         .parse::<std::net::IpAddr>()
         .is_ok()
     {
-        let endpoint = Endpoint::from_shared(url.trim().to_owned())
-            .map_err(|_| invalid("not a URL"))?
-            .connect_timeout(timeout)
-            .timeout(timeout);
-        return Ok(endpoint.connect_lazy());
+        let endpoint =
+            Endpoint::from_shared(url.trim().to_owned()).map_err(|_| invalid("not a URL"))?;
+        return Ok(configure(endpoint, timeout).connect_lazy());
     }
     let (channel, changes) = Channel::balance_channel::<SocketAddr>(64);
     tokio::spawn(async move {
@@ -119,10 +146,198 @@ pub fn balanced_channel(url: &str, timeout: Duration) -> Result<Channel, ClientE
     Ok(channel)
 }
 
+/// Timeouts and keepalive of every connection to a neighbour.
+fn configure(endpoint: Endpoint, timeout: Duration) -> Endpoint {
+    endpoint
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+        .keep_alive_while_idle(true)
+}
+
+/// A channel whose every call carries `grpc-timeout`: the shortest of the channel's timeout,
+/// a timeout the request already carries, and what is left of the deadline of the call being
+/// served.
+#[derive(Debug, Clone)]
+pub struct Deadlined<S> {
+    inner: S,
+    timeout: Duration,
+}
+
+impl<S, B> Service<http::Request<B>> for Deadlined<S>
+where
+    S: Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let asked = request
+            .headers()
+            .get(GRPC_TIMEOUT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(deadline::parse_grpc_timeout);
+        let budget = [Some(self.timeout), asked, deadline::remaining()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(self.timeout);
+        if let Ok(value) = http::HeaderValue::from_str(&deadline::format_grpc_timeout(budget)) {
+            request.headers_mut().insert(GRPC_TIMEOUT, value);
+        }
+        self.inner.call(request)
+    }
+}
+
+/// Calls `call` until it answers anything but UNAVAILABLE, at most [`RETRY_ATTEMPTS`] times,
+/// sleeping a random time below 25 ms, 50 ms, … between tries, and never past the deadline
+/// of the call being served. Only for calls that may run twice (reads, or writes the
+/// receiver makes idempotent); RESOURCE_EXHAUSTED (an overloaded neighbour) and timeouts are
+/// not retried, so retries never multiply the load on a struggling neighbour.
+pub async fn retry_idempotent<T, F, Fut>(mut call: F) -> Result<T, tonic::Status>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, tonic::Status>>,
+{
+    let mut attempt = 1;
+    loop {
+        let answer = call().await;
+        match &answer {
+            Err(status)
+                if status.code() == tonic::Code::Unavailable && attempt < RETRY_ATTEMPTS =>
+            {
+                let ceiling = RETRY_BACKOFF * 2u32.pow(attempt - 1);
+                let pause = jitter(ceiling);
+                if deadline::remaining().is_some_and(|left| left <= pause) {
+                    return answer;
+                }
+                tracing::debug!(attempt, ?pause, "neighbour unavailable; retrying");
+                tokio::time::sleep(pause).await;
+                attempt += 1;
+            }
+            _ => return answer,
+        }
+    }
+}
+
+/// A random duration in `[0, ceiling)` (full jitter), from the process's hash seed and a
+/// counter: no random-number crate for a pause length.
+fn jitter(ceiling: Duration) -> Duration {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static SEED: RandomState = RandomState::new();
+    }
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let random = SEED.with(|seed| seed.hash_one(n));
+    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX).max(1);
+    Duration::from_nanos(random % nanos)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// The `grpc-timeout` a neighbour receives for `request` through a channel whose own
+    /// timeout is 5 s.
+    async fn sent_timeout(request: http::Request<()>) -> Duration {
+        let mut channel = Deadlined {
+            inner: tower::service_fn(|request: http::Request<()>| async move {
+                Ok::<_, std::convert::Infallible>(request.headers().clone())
+            }),
+            timeout: Duration::from_secs(5),
+        };
+        let headers = channel.call(request).await.unwrap();
+        deadline::parse_grpc_timeout(headers[GRPC_TIMEOUT].to_str().unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_neighbour_gets_the_shortest_of_the_channel_timeout_the_request_and_the_callers_deadline(
+    ) {
+        assert_eq!(
+            sent_timeout(http::Request::new(())).await,
+            Duration::from_secs(5)
+        );
+        let asked = http::Request::builder()
+            .header(GRPC_TIMEOUT, "2S")
+            .body(())
+            .unwrap();
+        assert_eq!(sent_timeout(asked).await, Duration::from_secs(2));
+        let left = deadline::within(
+            Duration::from_millis(300),
+            sent_timeout(http::Request::new(())),
+        )
+        .await;
+        assert!(
+            left <= Duration::from_millis(300) && left > Duration::ZERO,
+            "{left:?}"
+        );
+        let longer_caller = deadline::within(
+            Duration::from_secs(60),
+            sent_timeout(http::Request::new(())),
+        )
+        .await;
+        assert_eq!(longer_caller, Duration::from_secs(5));
+    }
+
+    async fn attempts_until(answers: Vec<tonic::Code>) -> (u32, tonic::Code) {
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = calls.clone();
+        let result = retry_idempotent(|| {
+            let n = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let code = answers[usize::try_from(n).unwrap().min(answers.len() - 1)];
+            async move {
+                if code == tonic::Code::Ok {
+                    Ok(())
+                } else {
+                    Err(tonic::Status::new(code, "test"))
+                }
+            }
+        })
+        .await;
+        let code = result.map_or_else(|s| s.code(), |()| tonic::Code::Ok);
+        (calls.load(std::sync::atomic::Ordering::SeqCst), code)
+    }
+
+    #[tokio::test]
+    async fn only_unavailable_is_retried_and_at_most_three_calls_are_made() {
+        use tonic::Code::{Ok as Fine, ResourceExhausted, Unavailable};
+        assert_eq!(attempts_until(vec![Unavailable, Fine]).await, (2, Fine));
+        assert_eq!(attempts_until(vec![Unavailable]).await, (3, Unavailable));
+        assert_eq!(
+            attempts_until(vec![ResourceExhausted, Fine]).await,
+            (1, ResourceExhausted)
+        );
+        assert_eq!(
+            attempts_until(vec![tonic::Code::DeadlineExceeded, Fine]).await,
+            (1, tonic::Code::DeadlineExceeded)
+        );
+    }
+
+    #[tokio::test]
+    async fn no_retry_sleeps_past_the_callers_deadline() {
+        let answer = deadline::within(
+            Duration::ZERO,
+            attempts_until(vec![tonic::Code::Unavailable, tonic::Code::Ok]),
+        )
+        .await;
+        assert_eq!(answer, (1, tonic::Code::Unavailable));
+    }
+
+    #[test]
+    fn jitter_stays_below_its_ceiling_and_varies() {
+        let ceiling = Duration::from_millis(25);
+        let pauses: HashSet<Duration> = (0..100).map(|_| jitter(ceiling)).collect();
+        assert!(pauses.iter().all(|p| *p < ceiling));
+        assert!(pauses.len() > 50, "pauses repeat: {}", pauses.len());
+    }
 
     #[tokio::test]
     async fn urls_without_a_port_or_host_are_rejected() {

@@ -70,7 +70,16 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Signs and checks page tokens, with a key every replica of the service shares.
     pub page_tokens: PageTokens,
+    /// Calls worked on at once; more are refused with RESOURCE_EXHAUSTED (health and
+    /// reflection excepted).
+    pub max_concurrent_calls: usize,
+    /// How often HTTP/2 pings check each client connection (a dead peer is dropped after
+    /// one unanswered ping); `None`: never.
+    pub http2_keepalive: Option<Duration>,
 }
+
+/// Calls a server works on at once unless configured.
+pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 128;
 
 impl Settings {
     /// Returns settings for tests: ports chosen by the OS, no metrics port, no drain delay.
@@ -86,6 +95,8 @@ impl Settings {
             drain_delay: Duration::ZERO,
             log_format: LogFormat::Text,
             page_tokens: PageTokens::new(database_url.as_bytes()),
+            max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
+            http2_keepalive: Some(Duration::from_secs(20)),
         }
     }
 
@@ -146,6 +157,32 @@ struct CommonArgs {
         hide_env_values = true
     )]
     page_token_secret: Option<String>,
+    /// Calls worked on at once; beyond it calls are refused at once with RESOURCE_EXHAUSTED
+    /// instead of queueing (health and reflection are always answered).
+    #[arg(long, env = "CSOPS_MAX_CONCURRENT_CALLS", value_name = "N",
+          default_value_t = DEFAULT_MAX_CONCURRENT_CALLS as u32,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_concurrent_calls: u32,
+    /// How often HTTP/2 pings check each client connection, e.g. "20s", or "off"; a peer
+    /// that does not answer one within 10 s is disconnected.
+    #[arg(long, env = "CSOPS_HTTP2_KEEPALIVE", value_name = "DURATION|off", default_value = "20s",
+          value_parser = parse_keepalive)]
+    http2_keepalive: Keepalive,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Keepalive(Option<Duration>);
+
+fn parse_keepalive(value: &str) -> Result<Keepalive, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(Keepalive(None));
+    }
+    match parse_duration(value)? {
+        d if d.is_zero() => {
+            Err("must be longer than 0; use \"off\" to switch pings off".to_owned())
+        }
+        d => Ok(Keepalive(Some(d))),
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -268,6 +305,9 @@ where
         shutdown_grace: common.shutdown_grace,
         drain_delay: common.drain_delay,
         log_format: common.log_format,
+        max_concurrent_calls: usize::try_from(common.max_concurrent_calls)
+            .unwrap_or(DEFAULT_MAX_CONCURRENT_CALLS),
+        http2_keepalive: common.http2_keepalive.0,
     };
     Ok((settings, extra))
 }
@@ -333,6 +373,28 @@ mod tests {
             "sqlite://data/customers.db?mode=rwc"
         );
         assert_eq!(settings.shutdown_grace, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn overload_limits_have_defaults_and_refuse_nonsense() {
+        let settings = parse(&[], None).unwrap();
+        assert_eq!(settings.max_concurrent_calls, DEFAULT_MAX_CONCURRENT_CALLS);
+        assert_eq!(settings.http2_keepalive, Some(Duration::from_secs(20)));
+        let settings = parse(
+            &["--max-concurrent-calls", "8", "--http2-keepalive", "off"],
+            None,
+        )
+        .unwrap();
+        assert_eq!(settings.max_concurrent_calls, 8);
+        assert_eq!(settings.http2_keepalive, None);
+        for bad in [
+            ["--max-concurrent-calls", "0"],
+            ["--http2-keepalive", "0s"],
+            ["--http2-keepalive", "often"],
+        ] {
+            let error = parse(&bad, None).unwrap_err();
+            assert!(error.to_string().contains(bad[0]), "{error}");
+        }
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! The gRPC server every service runs: its API plus health, reflection (v1 and v1alpha),
 //! tracing and RED metrics, and a graceful stop.
 //!
+//! Every call passes, outermost first: the trace and RED metrics layer, the edge
+//! ([`crate::edge`]), the caller's deadline kept for calls to neighbours
+//! ([`crate::deadline`]) and admission ([`crate::overload`]: beyond `--max-concurrent-calls`
+//! a call is refused at once with RESOURCE_EXHAUSTED). HTTP/2 pings every
+//! `--http2-keepalive` drop connections whose client vanished.
+//!
 //! Health has two names: `""` for liveness (SERVING while the process runs) and the service's
 //! own name for readiness (NOT_SERVING while its database is unreachable). Both flip to
 //! NOT_SERVING first when a stop begins; in-flight calls then get the grace period to finish.
@@ -21,7 +27,9 @@ use tonic_health::ServingStatus;
 
 use crate::config::{ServiceSpec, Settings};
 use crate::db;
+use crate::deadline::DeadlineLayer;
 use crate::edge::EdgeLayer;
+use crate::overload::AdmissionLayer;
 
 /// How often health re-checks the database.
 const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(2);
@@ -72,7 +80,12 @@ pub struct Server {
     pool: AnyPool,
     shutdown_grace: Duration,
     drain_delay: Duration,
+    admission: AdmissionLayer,
+    http2_keepalive: Option<Duration>,
 }
+
+/// How long an HTTP/2 ping may go unanswered before the connection is closed.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Server {
     /// Binds the gRPC and metrics listeners (port 0 picks a free port).
@@ -95,6 +108,8 @@ impl Server {
             pool,
             shutdown_grace: settings.shutdown_grace,
             drain_delay: settings.drain_delay,
+            admission: AdmissionLayer::new(settings.max_concurrent_calls),
+            http2_keepalive: settings.http2_keepalive,
         })
     }
 
@@ -169,8 +184,12 @@ impl Server {
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let mut server_task = tokio::spawn(
             tonic::transport::Server::builder()
+                .http2_keepalive_interval(self.http2_keepalive)
+                .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
                 .layer(GrpcServerLayer::new(self.metrics.clone()))
                 .layer(EdgeLayer::new(streams_end.clone()))
+                .layer(DeadlineLayer)
+                .layer(self.admission.clone())
                 .add_routes(routes)
                 .serve_with_incoming_shutdown(incoming, async move {
                     let _ = grpc_stop_rx.await;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use csops_observability::Metrics;
 use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
-use csops_runtime::client::{observed_channel, Observed};
+use csops_runtime::client::{observed_channel, retry_idempotent, Observed};
 use moka::sync::Cache;
 
 use csops_runtime::breaker::{self, Breaker, BreakerSettings, Outcome, Transition};
@@ -147,20 +147,25 @@ impl CustomersClient {
     }
 }
 
-/// One GetCustomer call under the deadline; `Err` when the deadline passed.
+/// One GetCustomer call under the deadline (retried while the customers service is
+/// UNAVAILABLE); `Err` when the deadline passed.
 async fn get_customer(
-    mut client: Client,
+    client: Client,
     customer_id: &str,
     timeout: Duration,
 ) -> Result<
     Result<tonic::Response<pb::GetCustomerResponse>, tonic::Status>,
     tokio::time::error::Elapsed,
 > {
-    let mut request = tonic::Request::new(pb::GetCustomerRequest {
-        customer_id: customer_id.to_owned(),
+    let call = retry_idempotent(|| {
+        let mut client = client.clone();
+        let mut request = tonic::Request::new(pb::GetCustomerRequest {
+            customer_id: customer_id.to_owned(),
+        });
+        request.set_timeout(timeout);
+        async move { client.get_customer(request).await }
     });
-    request.set_timeout(timeout);
-    tokio::time::timeout(timeout, client.get_customer(request)).await
+    tokio::time::timeout(timeout, call).await
 }
 
 /// Whether the customers service answered: any status but a timeout or an unreachable peer

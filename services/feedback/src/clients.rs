@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use csops_observability::Metrics;
 use csops_proto::customers::v1 as cs;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
-use csops_runtime::client::{observed_channel, Observed};
+use csops_runtime::client::{observed_channel, retry_idempotent, Observed};
 use csops_runtime::{time, Error};
 use csops_sla::Tier;
 use tonic::Code;
@@ -64,16 +64,21 @@ impl Customers {
     /// The customer's tier, region, state and consents: NOT_FOUND when the customers service
     /// does not know the customer, UNAVAILABLE when it is not configured or cannot be asked.
     pub async fn profile(&self, customer_id: &str) -> Result<CustomerProfile, Error> {
-        let Some(mut client) = self.client() else {
+        let Some(client) = self.client() else {
             return Err(Error::Unavailable(
                 "the customers service is not configured (--customers-url): channel consents cannot be checked".into(),
             ));
         };
-        let mut request = tonic::Request::new(cs::GetCustomerRequest {
-            customer_id: customer_id.to_owned(),
-        });
-        request.set_timeout(CALL_TIMEOUT);
-        let customer = match client.get_customer(request).await {
+        let answer = retry_idempotent(|| {
+            let mut client = client.clone();
+            let mut request = tonic::Request::new(cs::GetCustomerRequest {
+                customer_id: customer_id.to_owned(),
+            });
+            request.set_timeout(CALL_TIMEOUT);
+            async move { client.get_customer(request).await }
+        })
+        .await;
+        let customer = match answer {
             Ok(response) => response.into_inner().customer.unwrap_or_default(),
             Err(status) if status.code() == Code::NotFound => {
                 return Err(Error::NotFound(format!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use csops_observability::Metrics;
 use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
-use csops_runtime::client::{observed_channel, Observed};
+use csops_runtime::client::{observed_channel, retry_idempotent, Observed};
 use csops_runtime::time::from_timestamp;
 use csops_runtime::{Error, Violations};
 use tonic::Code;
@@ -44,14 +44,19 @@ impl CustomersClient {
 
     /// Reads one customer file.
     pub async fn lookup(&self, customer_id: &str) -> Lookup {
-        let Some(mut client) = self.client.clone() else {
+        let Some(client) = self.client.clone() else {
             return Lookup::Unreachable;
         };
-        let mut request = tonic::Request::new(pb::GetCustomerRequest {
-            customer_id: customer_id.to_owned(),
-        });
-        request.set_timeout(self.timeout);
-        match client.get_customer(request).await {
+        let answer = retry_idempotent(|| {
+            let mut client = client.clone();
+            let mut request = tonic::Request::new(pb::GetCustomerRequest {
+                customer_id: customer_id.to_owned(),
+            });
+            request.set_timeout(self.timeout);
+            async move { client.get_customer(request).await }
+        })
+        .await;
+        match answer {
             Ok(answer) => match answer.into_inner().customer.map(|c| facts(&c)) {
                 Some(Ok(facts)) => Lookup::Found(facts),
                 _ => Lookup::Unreachable,
@@ -71,28 +76,30 @@ impl CustomersClient {
         token: &str,
         page_size: u32,
     ) -> Result<(Vec<(String, CustomerFacts)>, String), Error> {
-        let Some(mut client) = self.client.clone() else {
+        let Some(client) = self.client.clone() else {
             return Err(Error::Unavailable(
                 "no customers service is configured".into(),
             ));
         };
-        let mut request = tonic::Request::new(pb::ListCustomersRequest {
-            page_size: i32::try_from(page_size).unwrap_or(500),
-            page_token: token.to_owned(),
-            archive_filter: pb::ArchiveFilter::All as i32,
-            ..Default::default()
-        });
-        request.set_timeout(self.timeout * 5);
-        let page = client
-            .list_customers(request)
-            .await
-            .map_err(|s| {
-                Error::Unavailable(format!(
-                    "the customers service did not answer: {}",
-                    s.code()
-                ))
-            })?
-            .into_inner();
+        let page = retry_idempotent(|| {
+            let mut client = client.clone();
+            let mut request = tonic::Request::new(pb::ListCustomersRequest {
+                page_size: i32::try_from(page_size).unwrap_or(500),
+                page_token: token.to_owned(),
+                archive_filter: pb::ArchiveFilter::All as i32,
+                ..Default::default()
+            });
+            request.set_timeout(self.timeout * 5);
+            async move { client.list_customers(request).await }
+        })
+        .await
+        .map_err(|s| {
+            Error::Unavailable(format!(
+                "the customers service did not answer: {}",
+                s.code()
+            ))
+        })?
+        .into_inner();
         let mut out = Vec::with_capacity(page.customers.len());
         for c in &page.customers {
             match facts(c) {
