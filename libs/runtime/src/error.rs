@@ -69,6 +69,10 @@ pub enum Error {
     /// A neighbour service the call needs cannot be reached; the caller may retry later.
     #[error("{0}")]
     Unavailable(String),
+    /// A bounded resource of the server (open streams, call slots) is used up; the caller
+    /// may retry later, with backoff.
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -177,6 +181,7 @@ impl From<Error> for Status {
             Error::PermissionDenied(text) => Status::permission_denied(message(text)),
             Error::Aborted(text) => Status::aborted(message(text)),
             Error::Unavailable(text) => Status::unavailable(message(text)),
+            Error::ResourceExhausted(text) => Status::resource_exhausted(message(text)),
             Error::Store(store) => store_error(store),
         }
     }

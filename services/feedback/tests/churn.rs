@@ -250,9 +250,10 @@ async fn a_silent_customer_gets_one_silence_signal_that_reaches_the_customers_se
     // Contacted yesterday: quiet.
     let quiet = customer(&mut env, cpb::CustomerTier::A, false).await;
     contact(&mut env, &quiet, now - TimeDelta::days(1)).await;
-    // As silent, but recorded lost: no longer a risk.
+    // As silent, but recorded lost: no longer a risk. The loss is recorded before the old
+    // contact: the background sweep may pass between the two, and must never see this
+    // customer silent and not lost.
     let lost = customer(&mut env, cpb::CustomerTier::A, false).await;
-    contact(&mut env, &lost, now - TimeDelta::days(40)).await;
     env.feedback
         .record_customer_loss(pb::RecordCustomerLossRequest {
             loss: Some(pb::CustomerLoss {
@@ -265,6 +266,7 @@ async fn a_silent_customer_gets_one_silence_signal_that_reaches_the_customers_se
         })
         .await
         .unwrap();
+    contact(&mut env, &lost, now - TimeDelta::days(40)).await;
 
     let signal = raised(&env, &silent).await;
     assert_eq!(signal.kind, pb::ChurnSignalKind::Silence as i32);

@@ -102,16 +102,24 @@ const MAX_LATENCY_US: u64 = 120_000_000;
 #[derive(Debug, Clone)]
 pub(crate) struct Stats {
     pub(crate) latency_us: Histogram<u64>,
+    /// The same calls split by outcome: a refusal must not hide in the OK calls' figures.
+    pub(crate) ok_latency_us: Histogram<u64>,
+    pub(crate) error_latency_us: Histogram<u64>,
     pub(crate) codes: [u64; 17],
     pub(crate) dropped: u64,
 }
 
 impl Stats {
     fn new() -> Self {
+        // Three significant digits from 1 µs to two minutes.
+        let histogram = || {
+            Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
+                .expect("constant histogram bounds are valid")
+        };
         Self {
-            // Three significant digits from 1 µs to two minutes.
-            latency_us: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
-                .expect("constant histogram bounds are valid"),
+            latency_us: histogram(),
+            ok_latency_us: histogram(),
+            error_latency_us: histogram(),
             codes: [0; 17],
             dropped: 0,
         }
@@ -126,12 +134,19 @@ impl Stats {
             Ok(()) => Code::Ok,
             Err(status) => status.code(),
         };
+        if code == Code::Ok {
+            self.ok_latency_us.saturating_record(micros);
+        } else {
+            self.error_latency_us.saturating_record(micros);
+        }
         self.codes[code_index(code)] += 1;
     }
 
     fn merge(&mut self, other: &Self) {
         // Both histograms have the same bounds, so adding cannot fail.
         let _ = self.latency_us.add(&other.latency_us);
+        let _ = self.ok_latency_us.add(&other.ok_latency_us);
+        let _ = self.error_latency_us.add(&other.error_latency_us);
         for (mine, theirs) in self.codes.iter_mut().zip(other.codes.iter()) {
             *mine += theirs;
         }

@@ -45,12 +45,31 @@ pub struct ScenarioReport {
     pub ok_per_s: f64,
     /// Latency of every measured call, OK or not.
     pub latency_ms: Latency,
+    /// Latency of the calls answered OK.
+    #[serde(default)]
+    pub ok_latency_ms: Latency,
+    /// Latency of the calls answered with an error (a refused call's answer time).
+    #[serde(default)]
+    pub error_latency_ms: Latency,
 }
 
 impl ScenarioReport {
     pub(crate) fn from_stats(name: &str, stats: &Stats, seconds: f64) -> Self {
-        let h = &stats.latency_us;
         let ms = |us: u64| (us as f64) / 1000.0;
+        let latency = |h: &hdrhistogram::Histogram<u64>| {
+            if h.is_empty() {
+                Latency::default()
+            } else {
+                Latency {
+                    p50: ms(h.value_at_quantile(0.50)),
+                    p90: ms(h.value_at_quantile(0.90)),
+                    p99: ms(h.value_at_quantile(0.99)),
+                    p999: ms(h.value_at_quantile(0.999)),
+                    max: ms(h.max()),
+                    mean: h.mean() / 1000.0,
+                }
+            }
+        };
         let calls: u64 = stats.codes.iter().sum();
         let ok = stats.codes[0];
         let errors = stats
@@ -64,18 +83,6 @@ impl ScenarioReport {
                 (code_name(code).to_owned(), *n)
             })
             .collect();
-        let latency_ms = if calls == 0 {
-            Latency::default()
-        } else {
-            Latency {
-                p50: ms(h.value_at_quantile(0.50)),
-                p90: ms(h.value_at_quantile(0.90)),
-                p99: ms(h.value_at_quantile(0.99)),
-                p999: ms(h.value_at_quantile(0.999)),
-                max: ms(h.max()),
-                mean: h.mean() / 1000.0,
-            }
-        };
         let per_s = |n: u64| {
             if seconds > 0.0 {
                 n as f64 / seconds
@@ -91,7 +98,9 @@ impl ScenarioReport {
             dropped: stats.dropped,
             throughput: per_s(calls),
             ok_per_s: per_s(ok),
-            latency_ms,
+            latency_ms: latency(&stats.latency_us),
+            ok_latency_ms: latency(&stats.ok_latency_us),
+            error_latency_ms: latency(&stats.error_latency_us),
         }
     }
 
@@ -180,6 +189,12 @@ impl Report {
                     row.errors.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 if row.dropped > 0 {
                     parts.push(format!("dropped={}", row.dropped));
+                }
+                if !row.errors.is_empty() {
+                    parts.push(format!(
+                        "(errors answered in p50 {:.2} ms, p99 {:.2} ms)",
+                        row.error_latency_ms.p50, row.error_latency_ms.p99
+                    ));
                 }
                 parts.join(" ")
             };

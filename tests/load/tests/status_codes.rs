@@ -59,6 +59,18 @@ async fn check(mode: Mode) {
     assert!((0.15..0.30).contains(&share(not_found)), "{total:?}");
     assert!((0.05..0.15).contains(&share(unavailable)), "{total:?}");
     assert!(total.latency_ms.p50 > 0.0 && total.latency_ms.max >= total.latency_ms.p99);
+    // The split by outcome covers the same calls: both halves have answers within the whole.
+    for part in [&total.ok_latency_ms, &total.error_latency_ms] {
+        assert!(
+            part.p50 > 0.0 && part.max <= total.latency_ms.max,
+            "{total:?}"
+        );
+    }
+    assert!(
+        report.table().contains("errors answered in"),
+        "{}",
+        report.table()
+    );
     assert!(report.table().contains("NOT_FOUND="), "{}", report.table());
 }
 

@@ -34,6 +34,8 @@ use crate::domain::{Actor, Complaint, Effects, RuleError, Rules, Violations};
 pub struct ComplaintsApi {
     core: Arc<Complaints>,
     page_tokens: PageTokens,
+    /// One permit per WatchSlaEvents stream this process may hold open.
+    streams: Arc<tokio::sync::Semaphore>,
 }
 
 fn done(v: Violations) -> Result<(), Error> {
@@ -63,7 +65,11 @@ fn known<T>(parsed: Option<T>, number: i32, field: &str, v: &mut Violations) -> 
 impl ComplaintsApi {
     /// Serves complaints from the shared core.
     pub fn new(core: Arc<Complaints>, page_tokens: PageTokens) -> Self {
-        Self { core, page_tokens }
+        Self {
+            core,
+            page_tokens,
+            streams: Arc::new(tokio::sync::Semaphore::new(stream::MAX_SLA_STREAMS)),
+        }
     }
 
     fn rules(&self) -> &Rules {

@@ -26,6 +26,11 @@ type Micros = i64;
 const STREAM_OVERLAP: Micros = 5_000_000;
 const STREAM_POLL: Duration = Duration::from_millis(500);
 
+/// WatchSlaEvents streams one process keeps open at most: each polls the store, so more
+/// would trade every caller's freshness (and memory) for one more watcher. Beyond it a new
+/// stream is refused with RESOURCE_EXHAUSTED.
+pub(super) const MAX_SLA_STREAMS: usize = 256;
+
 /// The stream WatchSlaEvents answers.
 pub(super) type SlaStream = ReceiverStream<Result<pb::WatchSlaEventsResponse, Status>>;
 
@@ -112,6 +117,11 @@ pub(super) async fn watch_sla_events(
     request: pb::WatchSlaEventsRequest,
 ) -> Result<SlaStream, Error> {
     limits::check(&request)?;
+    let Ok(slot) = api.streams.clone().try_acquire_owned() else {
+        return Err(Error::ResourceExhausted(format!(
+            "this server already has {MAX_SLA_STREAMS} SLA event streams open; retry with backoff or on another replica"
+        )));
+    };
     let pb::WatchSlaEventsRequest {
         kinds,
         clock_kinds,
@@ -165,6 +175,10 @@ pub(super) async fn watch_sla_events(
         (now_micros(), None)
     };
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(stream_sla_events(api.core.clone(), filter, floor, skip, tx));
+    let core = api.core.clone();
+    tokio::spawn(async move {
+        stream_sla_events(core, filter, floor, skip, tx).await;
+        drop(slot);
+    });
     Ok(ReceiverStream::new(rx))
 }
