@@ -5,8 +5,10 @@
 # serves (its saturation, S calls/s); then an open loop offers 2·S calls/s, whatever the
 # answers do, to a freshly started process of each side, rounds alternating which side goes
 # first. Per side: calls/s answered OK, refused (RESOURCE_EXHAUSTED) and timed out, latency of
-# the OK and of the refused calls, and the process's peak memory (VmHWM).
-#   OVERLOAD_SCENARIO=list_customers OVERLOAD_ROUNDS=2 OVERLOAD_DURATION=10s scripts/bench-overload.sh
+# the OK and of the refused calls, and the process's peak memory (VmHWM); and, from one more
+# caller in a closed loop beside the open loop, how fast a lone client's calls are answered.
+#   OVERLOAD_SCENARIO=list_customers OVERLOAD_ROUNDS=2 OVERLOAD_SECONDS=10 scripts/bench-overload.sh
+#   OVERLOAD_LIMIT=128: the admission limit of side "on".
 #   OVERLOAD_NO_BUILD=1: measure the binaries already in target-release/release.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,7 +18,7 @@ cd "$repo"
 bin="$repo/target-release/release"
 scenario="${OVERLOAD_SCENARIO:-list_customers}"
 rounds="${OVERLOAD_ROUNDS:-2}"
-duration="${OVERLOAD_DURATION:-10s}"
+seconds="${OVERLOAD_SECONDS:-10}"
 pgbin="${CSOPS_PG_BINDIR:-/usr/lib/postgresql/15/bin}"
 out="$repo/target-release/bench-overload"
 rm -rf "$out" && mkdir -p "$out"
@@ -58,8 +60,8 @@ start() {
 }
 peak_mib() { awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$service_pid/status"; }
 
-start 128
-saturation="$("$bin/csops-load" run -s "$scenario" -c 64 --duration "$duration" --warmup 2s \
+start "${OVERLOAD_LIMIT:-128}"
+saturation="$("$bin/csops-load" run -s "$scenario" -c 64 --duration "${seconds}s" --warmup 2s \
     --target "$url" --json | jq '.total.ok_per_s')"
 offered="$(jq -n --argjson s "$saturation" '$s * 2 | round')"
 echo "$scenario: saturation $(jq -n --argjson s "$saturation" '$s | round') calls/s (closed loop, 64 callers); offering $offered calls/s"
@@ -68,20 +70,33 @@ for round in $(seq 1 "$rounds"); do
     sides=(on off)
     ((round % 2 == 0)) && sides=(off on)
     for side in "${sides[@]}"; do
-        limit=128
+        limit="${OVERLOAD_LIMIT:-128}"
         [[ $side == off ]] && limit=100000
         start "$limit"
-        "$bin/csops-load" run -s "$scenario" --rate "$offered" --max-in-flight 50000 \
-            --call-timeout 10s --duration "$duration" --warmup 2s --target "$url" --json \
+        # Beside the open loop, one caller in a closed loop: its calls' times are the
+        # service's answers as a lone client sees them, without the open loop's own lag.
+        # Both seed one row only (the closed loop above seeded the table) so they start
+        # together; the probe measures 1 s less at each end, inside the open loop's time.
+        "$bin/csops-load" run -s "$scenario" -c 1 --seed 1 --call-timeout 10s \
+            --duration "$((seconds - 2))s" --warmup 3s --target "$url" --json >"$out/$side-$round-probe.json" &
+        probe=$!
+        "$bin/csops-load" run -s "$scenario" --rate "$offered" --max-in-flight 50000 --seed 1 \
+            --call-timeout 10s --duration "${seconds}s" --warmup 2s --target "$url" --json \
             >"$out/$side-$round.json"
+        wait "$probe"
         jq -c --arg side "$side" --argjson round "$round" --argjson offered "$offered" \
-            --argjson peak "$(peak_mib)" \
+            --argjson peak "$(peak_mib)" --slurpfile probe "$out/$side-$round-probe.json" \
             '{side:$side, round:$round, offered:$offered, ok_per_s:(.total.ok_per_s|round),
               refused_per_s:(((.total.errors.RESOURCE_EXHAUSTED // 0) / .duration_s)|round),
+              unavailable_per_s:(((.total.errors.UNAVAILABLE // 0) / .duration_s)|round),
               timed_out_per_s:((((.total.errors.DEADLINE_EXCEEDED // 0) + (.total.errors.CANCELLED // 0)) / .duration_s)|round),
               ok_p50_ms:.total.ok_latency_ms.p50, ok_p99_ms:.total.ok_latency_ms.p99,
               refused_p50_ms:.total.error_latency_ms.p50, refused_p99_ms:.total.error_latency_ms.p99,
-              refused_max_ms:.total.error_latency_ms.max, peak_rss_mib:$peak}' \
+              refused_max_ms:.total.error_latency_ms.max, peak_rss_mib:$peak,
+              probe_calls:$probe[0].total.calls, probe_errors:$probe[0].total.errors,
+              probe_refused_p50_ms:$probe[0].total.error_latency_ms.p50,
+              probe_refused_p99_ms:$probe[0].total.error_latency_ms.p99,
+              probe_ok_p50_ms:$probe[0].total.ok_latency_ms.p50}' \
             "$out/$side-$round.json" | tee -a "$out/rounds.jsonl"
     done
 done
