@@ -119,45 +119,7 @@ fn free_port() -> Result<u16, String> {
 fn start() -> Result<PgServer, String> {
     let bin = bindir()?;
     let root = is_root();
-    let dir = std::env::temp_dir().join(format!(
-        "csops-pg-{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let data = dir.join("data");
-    if root {
-        let status = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(&dir)
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !status.success() {
-            return Err("chown to the postgres user failed (is there a postgres user?)".into());
-        }
-    }
-    let out = as_pg_user(root, &bin.join("initdb"))
-        .args([
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-            "-D",
-        ])
-        .arg(&data)
-        .output()
-        .map_err(|e| format!("initdb: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "initdb failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+    let (dir, data) = initdb(&bin, root)?;
 
     // The port is probed then released; another process could take it in between, so retry.
     let mut last_error = String::new();
@@ -235,6 +197,184 @@ fn start() -> Result<PgServer, String> {
         last_error = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
     }
     Err(format!("postgres did not become ready: {last_error}"))
+}
+
+/// Creates a fresh cluster in a new temporary directory; returns (directory, data directory).
+fn initdb(bin: &Path, root: bool) -> Result<(PathBuf, PathBuf), String> {
+    static NEXT_DIR: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "csops-pg-{}-{}",
+        std::process::id(),
+        NEXT_DIR.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let data = dir.join("data");
+    if root {
+        let status = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&dir)
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err("chown to the postgres user failed (is there a postgres user?)".into());
+        }
+    }
+    let out = as_pg_user(root, &bin.join("initdb"))
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "-D",
+        ])
+        .arg(&data)
+        .output()
+        .map_err(|e| format!("initdb: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "initdb failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok((dir, data))
+}
+
+/// A PostgreSQL server one test owns and may restart (fault tests): started with `pg_ctl`, at
+/// PostgreSQL's default durability except `fsync` (the tests restart the server, not the
+/// machine, so what reached the OS survives), stopped and deleted when dropped or when the
+/// test process is gone.
+#[derive(Debug)]
+pub struct Dedicated {
+    bin: PathBuf,
+    root: bool,
+    data: PathBuf,
+    log: PathBuf,
+    port: u16,
+}
+
+impl Dedicated {
+    /// Initializes and starts a server on a free port.
+    ///
+    /// # Panics
+    /// Panics with PostgreSQL's output when it cannot be started.
+    pub fn start() -> Self {
+        Self::try_start().unwrap_or_else(|e| panic!("cannot start a dedicated PostgreSQL: {e}"))
+    }
+
+    fn try_start() -> Result<Self, String> {
+        let bin = bindir()?;
+        let root = is_root();
+        let (dir, data) = initdb(&bin, root)?;
+        let port = free_port()?;
+        let server = Self {
+            bin,
+            root,
+            data,
+            log: dir.join("log"),
+            port,
+        };
+        let options = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off -c max_connections=200",
+            dir.display()
+        );
+        server.pg_ctl(&["start", "-w", "-t", "60"], &options)?;
+        // When the test process is gone (even killed), stop the server and remove it all.
+        let watchdog = format!(
+            "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; {stop} -D {data} -m immediate stop; rm -rf {dir}",
+            parent = std::process::id(),
+            stop = server
+                .pg_ctl_command()
+                .iter()
+                .map(|a| shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" "),
+            data = shell_quote(&server.data.display().to_string()),
+            dir = shell_quote(&dir.display().to_string()),
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(watchdog)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot spawn the watchdog: {e}"))?;
+        Ok(server)
+    }
+
+    /// The URL of database `name`.
+    pub fn url(&self, name: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Creates database `name` and returns its URL.
+    ///
+    /// # Panics
+    /// When the database cannot be created.
+    pub async fn database(&self, name: &str) -> String {
+        let mut conn = PgConnection::connect(&self.url("postgres"))
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to the dedicated PostgreSQL: {e}"));
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+        let _ = conn.close().await;
+        self.url(name)
+    }
+
+    /// Restarts the server as after a crash (`pg_ctl restart -m immediate`: every session
+    /// cut, no checkpoint, recovery from the WAL on start) and waits until it accepts
+    /// connections again, on the same port.
+    ///
+    /// # Panics
+    /// When it does not come back.
+    pub fn crash_and_restart(&self) {
+        self.pg_ctl(&["restart", "-m", "immediate", "-w", "-t", "60"], "")
+            .unwrap_or_else(|e| panic!("PostgreSQL did not restart: {e}"));
+    }
+
+    fn pg_ctl_command(&self) -> Vec<String> {
+        let cmd = as_pg_user(self.root, &self.bin.join("pg_ctl"));
+        std::iter::once(cmd.get_program().to_string_lossy().into_owned())
+            .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+            .collect()
+    }
+
+    /// Runs pg_ctl on the cluster. The server it starts writes to the log file: were its
+    /// output pg_ctl's (a pipe), reading that pipe to its end would wait for the server.
+    fn pg_ctl(&self, args: &[&str], options: &str) -> Result<(), String> {
+        let mut cmd = as_pg_user(self.root, &self.bin.join("pg_ctl"));
+        cmd.args(args);
+        cmd.arg("-l").arg(&self.log);
+        cmd.arg("-D").arg(&self.data);
+        if !options.is_empty() {
+            cmd.args(["-o", options]);
+        }
+        let out = cmd
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("pg_ctl: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "pg_ctl {args:?} failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+}
+
+impl Drop for Dedicated {
+    fn drop(&mut self) {
+        let _ = self.pg_ctl(&["stop", "-m", "immediate"], "");
+    }
 }
 
 fn shell_quote(text: &str) -> String {
