@@ -195,7 +195,8 @@ where
     }
 }
 
-/// Calls `call` until it answers anything but UNAVAILABLE, at most [`RETRY_ATTEMPTS`] times,
+/// Calls `call` until it answers anything but UNAVAILABLE (or a connection that closed before
+/// the answer, see [`worth_retrying`]), at most [`RETRY_ATTEMPTS`] times,
 /// sleeping a random time below 25 ms, 50 ms, … between tries, and never past the deadline
 /// of the call being served. Only for calls that may run twice (reads, or writes the
 /// receiver makes idempotent); RESOURCE_EXHAUSTED (an overloaded neighbour) and timeouts are
@@ -209,9 +210,7 @@ where
     loop {
         let answer = call().await;
         match &answer {
-            Err(status)
-                if status.code() == tonic::Code::Unavailable && attempt < RETRY_ATTEMPTS =>
-            {
+            Err(status) if worth_retrying(status) && attempt < RETRY_ATTEMPTS => {
                 let ceiling = RETRY_BACKOFF * 2u32.pow(attempt - 1);
                 let pause = jitter(ceiling);
                 if deadline::remaining().is_some_and(|left| left <= pause) {
@@ -223,6 +222,18 @@ where
             }
             _ => return answer,
         }
+    }
+}
+
+/// Whether a failed call may be tried again: UNAVAILABLE, or CANCELLED raised by this side's
+/// transport (the status has a local source) — hyper's answer for a request still queued on
+/// a connection the neighbour closed, as a stopping pod does after its GOAWAY. A CANCELLED
+/// the neighbour itself sent (decoded from its trailers: no source) is not retried.
+fn worth_retrying(status: &tonic::Status) -> bool {
+    match status.code() {
+        tonic::Code::Unavailable => true,
+        tonic::Code::Cancelled => std::error::Error::source(status).is_some(),
+        _ => false,
     }
 }
 
@@ -319,6 +330,20 @@ mod tests {
             attempts_until(vec![tonic::Code::DeadlineExceeded, Fine]).await,
             (1, tonic::Code::DeadlineExceeded)
         );
+    }
+
+    #[test]
+    fn a_connection_closed_under_a_call_is_retried_but_a_neighbours_cancel_is_not() {
+        let mut closed = tonic::Status::cancelled("operation was canceled");
+        closed.set_source(std::sync::Arc::new(std::io::Error::other(
+            "connection closed",
+        )));
+        assert!(worth_retrying(&closed));
+        assert!(!worth_retrying(&tonic::Status::cancelled(
+            "Timeout expired"
+        )));
+        assert!(worth_retrying(&tonic::Status::unavailable("gone")));
+        assert!(!worth_retrying(&tonic::Status::resource_exhausted("full")));
     }
 
     #[tokio::test]
