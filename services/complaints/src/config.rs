@@ -120,6 +120,11 @@ pub struct Config {
     /// How long customer facts are cached.
     #[arg(long, env = "CSOPS_CUSTOMERS_CACHE_TTL", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub customers_cache_ttl: Duration,
+    /// WatchSlaEvents streams one process keeps open at most (each polls the store); a new
+    /// one beyond it is refused with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "CSOPS_MAX_SLA_STREAMS", value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_sla_streams: u32,
 }
 
 impl Config {
@@ -144,6 +149,7 @@ impl Config {
             reevaluate_interval: Duration::from_millis(300),
             customers_timeout: Duration::from_millis(500),
             customers_cache_ttl: Duration::from_secs(30),
+            max_sla_streams: 256,
         }
     }
 

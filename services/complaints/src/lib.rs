@@ -112,6 +112,7 @@ impl App {
                 ComplaintsServiceServer::new(api::ComplaintsApi::new(
                     core.clone(),
                     settings.page_tokens.clone(),
+                    usize::try_from(config.max_sla_streams).unwrap_or(usize::MAX),
                 ))
                 .accept_compressed(CompressionEncoding::Gzip)
                 .send_compressed(CompressionEncoding::Gzip),

@@ -63,12 +63,13 @@ fn known<T>(parsed: Option<T>, number: i32, field: &str, v: &mut Violations) -> 
 }
 
 impl ComplaintsApi {
-    /// Serves complaints from the shared core.
-    pub fn new(core: Arc<Complaints>, page_tokens: PageTokens) -> Self {
+    /// Serves complaints from the shared core, with at most `max_sla_streams`
+    /// WatchSlaEvents streams open at once.
+    pub fn new(core: Arc<Complaints>, page_tokens: PageTokens, max_sla_streams: usize) -> Self {
         Self {
             core,
             page_tokens,
-            streams: Arc::new(tokio::sync::Semaphore::new(stream::MAX_SLA_STREAMS)),
+            streams: Arc::new(tokio::sync::Semaphore::new(max_sla_streams.max(1))),
         }
     }
 

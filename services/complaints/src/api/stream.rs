@@ -26,11 +26,6 @@ type Micros = i64;
 const STREAM_OVERLAP: Micros = 5_000_000;
 const STREAM_POLL: Duration = Duration::from_millis(500);
 
-/// WatchSlaEvents streams one process keeps open at most: each polls the store, so more
-/// would trade every caller's freshness (and memory) for one more watcher. Beyond it a new
-/// stream is refused with RESOURCE_EXHAUSTED.
-pub(super) const MAX_SLA_STREAMS: usize = 256;
-
 /// The stream WatchSlaEvents answers.
 pub(super) type SlaStream = ReceiverStream<Result<pb::WatchSlaEventsResponse, Status>>;
 
@@ -117,10 +112,12 @@ pub(super) async fn watch_sla_events(
     request: pb::WatchSlaEventsRequest,
 ) -> Result<SlaStream, Error> {
     limits::check(&request)?;
+    // Each open stream polls the store: beyond `--max-sla-streams` a new one is refused
+    // rather than slowing every watcher (and growing memory) for one more.
     let Ok(slot) = api.streams.clone().try_acquire_owned() else {
-        return Err(Error::ResourceExhausted(format!(
-            "this server already has {MAX_SLA_STREAMS} SLA event streams open; retry with backoff or on another replica"
-        )));
+        return Err(Error::ResourceExhausted(
+            "this server has as many SLA event streams open as --max-sla-streams allows; retry with backoff or on another replica".into(),
+        ));
     };
     let pb::WatchSlaEventsRequest {
         kinds,
