@@ -6,56 +6,22 @@
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
+
+mod common;
+
+use common::{resend_all, Creators};
 
 use csops_customers::App;
 use csops_observability::Metrics;
-use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use csops_runtime::Settings;
 use csops_testkit::postgres::Dedicated;
 use csops_testkit::server::Running;
-use tonic::transport::Channel;
 use tonic::Code;
 
 const GENEROUS: Duration = Duration::from_secs(90);
 const CALLERS: usize = 8;
-
-fn request(request_id: &str) -> pb::CreateCustomerRequest {
-    pb::CreateCustomerRequest {
-        customer: Some(pb::Customer {
-            display_name: format!("Customer {request_id}"),
-            tier: pb::CustomerTier::B as i32,
-            region: pb::Region::Urban as i32,
-            owner_agent_id: "agent-1".into(),
-            ..Default::default()
-        }),
-        request_id: request_id.to_owned(),
-        actor_id: "agent-1".into(),
-    }
-}
-
-/// What one create call answered: the customer's id, or the status code.
-type Outcome = Result<String, Code>;
-
-async fn create(client: &mut CustomersServiceClient<Channel>, request_id: &str) -> Outcome {
-    client
-        .create_customer(request(request_id))
-        .await
-        .map(|r| r.into_inner().customer.unwrap().id)
-        .map_err(|status| status.code())
-}
-
-/// Waits until `count` reaches `want`.
-async fn until(count: &AtomicUsize, want: usize, what: &str) {
-    let deadline = tokio::time::Instant::now() + GENEROUS;
-    while count.load(Ordering::SeqCst) < want {
-        assert!(tokio::time::Instant::now() < deadline, "{what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_crash_under_load_half_applies_nothing_and_the_service_recovers_by_itself() {
@@ -73,37 +39,10 @@ async fn a_postgres_crash_under_load_half_applies_nothing_and_the_service_recove
         .unwrap();
 
     // Callers create customers without pause, each call with its own request_id.
-    let ok = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let callers: Vec<_> = (0..CALLERS)
-        .map(|worker| {
-            let mut client = client.clone();
-            let ok = ok.clone();
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut outcomes: Vec<(String, Outcome)> = Vec::new();
-                for n in 0.. {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let request_id = format!("w{worker}-{n}");
-                    let outcome = create(&mut client, &request_id).await;
-                    let failed = outcome.is_err();
-                    if !failed {
-                        ok.fetch_add(1, Ordering::SeqCst);
-                    }
-                    outcomes.push((request_id, outcome));
-                    // A client backs off after a failure instead of spinning on it.
-                    if failed {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
-                outcomes
-            })
-        })
-        .collect();
-
-    until(&ok, 50, "the first creates never succeeded").await;
+    let creators = Creators::start(&client, CALLERS);
+    creators
+        .until_accepted(50, GENEROUS, "the first creates never succeeded")
+        .await;
     // The crash, under load: every session cut, recovery from the WAL.
     let pg = tokio::task::spawn_blocking(move || {
         pg.crash_and_restart();
@@ -112,18 +51,15 @@ async fn a_postgres_crash_under_load_half_applies_nothing_and_the_service_recove
     .await
     .unwrap();
     // The service recovers by itself: creates succeed again.
-    let after = ok.load(Ordering::SeqCst);
-    until(
-        &ok,
-        after + 50,
-        "the service did not recover after PostgreSQL came back",
-    )
-    .await;
-    stop.store(true, Ordering::SeqCst);
-    let mut outcomes: Vec<(String, Outcome)> = Vec::new();
-    for caller in callers {
-        outcomes.extend(caller.await.unwrap());
-    }
+    let after = creators.accepted();
+    creators
+        .until_accepted(
+            after + 50,
+            GENEROUS,
+            "the service did not recover after PostgreSQL came back",
+        )
+        .await;
+    let outcomes = creators.finish().await;
 
     // Every failure is a clean status a client may retry on: never INTERNAL or UNKNOWN.
     let failures: HashMap<Code, usize> = outcomes
@@ -141,17 +77,9 @@ async fn a_postgres_crash_under_load_half_applies_nothing_and_the_service_recove
         "failures by code: {failures:?}"
     );
 
-    // Every request sent again with its request_id: an accepted one answers the same customer,
-    // a failed one is created now (or answers the customer it did create before its answer
-    // was lost).
+    // Every request sent again with its request_id creates each customer once.
     let mut client = client.clone();
-    for (request_id, outcome) in &outcomes {
-        let again = create(&mut client, request_id).await;
-        let id = again.unwrap_or_else(|code| panic!("{request_id} re-sent: {code:?}"));
-        if let Ok(first) = outcome {
-            assert_eq!(&id, first, "{request_id} answered another customer");
-        }
-    }
+    resend_all(&mut client, &outcomes).await;
 
     // In the database: one customer per request, each with its one event and retry key.
     let db = sqlx::PgPool::connect(&url).await.unwrap();

@@ -8,9 +8,11 @@
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
+
+mod common;
+
+use common::{resend_all, Creators};
 
 use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
@@ -89,36 +91,6 @@ async fn serving(port: u16) -> CustomersServiceClient<Channel> {
     CustomersServiceClient::new(channel(port).await.unwrap())
 }
 
-fn request(request_id: &str) -> pb::CreateCustomerRequest {
-    pb::CreateCustomerRequest {
-        customer: Some(pb::Customer {
-            display_name: format!("Customer {request_id}"),
-            tier: pb::CustomerTier::C as i32,
-            region: pb::Region::Rural as i32,
-            owner_agent_id: "agent-1".into(),
-            ..Default::default()
-        }),
-        request_id: request_id.to_owned(),
-        actor_id: "agent-1".into(),
-    }
-}
-
-type Outcome = Result<String, Code>;
-
-async fn create(client: &mut CustomersServiceClient<Channel>, request_id: &str) -> Outcome {
-    client
-        .create_customer(request(request_id))
-        .await
-        .map(|r| r.into_inner().customer.unwrap().id)
-        .map_err(|status| match status.code() {
-            // hyper's answer for a request still queued on a connection the server closed
-            // after its GOAWAY: never sent, so never accepted. Any other CANCELLED is not
-            // clean.
-            Code::Cancelled if std::error::Error::source(&status).is_some() => Code::Unavailable,
-            code => code,
-        })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_answers_every_call_cleanly_and_keeps_every_accepted_write() {
     let dir = tempfile::tempdir().unwrap();
@@ -130,43 +102,10 @@ async fn sigterm_under_load_answers_every_call_cleanly_and_keeps_every_accepted_
     let mut process = start(dir.path(), port);
     let client = serving(port).await;
 
-    let ok = Arc::new(AtomicUsize::new(0));
-    let exited = Arc::new(AtomicBool::new(false));
-    let callers: Vec<_> = (0..CALLERS)
-        .map(|worker| {
-            let mut client = client.clone();
-            let ok = ok.clone();
-            let exited = exited.clone();
-            tokio::spawn(async move {
-                let mut outcomes: Vec<(String, Outcome)> = Vec::new();
-                for n in 0.. {
-                    if exited.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let request_id = format!("w{worker}-{n}");
-                    let outcome = create(&mut client, &request_id).await;
-                    let failed = outcome.is_err();
-                    if !failed {
-                        ok.fetch_add(1, Ordering::SeqCst);
-                    }
-                    outcomes.push((request_id, outcome));
-                    if failed {
-                        // A client backs off after a failure instead of spinning on it.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
-                outcomes
-            })
-        })
-        .collect();
-    let deadline = Instant::now() + GENEROUS;
-    while ok.load(Ordering::SeqCst) < 30 {
-        assert!(
-            Instant::now() < deadline,
-            "the first creates never succeeded"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let creators = Creators::start(&client, CALLERS);
+    creators
+        .until_accepted(30, GENEROUS, "the first creates never succeeded")
+        .await;
 
     let status = Command::new("kill")
         .args(["-TERM", &process.0.id().to_string()])
@@ -184,7 +123,7 @@ async fn sigterm_under_load_answers_every_call_cleanly_and_keeps_every_accepted_
         assert!(Instant::now() < deadline, "health never said NOT_SERVING");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let accepted_while_draining = ok.load(Ordering::SeqCst);
+    let accepted_while_draining = creators.accepted();
     let deadline = Instant::now() + GENEROUS;
     let exit = loop {
         if let Some(exit) = process.0.try_wait().unwrap() {
@@ -194,15 +133,9 @@ async fn sigterm_under_load_answers_every_call_cleanly_and_keeps_every_accepted_
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(exit.success(), "exit status {exit:?}");
-    exited.store(true, Ordering::SeqCst);
-    let mut outcomes: Vec<(String, Outcome)> = Vec::new();
-    for caller in callers {
-        outcomes.extend(caller.await.unwrap());
-    }
-    assert!(
-        ok.load(Ordering::SeqCst) > accepted_while_draining,
-        "no call was served during the drain"
-    );
+    let served_while_draining = creators.accepted() > accepted_while_draining;
+    let outcomes = creators.finish().await;
+    assert!(served_while_draining, "no call was served during the drain");
     let bad: Vec<_> = outcomes
         .iter()
         .filter(|(_, o)| o.as_ref().is_err_and(|code| *code != Code::Unavailable))
@@ -212,14 +145,7 @@ async fn sigterm_under_load_answers_every_call_cleanly_and_keeps_every_accepted_
     // The same data, a new process: what was accepted is there; what failed can be re-sent.
     let _process = start(dir.path(), port);
     let mut client = serving(port).await;
-    for (request_id, outcome) in &outcomes {
-        let again = create(&mut client, request_id)
-            .await
-            .unwrap_or_else(|code| panic!("{request_id} re-sent: {code:?}"));
-        if let Ok(first) = outcome {
-            assert_eq!(&again, first, "{request_id} answered another customer");
-        }
-    }
+    resend_all(&mut client, &outcomes).await;
     let mut listed = 0;
     let mut token = String::new();
     loop {
