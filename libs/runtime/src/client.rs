@@ -29,6 +29,7 @@ use tonic::transport::{Channel, Endpoint, Uri};
 use tower_layer::Layer as _;
 use tower_service::Service;
 
+use crate::auth::Credentials;
 use crate::deadline::{self, GRPC_TIMEOUT};
 
 /// How often the name is resolved again.
@@ -66,7 +67,15 @@ pub type Observed = GrpcClientService<Deadlined<Channel>>;
 /// Builds a lazily connecting, observed channel with a deadline per call, balanced per
 /// request across the pods behind the neighbour's (headless) Service name; `None` for an empty
 /// URL (the neighbour is not deployed) or a malformed one (logged).
-pub fn observed_channel(url: &str, timeout: Duration, metrics: &Metrics) -> Option<Observed> {
+///
+/// Every call carries `credentials` (the service's own token) unless the request already has
+/// an `authorization` header.
+pub fn observed_channel(
+    url: &str,
+    timeout: Duration,
+    metrics: &Metrics,
+    credentials: &Credentials,
+) -> Option<Observed> {
     if url.trim().is_empty() {
         return None;
     }
@@ -75,6 +84,7 @@ pub fn observed_channel(url: &str, timeout: Duration, metrics: &Metrics) -> Opti
             GrpcClientLayer::with_metrics(metrics.clone()).layer(Deadlined {
                 inner: channel,
                 timeout,
+                credentials: credentials.clone(),
             }),
         ),
         Err(error) => {
@@ -158,11 +168,12 @@ fn configure(endpoint: Endpoint, timeout: Duration) -> Endpoint {
 
 /// A channel whose every call carries `grpc-timeout`: the shortest of the channel's timeout,
 /// a timeout the request already carries, and what is left of the deadline of the call being
-/// served.
+/// served; and the service's token.
 #[derive(Debug, Clone)]
 pub struct Deadlined<S> {
     inner: S,
     timeout: Duration,
+    credentials: Credentials,
 }
 
 impl<S, B> Service<http::Request<B>> for Deadlined<S>
@@ -190,6 +201,13 @@ where
             .unwrap_or(self.timeout);
         if let Ok(value) = http::HeaderValue::from_str(&deadline::format_grpc_timeout(budget)) {
             request.headers_mut().insert(GRPC_TIMEOUT, value);
+        }
+        if !request.headers().contains_key(http::header::AUTHORIZATION) {
+            if let Some(token) = self.credentials.header() {
+                request
+                    .headers_mut()
+                    .insert(http::header::AUTHORIZATION, token);
+            }
         }
         self.inner.call(request)
     }
@@ -259,14 +277,35 @@ mod tests {
     /// The `grpc-timeout` a neighbour receives for `request` through a channel whose own
     /// timeout is 5 s.
     async fn sent_timeout(request: http::Request<()>) -> Duration {
+        let headers = sent_headers(request, Credentials::none()).await;
+        deadline::parse_grpc_timeout(headers[GRPC_TIMEOUT].to_str().unwrap()).unwrap()
+    }
+
+    /// The headers a neighbour receives for `request` through a channel with `credentials`.
+    async fn sent_headers(request: http::Request<()>, credentials: Credentials) -> http::HeaderMap {
         let mut channel = Deadlined {
             inner: tower::service_fn(|request: http::Request<()>| async move {
                 Ok::<_, std::convert::Infallible>(request.headers().clone())
             }),
             timeout: Duration::from_secs(5),
+            credentials,
         };
-        let headers = channel.call(request).await.unwrap();
-        deadline::parse_grpc_timeout(headers[GRPC_TIMEOUT].to_str().unwrap()).unwrap()
+        channel.call(request).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_neighbour_gets_the_services_token_unless_the_call_brings_its_own() {
+        let service = Credentials::bearer("service.token.sig").unwrap();
+        let headers = sent_headers(http::Request::new(()), service.clone()).await;
+        assert_eq!(headers["authorization"], "Bearer service.token.sig");
+        let own = http::Request::builder()
+            .header("authorization", "Bearer caller.token.sig")
+            .body(())
+            .unwrap();
+        let headers = sent_headers(own, service).await;
+        assert_eq!(headers["authorization"], "Bearer caller.token.sig");
+        let headers = sent_headers(http::Request::new(()), Credentials::none()).await;
+        assert!(!headers.contains_key("authorization"));
     }
 
     #[tokio::test]
@@ -376,10 +415,10 @@ mod tests {
     async fn an_empty_or_malformed_url_gives_no_observed_channel() {
         let metrics = Metrics::new();
         let timeout = Duration::from_secs(1);
-        assert!(observed_channel("", timeout, &metrics).is_none());
-        assert!(observed_channel("  ", timeout, &metrics).is_none());
-        assert!(observed_channel("http://visits", timeout, &metrics).is_none());
-        assert!(observed_channel("http://127.0.0.1:50053", timeout, &metrics).is_some());
+        assert!(observed_channel("", timeout, &metrics, &Credentials::none()).is_none());
+        assert!(observed_channel("  ", timeout, &metrics, &Credentials::none()).is_none());
+        assert!(observed_channel("http://visits", timeout, &metrics, &Credentials::none()).is_none());
+        assert!(observed_channel("http://127.0.0.1:50053", timeout, &metrics, &Credentials::none()).is_some());
     }
 
     #[tokio::test]

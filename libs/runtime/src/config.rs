@@ -11,6 +11,7 @@ use clap::{Args, Command, FromArgMatches};
 use csops_observability::LogFormat;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::auth::{Auth, Credentials, RoleTable, Verifier};
 use crate::paging::PageTokens;
 
 /// Static facts about one service that shape its settings and its server.
@@ -28,6 +29,8 @@ pub struct ServiceSpec {
     pub default_port: u16,
     /// Default metrics port on 127.0.0.1.
     pub default_metrics_port: u16,
+    /// Which roles may call each RPC ([`crate::auth`]); a method not listed is refused.
+    pub roles: RoleTable,
 }
 
 impl ServiceSpec {
@@ -76,6 +79,10 @@ pub struct Settings {
     /// How often HTTP/2 pings check each client connection (a dead peer is dropped after
     /// one unanswered ping); `None`: never.
     pub http2_keepalive: Option<Duration>,
+    /// Whether calls need a bearer token, and the keys that verify it.
+    pub auth: Auth,
+    /// The token this service presents to its neighbours.
+    pub credentials: Credentials,
 }
 
 /// Calls a server works on at once unless configured.
@@ -97,6 +104,8 @@ impl Settings {
             page_tokens: PageTokens::new(database_url.as_bytes()),
             max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
             http2_keepalive: Some(Duration::from_secs(20)),
+            auth: Auth::Off,
+            credentials: Credentials::none(),
         }
     }
 
@@ -168,6 +177,56 @@ struct CommonArgs {
     #[arg(long, env = "CSOPS_HTTP2_KEEPALIVE", value_name = "DURATION|off", default_value = "20s",
           value_parser = parse_keepalive)]
     http2_keepalive: Keepalive,
+    /// "jwt": every call but health and reflection needs a bearer token verified against
+    /// --auth-jwks; "off": no authentication (local development only).
+    #[arg(long, env = "CSOPS_AUTH", value_name = "jwt|off", default_value = "jwt",
+          value_parser = ["jwt", "off"])]
+    auth: String,
+    /// JWKS file with the keys that sign bearer tokens (the identity provider's).
+    #[arg(long, env = "CSOPS_AUTH_JWKS", value_name = "FILE")]
+    auth_jwks: Option<PathBuf>,
+    /// The issuer (`iss`) tokens must name.
+    #[arg(long, env = "CSOPS_AUTH_ISSUER", value_name = "ISSUER")]
+    auth_issuer: Option<String>,
+    /// The audience (`aud`) tokens must name.
+    #[arg(long, env = "CSOPS_AUTH_AUDIENCE", value_name = "AUDIENCE", default_value = crate::auth::dev::AUDIENCE)]
+    auth_audience: String,
+    /// File holding the bearer token this service sends to its neighbours (role "service"),
+    /// read again every 30 s so a rotated token is picked up.
+    #[arg(long, env = "CSOPS_AUTH_TOKEN_FILE", value_name = "FILE")]
+    auth_token_file: Option<PathBuf>,
+}
+
+fn auth_settings(common: &CommonArgs) -> Result<(Auth, Credentials), ConfigError> {
+    let invalid = |name: &str, message: String| ConfigError::Invalid {
+        name: name.to_owned(),
+        message,
+    };
+    let credentials = match &common.auth_token_file {
+        Some(path) => Credentials::from_file(path)
+            .map_err(|m| invalid("--auth-token-file / CSOPS_AUTH_TOKEN_FILE", m))?,
+        None => Credentials::none(),
+    };
+    if common.auth == "off" {
+        return Ok((Auth::Off, credentials));
+    }
+    let jwks = common.auth_jwks.as_ref().ok_or_else(|| {
+        invalid(
+            "--auth-jwks / CSOPS_AUTH_JWKS",
+            "required: the keys that verify bearer tokens (\"--auth off\" runs without \
+             authentication, for local development only)"
+                .to_owned(),
+        )
+    })?;
+    let issuer = common.auth_issuer.as_deref().ok_or_else(|| {
+        invalid(
+            "--auth-issuer / CSOPS_AUTH_ISSUER",
+            "required with --auth-jwks".to_owned(),
+        )
+    })?;
+    let verifier = Verifier::load(jwks, issuer, &common.auth_audience)
+        .map_err(|m| invalid("--auth-jwks / CSOPS_AUTH_JWKS", m))?;
+    Ok((Auth::Jwt(std::sync::Arc::new(verifier)), credentials))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -269,6 +328,7 @@ where
     let matches = command::<E>(spec).try_get_matches_from(args)?;
     let common = CommonArgs::from_arg_matches(&matches)?;
     let extra = E::from_arg_matches(&matches)?;
+    let (auth, credentials) = auth_settings(&common)?;
     let (url, source) = match (common.database_url, env("DATABASE_URL")) {
         (Some(url), _) => (url, format!("--database-url / {}", spec.database_env())),
         (None, Some(url)) => (url, "DATABASE_URL".to_owned()),
@@ -295,6 +355,8 @@ where
         None => SecretString::from(url.clone()),
     };
     let settings = Settings {
+        auth,
+        credentials,
         page_tokens: PageTokens::new(token_secret.expose_secret().as_bytes()),
         listen_addr: common.listen_addr,
         metrics_addr: common.metrics_addr.0,
@@ -351,10 +413,19 @@ mod tests {
         grpc_service: "csops.customers.v1.CustomersService",
         default_port: 50051,
         default_metrics_port: 9091,
+        roles: &[],
     };
 
+    /// Parses `args`; without an --auth flag of their own, with authentication off.
     fn parse(args: &[&str], database_url: Option<&str>) -> Result<Settings, ConfigError> {
-        let argv = std::iter::once("csops-customers").chain(args.iter().copied());
+        let off: &[&str] = if args.iter().any(|a| a.starts_with("--auth")) {
+            &[]
+        } else {
+            &["--auth", "off"]
+        };
+        let argv = std::iter::once("csops-customers")
+            .chain(off.iter().copied())
+            .chain(args.iter().copied());
         try_parse_from::<NoExtraArgs, _, _>(&SPEC, argv, |name| {
             (name == "DATABASE_URL")
                 .then(|| database_url.map(str::to_owned))
@@ -395,6 +466,27 @@ mod tests {
             let error = parse(&bad, None).unwrap_err();
             assert!(error.to_string().contains(bad[0]), "{error}");
         }
+    }
+
+    #[test]
+    fn authentication_is_on_unless_switched_off_and_needs_keys_and_an_issuer() {
+        let error = parse(&["--auth-audience", "csops"], None).unwrap_err();
+        assert!(error.to_string().contains("CSOPS_AUTH_JWKS"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        let jwks = dir.path().join("jwks.json");
+        std::fs::write(&jwks, crate::auth::dev::DevIssuer::generate().jwks()).unwrap();
+        let jwks = jwks.to_str().unwrap();
+        let error = parse(&["--auth-jwks", jwks], None).unwrap_err();
+        assert!(error.to_string().contains("CSOPS_AUTH_ISSUER"), "{error}");
+        let settings = parse(&["--auth-jwks", jwks, "--auth-issuer", "csops-dev"], None).unwrap();
+        assert!(matches!(settings.auth, Auth::Jwt(_)));
+        let error = parse(&["--auth-jwks", "/nonexistent/jwks.json", "--auth-issuer", "x"], None)
+            .unwrap_err();
+        assert!(error.to_string().contains("cannot read"), "{error}");
+        let settings = parse(&["--auth", "off"], None).unwrap();
+        assert!(matches!(settings.auth, Auth::Off));
+        let error = parse(&["--auth", "maybe"], None).unwrap_err();
+        assert!(error.to_string().contains("--auth"), "{error}");
     }
 
     #[test]
@@ -452,6 +544,11 @@ mod tests {
             "CSOPS_DRAIN_DELAY",
             "CSOPS_LOG_FORMAT",
             "CSOPS_PAGE_TOKEN_SECRET",
+            "CSOPS_AUTH",
+            "CSOPS_AUTH_JWKS",
+            "CSOPS_AUTH_ISSUER",
+            "CSOPS_AUTH_AUDIENCE",
+            "CSOPS_AUTH_TOKEN_FILE",
             "OTEL_EXPORTER_OTLP_ENDPOINT",
         ] {
             assert!(help.contains(name), "--help lacks {name}:\n{help}");

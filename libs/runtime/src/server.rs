@@ -3,8 +3,10 @@
 //!
 //! Every call passes, outermost first: the trace and RED metrics layer, the edge
 //! ([`crate::edge`]), the caller's deadline kept for calls to neighbours
-//! ([`crate::deadline`]) and admission ([`crate::overload`]: beyond `--max-concurrent-calls`
-//! a call is refused at once with RESOURCE_EXHAUSTED). HTTP/2 pings every
+//! ([`crate::deadline`]), authentication and the service's role table ([`crate::auth`]:
+//! UNAUTHENTICATED, PERMISSION_DENIED) and admission ([`crate::overload`]: beyond
+//! `--max-concurrent-calls` a call is refused at once with RESOURCE_EXHAUSTED). A caller
+//! without a valid token never takes one of the admission's slots. HTTP/2 pings every
 //! `--http2-keepalive` drop connections whose client vanished.
 //!
 //! Health has two names: `""` for liveness (SERVING while the process runs) and the service's
@@ -25,6 +27,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
+use crate::auth::AuthLayer;
 use crate::config::{ServiceSpec, Settings};
 use crate::db;
 use crate::deadline::DeadlineLayer;
@@ -81,6 +84,7 @@ pub struct Server {
     shutdown_grace: Duration,
     drain_delay: Duration,
     admission: AdmissionLayer,
+    auth: AuthLayer,
     http2_keepalive: Option<Duration>,
 }
 
@@ -109,6 +113,7 @@ impl Server {
             shutdown_grace: settings.shutdown_grace,
             drain_delay: settings.drain_delay,
             admission: AdmissionLayer::new(settings.max_concurrent_calls),
+            auth: AuthLayer::new(&settings.auth, spec.grpc_service, spec.roles),
             http2_keepalive: settings.http2_keepalive,
         })
     }
@@ -189,6 +194,7 @@ impl Server {
                 .layer(GrpcServerLayer::new(self.metrics.clone()))
                 .layer(EdgeLayer::new(streams_end.clone()))
                 .layer(DeadlineLayer)
+                .layer(self.auth.clone())
                 .layer(self.admission.clone())
                 .add_routes(routes)
                 .serve_with_incoming_shutdown(incoming, async move {

@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod otlp;
 pub mod postgres;
+pub mod raw;
 pub mod server;
 pub mod tools;
 

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use csops_observability::Metrics;
 use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use csops_runtime::auth::Credentials;
 use csops_runtime::client::{observed_channel, retry_idempotent, Observed};
 use moka::sync::Cache;
 
@@ -61,10 +62,11 @@ impl CustomersClient {
         timeout: Duration,
         ttl: Duration,
         metrics: &Metrics,
+        credentials: &Credentials,
         stop: CancellationToken,
     ) -> Self {
         Self {
-            client: observed_channel(url, timeout, metrics).map(CustomersServiceClient::new),
+            client: observed_channel(url, timeout, metrics, credentials).map(CustomersServiceClient::new),
             timeout,
             cache: Cache::builder()
                 .max_capacity(CUSTOMER_CACHE_CAPACITY)
@@ -210,6 +212,7 @@ mod tests {
             Duration::from_millis(10),
             ttl,
             &Metrics::new(),
+            &Credentials::none(),
             CancellationToken::new(),
         )
     }

@@ -38,6 +38,7 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     grpc_service: "csops.complaints.v1.ComplaintsService",
     default_port: 50052,
     default_metrics_port: 9092,
+    roles: api::roles::ROLES,
 };
 
 /// Embedded migrations of the complaints database.
@@ -70,7 +71,12 @@ impl App {
         let stop = CancellationToken::new();
         let relay = Relay::new(
             Outbox::new(pool.clone()),
-            events::Receivers::new(&config.feedback_url, &config.visits_url, &metrics),
+            events::Receivers::new(
+                &config.feedback_url,
+                &config.visits_url,
+                &metrics,
+                &settings.credentials,
+            ),
             RelaySettings {
                 interval: config.outbox_interval,
                 ..RelaySettings::default()
@@ -86,6 +92,7 @@ impl App {
                 config.customers_timeout,
                 config.customers_cache_ttl,
                 &metrics,
+                &settings.credentials,
                 stop.clone(),
             ),
             sla_recorded: Notify::new(),

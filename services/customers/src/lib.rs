@@ -31,6 +31,7 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     grpc_service: "csops.customers.v1.CustomersService",
     default_port: 50051,
     default_metrics_port: 9091,
+    roles: api::roles::ROLES,
 };
 
 /// Embedded migrations of the customers database.
@@ -64,7 +65,7 @@ impl App {
         csops_runtime::db::migrate(&pool, &MIGRATOR).await?;
         let relay = Relay::new(
             Outbox::new(pool.clone()),
-            events::Receivers::new(&config.visits_url, &metrics),
+            events::Receivers::new(&config.visits_url, &metrics, &settings.credentials),
             relay_settings,
             &metrics,
         );

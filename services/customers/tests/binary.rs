@@ -29,6 +29,8 @@ fn command() -> Command {
     ] {
         cmd.env_remove(var);
     }
+    // These tests are about the process; authentication has its own tests.
+    cmd.env("CSOPS_AUTH", "off");
     cmd
 }
 
@@ -79,6 +81,12 @@ fn a_bad_setting_exits_64_with_a_message_naming_it() {
         .unwrap();
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("shutdown-grace"));
+
+    // Authentication is on unless switched off: without the keys the process does not start.
+    let out = command().env_remove("CSOPS_AUTH").output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CSOPS_AUTH_JWKS"), "{stderr}");
 }
 
 struct Running {

@@ -38,6 +38,7 @@ impl Drop for Process {
 
 fn start(data_dir: &std::path::Path, port: u16) -> Process {
     let child = Command::new(env!("CARGO_BIN_EXE_csops-customers"))
+        .env("CSOPS_AUTH", "off")
         .env_remove("DATABASE_URL")
         .env_remove("CUSTOMERS_DATABASE_URL")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")

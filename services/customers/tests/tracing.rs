@@ -33,6 +33,7 @@ async fn a_client_call_and_the_service_form_one_trace_without_personal_data() {
         .unwrap()
         .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_csops-customers"))
+        .env("CSOPS_AUTH", "off")
         .args([
             "--listen-addr",
             &format!("127.0.0.1:{port}"),

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use csops_observability::Metrics;
 use csops_proto::customers::v1 as cs;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use csops_runtime::auth::Credentials;
 use csops_runtime::client::{observed_channel, retry_idempotent, Observed};
 use csops_runtime::{time, Error};
 use csops_sla::Tier;
@@ -30,9 +31,9 @@ pub struct Customers {
 impl Customers {
     /// A client for the customers service at `url` (empty: not deployed), counted in
     /// `metrics`.
-    pub fn new(url: &str, metrics: &Metrics) -> Self {
+    pub fn new(url: &str, metrics: &Metrics, credentials: &Credentials) -> Self {
         Self {
-            client: observed_channel(url, CALL_TIMEOUT, metrics).map(CustomersServiceClient::new),
+            client: observed_channel(url, CALL_TIMEOUT, metrics, credentials).map(CustomersServiceClient::new),
         }
     }
 

@@ -40,6 +40,7 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     grpc_service: "csops.feedback.v1.FeedbackService",
     default_port: 50054,
     default_metrics_port: 9094,
+    roles: api::roles::ROLES,
 };
 
 /// Embedded migrations of the feedback database.
@@ -75,6 +76,7 @@ impl App {
                 &config.customers_url,
                 store::Deliveries::new(pool.clone()),
                 &metrics,
+                &settings.credentials,
             ),
             RelaySettings {
                 interval: config.outbox_interval,
@@ -86,7 +88,7 @@ impl App {
         let core = Arc::new(Feedback {
             store: store::Store::new(pool.clone(), relay.waker()),
             rules,
-            customers: clients::Customers::new(&config.customers_url, &metrics),
+            customers: clients::Customers::new(&config.customers_url, &metrics, &settings.credentials),
             stop: stop.clone(),
         });
         let server = Server::bind(SPEC, settings, pool, metrics).await?;

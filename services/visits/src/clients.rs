@@ -6,6 +6,7 @@ use std::time::Duration;
 use csops_observability::Metrics;
 use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use csops_runtime::auth::Credentials;
 use csops_runtime::client::{observed_channel, retry_idempotent, Observed};
 use csops_runtime::time::from_timestamp;
 use csops_runtime::{Error, Violations};
@@ -37,8 +38,8 @@ pub struct CustomersClient {
 
 impl CustomersClient {
     /// A client of the customers service at `url` (empty: never reachable).
-    pub fn new(url: &str, timeout: Duration, metrics: &Metrics) -> Self {
-        let client = observed_channel(url, timeout, metrics).map(CustomersServiceClient::new);
+    pub fn new(url: &str, timeout: Duration, metrics: &Metrics, credentials: &Credentials) -> Self {
+        let client = observed_channel(url, timeout, metrics, credentials).map(CustomersServiceClient::new);
         Self { client, timeout }
     }
 

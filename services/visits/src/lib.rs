@@ -40,6 +40,7 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     grpc_service: "csops.visits.v1.VisitsService",
     default_port: 50053,
     default_metrics_port: 9093,
+    roles: api::roles::ROLES,
 };
 
 /// Embedded migrations of the visits database.
@@ -70,7 +71,7 @@ impl App {
         let stop = CancellationToken::new();
         let relay = Relay::new(
             Outbox::new(pool.clone()),
-            events::Receivers::new(&config.feedback_url, &metrics),
+            events::Receivers::new(&config.feedback_url, &metrics, &settings.credentials),
             RelaySettings {
                 interval: config.outbox_interval,
                 ..RelaySettings::default()
@@ -84,6 +85,7 @@ impl App {
                 &config.customers_url,
                 config.customers_timeout,
                 &metrics,
+                &settings.credentials,
             ),
             stop: stop.clone(),
         });

@@ -44,6 +44,7 @@ fn free_port() -> u16 {
 /// come only from the delivered events), and waits until it serves.
 async fn start_visits(port: u16, database_url: &str) -> Visits {
     let child = Command::new(env!("CARGO_BIN_EXE_csops-visits"))
+        .env("CSOPS_AUTH", "off")
         .args([
             "--listen-addr",
             &format!("127.0.0.1:{port}"),

@@ -3,6 +3,7 @@
 //! a file per group of RPCs; a handler validates its request, calls the use cases in
 //! `crate::app` and converts the answer. Only `api/` speaks tonic.
 
+pub mod roles;
 mod clocks;
 mod compensation;
 mod convert;

@@ -11,6 +11,7 @@ use csops_proto::feedback::v1 as fb;
 use csops_proto::feedback::v1::feedback_service_client::FeedbackServiceClient;
 use csops_proto::visits::v1 as vs;
 use csops_proto::visits::v1::visits_service_client::VisitsServiceClient;
+use csops_runtime::auth::Credentials;
 use csops_runtime::client::{observed_channel, Observed};
 use csops_runtime::outbox::{Claimed, Deliver};
 use csops_runtime::time::to_timestamp;
@@ -33,11 +34,11 @@ pub struct Receivers {
 impl Receivers {
     /// Clients for the configured receivers (an empty URL: not deployed yet), counted in
     /// `metrics`.
-    pub fn new(feedback_url: &str, visits_url: &str, metrics: &Metrics) -> Self {
+    pub fn new(feedback_url: &str, visits_url: &str, metrics: &Metrics, credentials: &Credentials) -> Self {
         Self {
-            feedback: observed_channel(feedback_url, DELIVERY_TIMEOUT, metrics)
+            feedback: observed_channel(feedback_url, DELIVERY_TIMEOUT, metrics, credentials)
                 .map(FeedbackServiceClient::new),
-            visits: observed_channel(visits_url, DELIVERY_TIMEOUT, metrics)
+            visits: observed_channel(visits_url, DELIVERY_TIMEOUT, metrics, credentials)
                 .map(VisitsServiceClient::new),
         }
     }

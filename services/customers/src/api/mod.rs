@@ -1,6 +1,7 @@
 //! The gRPC API of the customers service: each method validates its request, makes one call
 //! to the use cases in `crate::app` and converts the answer. Only this module speaks tonic.
 
+pub mod roles;
 mod convert;
 mod limits;
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use csops_observability::Metrics;
 use csops_proto::visits::v1 as vs;
 use csops_proto::visits::v1::visits_service_client::VisitsServiceClient;
+use csops_runtime::auth::Credentials;
 use csops_runtime::client::{observed_channel, Observed};
 use csops_runtime::outbox::{Claimed, Deliver};
 use csops_runtime::time::to_timestamp;
@@ -34,9 +35,9 @@ pub struct Receivers {
 
 impl Receivers {
     /// A client for visits at `visits_url` (empty: not deployed yet), counted in `metrics`.
-    pub fn new(visits_url: &str, metrics: &Metrics) -> Self {
+    pub fn new(visits_url: &str, metrics: &Metrics, credentials: &Credentials) -> Self {
         Self {
-            visits: observed_channel(visits_url, DELIVERY_TIMEOUT, metrics)
+            visits: observed_channel(visits_url, DELIVERY_TIMEOUT, metrics, credentials)
                 .map(VisitsServiceClient::new),
         }
     }
@@ -272,7 +273,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_visits_url_events_wait_and_a_bad_payload_is_refused() {
-        let receivers = Receivers::new("", &Metrics::new());
+        let receivers = Receivers::new("", &Metrics::new(), &Credentials::none());
         assert_eq!(receivers.destinations(), [("visits", false)]);
         let event = Claimed {
             id: "cev_1".into(),

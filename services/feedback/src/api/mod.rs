@@ -8,6 +8,7 @@
 //! of the month (`staff.rs`), scorecards (`scorecards.rs`), churn-risk signals and lost
 //! customers (`churn.rs`).
 
+pub mod roles;
 mod activities;
 mod callbacks;
 mod churn;

@@ -16,6 +16,7 @@ use csops_proto::complaints::v1 as cp;
 use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
 use csops_proto::customers::v1 as cs;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use csops_runtime::auth::Credentials;
 use csops_runtime::client::{observed_channel, Observed};
 use csops_runtime::outbox::{Claimed, Deliver};
 use csops_runtime::time::to_timestamp;
@@ -128,11 +129,12 @@ impl Receivers {
         customers_url: &str,
         deliveries: Deliveries,
         metrics: &Metrics,
+    credentials: &Credentials,
     ) -> Self {
         Self {
-            complaints: observed_channel(complaints_url, DELIVERY_TIMEOUT, metrics)
+            complaints: observed_channel(complaints_url, DELIVERY_TIMEOUT, metrics, credentials)
                 .map(ComplaintsServiceClient::new),
-            customers: observed_channel(customers_url, DELIVERY_TIMEOUT, metrics)
+            customers: observed_channel(customers_url, DELIVERY_TIMEOUT, metrics, credentials)
                 .map(CustomersServiceClient::new),
             deliveries,
         }

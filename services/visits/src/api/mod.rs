@@ -4,6 +4,7 @@
 //! its request, calls the use cases in `crate::app` and converts the answer. Only `api/`
 //! speaks tonic.
 
+pub mod roles;
 mod care;
 mod convert;
 mod convert_field_jobs;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use csops_observability::Metrics;
 use csops_proto::feedback::v1 as fb;
 use csops_proto::feedback::v1::feedback_service_client::FeedbackServiceClient;
+use csops_runtime::auth::Credentials;
 use csops_runtime::client::{observed_channel, Observed};
 use csops_runtime::outbox::{Claimed, Deliver};
 use csops_runtime::time::to_timestamp;
@@ -28,8 +29,8 @@ pub struct Receivers {
 
 impl Receivers {
     /// A client for the feedback service at `url` (empty: not deployed yet).
-    pub fn new(feedback_url: &str, metrics: &Metrics) -> Self {
-        let feedback = observed_channel(feedback_url, DELIVERY_TIMEOUT, metrics)
+    pub fn new(feedback_url: &str, metrics: &Metrics, credentials: &Credentials) -> Self {
+        let feedback = observed_channel(feedback_url, DELIVERY_TIMEOUT, metrics, credentials)
             .map(FeedbackServiceClient::new);
         Self { feedback }
     }

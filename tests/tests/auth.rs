@@ -1,0 +1,336 @@
+//! Identity and roles across the suite: every RPC of every service, called with no token, a
+//! forged, an expired and a foreign token, and with a token of each role, answers as the
+//! service's role table says; and the services' own calls to each other (a lookup, an outbox
+//! delivery) carry their service token and are accepted.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use csops_observability::Metrics;
+use csops_proto::complaints::v1 as pb;
+use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
+use csops_proto::customers::v1 as cpb;
+use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use csops_proto::visits::v1 as vpb;
+use csops_proto::visits::v1::visits_service_client::VisitsServiceClient;
+use csops_runtime::auth::dev::{DevIssuer, AUDIENCE, ISSUER};
+use csops_runtime::auth::{self, Auth, Credentials, Role, RoleTable};
+use csops_runtime::{ServiceSpec, Settings};
+use csops_testkit::raw;
+use csops_testkit::server::Running;
+use tonic::transport::Channel;
+use tonic::Code;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Settings with authentication on, verified by `issuer`, presenting a service token.
+fn settings(dir: &std::path::Path, spec: &ServiceSpec, issuer: &DevIssuer) -> Settings {
+    let mut settings = Settings::for_tests(&Settings::sqlite_url(dir, spec.name));
+    settings.auth = Auth::Jwt(Arc::new(issuer.verifier()));
+    let token = issuer.token(spec.binary, &[Role::Service], None, HOUR);
+    settings.credentials = Credentials::bearer(&token).unwrap();
+    settings
+}
+
+struct Four {
+    customers: Running,
+    complaints: Running,
+    visits: Running,
+    feedback: Running,
+}
+
+impl Four {
+    /// The four services on SQLite under `dir`, authentication on; customers' changes go to
+    /// visits, complaints asks customers.
+    async fn start(dir: &std::path::Path, issuer: &DevIssuer) -> Self {
+        let visits_addr = free_addr();
+        let url = |addr: SocketAddr| format!("http://{addr}");
+
+        let config = csops_customers::Config {
+            visits_url: url(visits_addr),
+            outbox_interval: Duration::from_millis(100),
+            ..csops_customers::Config::default()
+        };
+        let app = csops_customers::App::build_with(
+            &settings(dir, &csops_customers::SPEC, issuer),
+            &config,
+            Metrics::new(),
+        )
+        .await
+        .unwrap();
+        let customers = Running::spawn(app.local_addr(), |stop| async move {
+            app.run_until_stopped(stop).await.unwrap();
+        });
+
+        let mut visits_settings = settings(dir, &csops_visits::SPEC, issuer);
+        visits_settings.listen_addr = visits_addr;
+        let config = csops_visits::Config::for_tests(&url(customers.addr), "");
+        let app = csops_visits::App::build(&visits_settings, config, Metrics::new())
+            .await
+            .unwrap();
+        let visits = Running::spawn(app.local_addr(), |stop| async move {
+            app.run_until_stopped(stop).await.unwrap();
+        });
+
+        let config = csops_complaints::Config::for_tests(&url(customers.addr));
+        let app = csops_complaints::App::build(
+            &settings(dir, &csops_complaints::SPEC, issuer),
+            config,
+            Metrics::new(),
+        )
+        .await
+        .unwrap();
+        let complaints = Running::spawn(app.local_addr(), |stop| async move {
+            app.run_until_stopped(stop).await.unwrap();
+        });
+
+        let config = csops_feedback::Config {
+            customers_url: url(customers.addr),
+            ..csops_feedback::Config::for_tests("")
+        };
+        let app = csops_feedback::App::build(
+            &settings(dir, &csops_feedback::SPEC, issuer),
+            config,
+            Metrics::new(),
+        )
+        .await
+        .unwrap();
+        let feedback = Running::spawn(app.local_addr(), |stop| async move {
+            app.run_until_stopped(stop).await.unwrap();
+        });
+        Self {
+            customers,
+            complaints,
+            visits,
+            feedback,
+        }
+    }
+
+    fn services(&self) -> [(ServiceSpec, SocketAddr); 4] {
+        [
+            (csops_customers::SPEC, self.customers.addr),
+            (csops_complaints::SPEC, self.complaints.addr),
+            (csops_visits::SPEC, self.visits.addr),
+            (csops_feedback::SPEC, self.feedback.addr),
+        ]
+    }
+
+    async fn stop(self) {
+        self.feedback.stop().await;
+        self.complaints.stop().await;
+        self.visits.stop().await;
+        self.customers.stop().await;
+    }
+}
+
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+async fn channel(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+fn bearer(token: &str) -> Vec<(&'static str, String)> {
+    vec![("authorization", format!("Bearer {token}"))]
+}
+
+/// The code an empty request to `method` gets with `headers` (OK as `Code::Ok`).
+async fn code_of(channel: &Channel, method: &raw::Method, headers: &[(&'static str, String)]) -> Code {
+    match raw::call(channel.clone(), method, Vec::new(), headers).await {
+        Ok(_) => Code::Ok,
+        Err(status) => status.code(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_of_every_service_answers_each_caller_as_its_role_table_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = DevIssuer::generate();
+    let suite = Four::start(dir.path(), &issuer).await;
+
+    let refused_tokens = [
+        ("no token", Vec::new()),
+        ("not a bearer header", vec![("authorization", "Basic YWdlbnQ6cHc=".to_owned())]),
+        (
+            "a token another key signed",
+            bearer(&DevIssuer::generate().token("lead-1", &[Role::Supervisor], None, HOUR)),
+        ),
+        (
+            "an expired token",
+            bearer(&issuer.expired_token("lead-1", &[Role::Supervisor], Duration::from_secs(600))),
+        ),
+        (
+            "a token for another audience",
+            bearer(&issuer.token_with("lead-1", &[Role::Supervisor], None, HOUR, ISSUER, "billing")),
+        ),
+        (
+            "a token from another issuer",
+            bearer(&issuer.token_with("lead-1", &[Role::Supervisor], None, HOUR, "evil", AUDIENCE)),
+        ),
+    ];
+    let no_role = bearer(&issuer.token("visitor-1", &[], None, HOUR));
+    let per_role: Vec<(Role, Vec<(&'static str, String)>)> = Role::ALL
+        .into_iter()
+        .map(|role| {
+            let token = issuer.token(&format!("{role}-1"), &[role], Some("team-north"), HOUR);
+            (role, bearer(&token))
+        })
+        .collect();
+
+    let mut walked = 0;
+    let mut problems = Vec::new();
+    for (spec, addr) in suite.services() {
+        let table: RoleTable = spec.roles;
+        auth::check_table(table, spec.grpc_service).unwrap();
+        let channel = channel(addr).await;
+        let methods = raw::methods(spec.grpc_service);
+        assert_eq!(methods.len(), table.len(), "{}", spec.name);
+        for method in &methods {
+            walked += 1;
+            for (what, headers) in &refused_tokens {
+                let code = code_of(&channel, method, headers).await;
+                if code != Code::Unauthenticated {
+                    problems.push(format!("{} with {what}: {code:?}", method.path));
+                }
+            }
+            let code = code_of(&channel, method, &no_role).await;
+            if code != Code::PermissionDenied {
+                problems.push(format!("{} with no role: {code:?}", method.path));
+            }
+            let allowed = auth::allowed(table, &method.name).unwrap();
+            for (role, headers) in &per_role {
+                let code = code_of(&channel, method, headers).await;
+                let refused = matches!(code, Code::Unauthenticated | Code::PermissionDenied);
+                if allowed.contains(role) == refused {
+                    problems.push(format!(
+                        "{} as {role}: {code:?}, but the table {} it",
+                        method.path,
+                        if allowed.contains(role) { "allows" } else { "refuses" }
+                    ));
+                }
+            }
+        }
+        // Health and reflection need no token.
+        let health = raw::Method {
+            name: "Check".into(),
+            path: "/grpc.health.v1.Health/Check".into(),
+            input: ".grpc.health.v1.HealthCheckRequest".into(),
+            server_streaming: false,
+        };
+        assert_eq!(code_of(&channel, &health, &[]).await, Code::Ok, "{}", spec.name);
+    }
+    assert_eq!(walked, 101, "every RPC of the four services");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    suite.stop().await;
+}
+
+/// Adds `token` to every call of a typed client.
+fn with_token(
+    token: String,
+) -> impl FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
+    move |mut request: tonic::Request<()>| {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        Ok(request)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_call_each_other_with_their_own_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = DevIssuer::generate();
+    let suite = Four::start(dir.path(), &issuer).await;
+    let agent = issuer.token("agent-7", &[Role::Agent], None, HOUR);
+    let ops = issuer.token("ops-1", &[Role::Ops], None, HOUR);
+
+    let mut customers = CustomersServiceClient::with_interceptor(
+        channel(suite.customers.addr).await,
+        with_token(agent.clone()),
+    );
+    let customer = customers
+        .create_customer(cpb::CreateCustomerRequest {
+            customer: Some(cpb::Customer {
+                display_name: "Li Na".into(),
+                tier: cpb::CustomerTier::A as i32,
+                region: cpb::Region::Urban as i32,
+                owner_agent_id: "agent-7".into(),
+                ..Default::default()
+            }),
+            request_id: "auth-e2e-1".into(),
+            actor_id: "agent-7".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+
+    // Complaints looked the customer up with its service token: the facts are real, not the
+    // defaults it falls back to when customers refuses or cannot be reached.
+    let mut complaints = ComplaintsServiceClient::with_interceptor(
+        channel(suite.complaints.addr).await,
+        with_token(agent),
+    );
+    let complaint = complaints
+        .create_complaint(pb::CreateComplaintRequest {
+            complaint: Some(pb::Complaint {
+                customer_id: customer.id.clone(),
+                title: "Broadband drops every evening".into(),
+                nature: pb::ComplaintNature::ProductQuality as i32,
+                severity: pb::Severity::Medium as i32,
+                channel: pb::Channel::Hotline as i32,
+                ..Default::default()
+            }),
+            request_id: "auth-e2e-2".into(),
+            actor: Some(pb::Actor {
+                id: "agent-7".into(),
+                role: pb::ActorRole::Agent as i32,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .complaint
+        .unwrap();
+    let facts = complaint.customer.unwrap();
+    assert!(!facts.defaulted, "complaints could not read the customer: {facts:?}");
+
+    // The customers outbox delivered the new customer to visits with its service token:
+    // visits made the customer's plan.
+    let mut visits =
+        VisitsServiceClient::with_interceptor(channel(suite.visits.addr).await, with_token(ops));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let plans = visits
+            .list_visit_plans(vpb::ListVisitPlansRequest {
+                customer_id: customer.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .plans;
+        if !plans.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "visits never received the customer"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    suite.stop().await;
+}
