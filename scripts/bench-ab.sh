@@ -11,6 +11,9 @@
 #   AB_ENV_A="VAR=value …", AB_ENV_B="…": extra environment for every service of that side
 #   (the same build on both sides with different settings, e.g. scripts/bench-tracing.sh)
 set -euo pipefail
+# The services are measured without authentication unless CSOPS_AUTH says otherwise (the
+# cost of verifying tokens is measured on its own, see BENCHMARKS.md).
+export CSOPS_AUTH="${CSOPS_AUTH:-off}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 a_bin="$(realpath "$1")"
 b_bin="$(realpath "$2")"

@@ -29,6 +29,9 @@
 #   INGESTION=0 scripts/bench-feedback.sh            # the scores only (SCORES=0: ingestion only)
 #   FEEDBACK_SURVEYS=100000 RUNS=3 INGESTION=0 scripts/bench-feedback.sh   # a quick try
 set -euo pipefail
+# The services are measured without authentication unless CSOPS_AUTH says otherwise (the
+# cost of verifying tokens is measured on its own, see BENCHMARKS.md).
+export CSOPS_AUTH="${CSOPS_AUTH:-off}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 

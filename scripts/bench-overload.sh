@@ -11,6 +11,9 @@
 #   OVERLOAD_LIMIT=128: the admission limit of side "on".
 #   OVERLOAD_NO_BUILD=1: measure the binaries already in target-release/release.
 set -euo pipefail
+# The services are measured without authentication unless CSOPS_AUTH says otherwise (the
+# cost of verifying tokens is measured on its own, see BENCHMARKS.md).
+export CSOPS_AUTH="${CSOPS_AUTH:-off}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 [[ -n ${OVERLOAD_NO_BUILD:-} ]] || cargo build --release --locked --target-dir target-release \

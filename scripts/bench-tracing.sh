@@ -6,6 +6,9 @@
 # (the SDK's parentbased_always_on, what the k8s services run). Target: b/a ≥ 90 %.
 #   AB_ROUNDS=4 AB_DURATION=10s scripts/bench-tracing.sh
 set -euo pipefail
+# The services are measured without authentication unless CSOPS_AUTH says otherwise (the
+# cost of verifying tokens is measured on its own, see BENCHMARKS.md).
+export CSOPS_AUTH="${CSOPS_AUTH:-off}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 

@@ -25,6 +25,9 @@
 #   PLANNING=0 scripts/bench-visits.sh      # the scenarios only (SCENARIOS=0: the planning only)
 #   PERF=1 RUNS=1 SCENARIOS=0 scripts/bench-visits.sh   # + a perf profile of visits during the call
 set -euo pipefail
+# The services are measured without authentication unless CSOPS_AUTH says otherwise (the
+# cost of verifying tokens is measured on its own, see BENCHMARKS.md).
+export CSOPS_AUTH="${CSOPS_AUTH:-off}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 

@@ -18,6 +18,9 @@
 #   CLOCKS=1000000 WATCHER_BEFORE_BIN=target-before/release/csops-complaints scripts/bench-watcher.sh
 # Results: JSON lines in target-release/bench/watcher.jsonl, and a summary on stdout.
 set -euo pipefail
+# The services are measured without authentication unless CSOPS_AUTH says otherwise (the
+# cost of verifying tokens is measured on its own, see BENCHMARKS.md).
+export CSOPS_AUTH="${CSOPS_AUTH:-off}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 clocks="${CLOCKS:-1000000}"

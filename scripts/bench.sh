@@ -15,6 +15,9 @@
 #   BENCH_DURATION=10s BENCH_WARMUP=2s BENCH_CONCURRENCY=32 scripts/bench.sh
 #   BENCH_ONLY=reads BENCH_OUT=target-release/bench/reads-1 scripts/bench.sh   # reads only
 set -euo pipefail
+# The services are measured without authentication unless CSOPS_AUTH says otherwise (the
+# cost of verifying tokens is measured on its own, see BENCHMARKS.md).
+export CSOPS_AUTH="${CSOPS_AUTH:-off}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 

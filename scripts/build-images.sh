@@ -150,10 +150,21 @@ fail() {
   exit 1
 }
 
+# Authentication on, as in production: a development key (the one `csops-suite` makes) mounted
+# where CSOPS_AUTH_JWKS points, and a token signed with it.
+auth_dir="$data_dir/auth"
+cargo run -q --locked -p csops-suite -- token --data-dir "$data_dir" --role ops > "$data_dir/token" \
+  || fail "csops-suite token failed"
+mkdir -p "$auth_dir" && cp "$data_dir/dev-auth/jwks.json" "$auth_dir/jwks.json" && chmod 0644 "$auth_dir/jwks.json"
+token="$(cat "$data_dir/token")"
+
 log "smoke test: podman run $image on 127.0.0.1:$port (metrics $metrics_port)"
 podman run --detach --name "$container" \
   --network host --read-only --cap-drop ALL --security-opt no-new-privileges \
   --volume "$data_dir:/data:rw" \
+  --volume "$auth_dir:/etc/csops/auth:ro" \
+  --env CSOPS_AUTH_JWKS=/etc/csops/auth/jwks.json \
+  --env CSOPS_AUTH_ISSUER=csops-dev \
   --tmpfs /tmp:rw,size=16m,mode=1777 \
   --env CSOPS_LISTEN_ADDR="127.0.0.1:$port" \
   --env CSOPS_METRICS_ADDR="127.0.0.1:$metrics_port" \
@@ -174,10 +185,15 @@ done
 [[ "${out:-}" == *'"SERVING"'* ]] || fail "health never reported SERVING: ${out:-}"
 log "smoke test: health SERVING"
 
-"$grpcurl" -plaintext -max-time 5 -d '{}' "127.0.0.1:$port" \
+if out="$("$grpcurl" -plaintext -max-time 5 -d '{}' "127.0.0.1:$port" \
+  csops.customers.v1.CustomersService/ListCustomers 2>&1)"; then
+  fail "ListCustomers answered without a token"
+fi
+[[ "$out" == *Unauthenticated* ]] || fail "ListCustomers without a token: $out"
+"$grpcurl" -plaintext -max-time 5 -H "authorization: Bearer $token" -d '{}' "127.0.0.1:$port" \
   csops.customers.v1.CustomersService/ListCustomers > /dev/null \
-  || fail "ListCustomers failed"
-log "smoke test: ListCustomers answered"
+  || fail "ListCustomers with a token failed"
+log "smoke test: ListCustomers refused without a token, answered with one"
 
 metrics="$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
   "http://127.0.0.1:$metrics_port/metrics")" || fail "GET /metrics failed"

@@ -145,7 +145,11 @@ fn bearer(token: &str) -> Vec<(&'static str, String)> {
 }
 
 /// The code an empty request to `method` gets with `headers` (OK as `Code::Ok`).
-async fn code_of(channel: &Channel, method: &raw::Method, headers: &[(&'static str, String)]) -> Code {
+async fn code_of(
+    channel: &Channel,
+    method: &raw::Method,
+    headers: &[(&'static str, String)],
+) -> Code {
     match raw::call(channel.clone(), method, Vec::new(), headers).await {
         Ok(_) => Code::Ok,
         Err(status) => status.code(),
@@ -160,7 +164,10 @@ async fn every_rpc_of_every_service_answers_each_caller_as_its_role_table_says()
 
     let refused_tokens = [
         ("no token", Vec::new()),
-        ("not a bearer header", vec![("authorization", "Basic YWdlbnQ6cHc=".to_owned())]),
+        (
+            "not a bearer header",
+            vec![("authorization", "Basic YWdlbnQ6cHc=".to_owned())],
+        ),
         (
             "a token another key signed",
             bearer(&DevIssuer::generate().token("lead-1", &[Role::Supervisor], None, HOUR)),
@@ -171,7 +178,14 @@ async fn every_rpc_of_every_service_answers_each_caller_as_its_role_table_says()
         ),
         (
             "a token for another audience",
-            bearer(&issuer.token_with("lead-1", &[Role::Supervisor], None, HOUR, ISSUER, "billing")),
+            bearer(&issuer.token_with(
+                "lead-1",
+                &[Role::Supervisor],
+                None,
+                HOUR,
+                ISSUER,
+                "billing",
+            )),
         ),
         (
             "a token from another issuer",
@@ -215,7 +229,11 @@ async fn every_rpc_of_every_service_answers_each_caller_as_its_role_table_says()
                     problems.push(format!(
                         "{} as {role}: {code:?}, but the table {} it",
                         method.path,
-                        if allowed.contains(role) { "allows" } else { "refuses" }
+                        if allowed.contains(role) {
+                            "allows"
+                        } else {
+                            "refuses"
+                        }
                     ));
                 }
             }
@@ -227,7 +245,12 @@ async fn every_rpc_of_every_service_answers_each_caller_as_its_role_table_says()
             input: ".grpc.health.v1.HealthCheckRequest".into(),
             server_streaming: false,
         };
-        assert_eq!(code_of(&channel, &health, &[]).await, Code::Ok, "{}", spec.name);
+        assert_eq!(
+            code_of(&channel, &health, &[]).await,
+            Code::Ok,
+            "{}",
+            spec.name
+        );
     }
     assert_eq!(walked, 101, "every RPC of the four services");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -305,7 +328,10 @@ async fn services_call_each_other_with_their_own_tokens() {
         .complaint
         .unwrap();
     let facts = complaint.customer.unwrap();
-    assert!(!facts.defaulted, "complaints could not read the customer: {facts:?}");
+    assert!(
+        !facts.defaulted,
+        "complaints could not read the customer: {facts:?}"
+    );
 
     // The customers outbox delivered the new customer to visits with its service token:
     // visits made the customer's plan.

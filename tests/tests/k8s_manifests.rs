@@ -1272,3 +1272,88 @@ fn dev_secrets_carry_the_database_urls() {
         }
     }
 }
+
+/// The Secret volume a container mounts over `file`, and the key it maps to that file.
+fn secret_behind(workload: &Value, container: &Value, file: &str) -> (String, String) {
+    let mount = container["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| file.starts_with(&format!("{}/", str_of(&m["mountPath"]))))
+        .unwrap_or_else(|| panic!("{file} is on no mount"));
+    assert_eq!(mount["readOnly"], true, "{file}: mounted read-only");
+    let volume = pod_spec(workload)["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .unwrap();
+    let secret = &volume["secret"];
+    let name = &file[str_of(&mount["mountPath"]).len() + 1..];
+    let item = secret["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["path"] == name))
+        .unwrap_or_else(|| panic!("{file}: no Secret item maps to it"));
+    (
+        str_of(&secret["secretName"]).to_owned(),
+        str_of(&item["key"]).to_owned(),
+    )
+}
+
+fn secret_text(rendered: &Rendered, name: &str, key: &str) -> String {
+    use base64::Engine as _;
+    let secret = rendered
+        .named("Secret", name)
+        .unwrap_or_else(|| panic!("{}: no Secret {name}", rendered.name));
+    let data: String = str_of(&secret["data"][key]).split_whitespace().collect();
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn every_server_checks_tokens_and_presents_its_own() {
+    for rendered in renderings() {
+        for (service, deployment) in rendered.servers() {
+            let at = format!("{} {service}", rendered.name);
+            let container = server_container(deployment);
+            assert_ne!(
+                env_value(container, "CSOPS_AUTH"),
+                Some("off"),
+                "{at}: authentication switched off"
+            );
+            let jwks = env_value(container, "CSOPS_AUTH_JWKS")
+                .unwrap_or_else(|| panic!("{at}: no CSOPS_AUTH_JWKS"));
+            let (jwks_secret, jwks_key) = secret_behind(deployment, container, jwks);
+            let env = env_of(container);
+            let issuer = &env
+                .get("CSOPS_AUTH_ISSUER")
+                .unwrap_or_else(|| panic!("{at}: no CSOPS_AUTH_ISSUER"))["valueFrom"]
+                ["secretKeyRef"];
+            let token_file = env_value(container, "CSOPS_AUTH_TOKEN_FILE")
+                .unwrap_or_else(|| panic!("{at}: no CSOPS_AUTH_TOKEN_FILE"));
+            let (token_secret, token_key) = secret_behind(deployment, container, token_file);
+            if rendered.overlay != "dev" {
+                continue;
+            }
+            // Dev: the generated Secrets hold a key and a service token it verifies.
+            let verifier = csops_runtime::auth::Verifier::from_jwks(
+                &secret_text(rendered, &jwks_secret, &jwks_key),
+                &secret_text(rendered, str_of(&issuer["name"]), str_of(&issuer["key"])),
+                csops_runtime::auth::dev::AUDIENCE,
+            )
+            .unwrap_or_else(|e| panic!("{at}: {e}"));
+            let principal = verifier
+                .verify(secret_text(rendered, &token_secret, &token_key).trim())
+                .unwrap_or_else(|e| panic!("{at}: the service token: {e}"));
+            assert!(
+                principal.has(csops_runtime::auth::Role::Service),
+                "{at}: the token's roles"
+            );
+            assert_eq!(principal.subject, format!("csops-{service}"), "{at}");
+        }
+    }
+}

@@ -1,16 +1,73 @@
 //! The README's grpcurl examples, run exactly as written with the real grpcurl against running
-//! services (random ports substituted for the documented ones).
+//! services, authentication on (random ports substituted for the documented ones, and
+//! `csops-suite token` for a token signed with the services' development key).
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 use std::process::Command;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use csops_observability::Metrics;
+use csops_runtime::auth::dev::DevIssuer;
+use csops_runtime::auth::{Auth, Credentials, Role};
 use csops_runtime::Settings;
 use csops_testkit::server::Running;
 use csops_testkit::tools::{grpcurl, repo_root};
 
-/// Returns the shell block between the README's `<!-- NAME:start -->` and `<!-- NAME:end -->`.
+/// The development key the README's services verify tokens with, as `csops-suite` would.
+fn issuer() -> &'static DevIssuer {
+    static ISSUER: LazyLock<DevIssuer> = LazyLock::new(DevIssuer::generate);
+    &ISSUER
+}
+
+/// Settings with authentication on, as the suite runs: tokens signed with [`issuer`], and a
+/// service token for calls to neighbours.
+fn with_auth(mut settings: Settings) -> Settings {
+    settings.auth = Auth::Jwt(Arc::new(issuer().verifier()));
+    let token = issuer().token(
+        "csops-service",
+        &[Role::Service],
+        None,
+        Duration::from_secs(3600),
+    );
+    settings.credentials = Credentials::bearer(&token).unwrap();
+    settings
+}
+
+/// The README asks `csops-suite token` for a token; the test signs the same token with the
+/// key its services use (`csops-suite token` itself is run by the suite's own test).
+fn sign_token_commands(script: &str) -> String {
+    const COMMAND: &str = "$(cargo run -q -p csops-suite -- token ";
+    let mut out = String::new();
+    let mut rest = script;
+    while let Some(at) = rest.find(COMMAND) {
+        out.push_str(&rest[..at]);
+        let args_end = rest[at..].find(')').expect("a closing parenthesis") + at;
+        let args: Vec<&str> = rest[at + COMMAND.len()..args_end]
+            .split_whitespace()
+            .collect();
+        let value = |flag: &str| {
+            args.iter()
+                .position(|a| *a == flag)
+                .map(|i| args[i + 1].to_owned())
+        };
+        let role = Role::from_claim(&value("--role").expect("--role")).expect("a known role");
+        let subject = value("--subject").unwrap_or_else(|| format!("{role}-1"));
+        let token = issuer().token(&subject, &[role], None, Duration::from_secs(3600));
+        out.push_str(&token);
+        rest = &rest[args_end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Returns the shell block between the README's `<!-- NAME:start -->` and `<!-- NAME:end -->`,
+/// its token commands replaced by tokens.
 fn readme_block(name: &str) -> String {
+    sign_token_commands(&readme_block_as_written(name))
+}
+
+fn readme_block_as_written(name: &str) -> String {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     let start = readme
         .find(&format!("<!-- {name}:start -->"))
@@ -54,7 +111,7 @@ async fn run_script(script: String) -> String {
 
 /// Starts the customers service on SQLite under `dir`.
 async fn start_customers(dir: &std::path::Path) -> Running {
-    let settings = Settings::for_tests(&Settings::sqlite_url(dir, "customers"));
+    let settings = with_auth(Settings::for_tests(&Settings::sqlite_url(dir, "customers")));
     let app = csops_customers::App::build(&settings, Metrics::new())
         .await
         .unwrap();
@@ -65,7 +122,10 @@ async fn start_customers(dir: &std::path::Path) -> Running {
 
 /// Starts the complaints service on SQLite under `dir`, calling customers at `customers`.
 async fn start_complaints(dir: &std::path::Path, customers: std::net::SocketAddr) -> Running {
-    let settings = Settings::for_tests(&Settings::sqlite_url(dir, "complaints"));
+    let settings = with_auth(Settings::for_tests(&Settings::sqlite_url(
+        dir,
+        "complaints",
+    )));
     let config = csops_complaints::Config::for_tests(&format!("http://{customers}"));
     let app = csops_complaints::App::build(&settings, config, Metrics::new())
         .await
@@ -122,7 +182,7 @@ async fn the_readme_grpcurl_examples_work_as_written() {
 
 /// Starts the visits service on SQLite under `dir`, calling customers at `customers`.
 async fn start_visits(dir: &std::path::Path, customers: std::net::SocketAddr) -> Running {
-    let settings = Settings::for_tests(&Settings::sqlite_url(dir, "visits"));
+    let settings = with_auth(Settings::for_tests(&Settings::sqlite_url(dir, "visits")));
     let config = csops_visits::Config::for_tests(&format!("http://{customers}"), "");
     let app = csops_visits::App::build(&settings, config, Metrics::new())
         .await
@@ -181,7 +241,7 @@ async fn the_readme_visits_examples_work_as_written() {
 /// Starts the feedback service on SQLite under `dir`, asking customers at `customers`; no
 /// complaints service (callback outcomes wait in the outbox).
 async fn start_feedback(dir: &std::path::Path, customers: std::net::SocketAddr) -> Running {
-    let settings = Settings::for_tests(&Settings::sqlite_url(dir, "feedback"));
+    let settings = with_auth(Settings::for_tests(&Settings::sqlite_url(dir, "feedback")));
     let config = csops_feedback::Config {
         customers_url: format!("http://{customers}"),
         ..csops_feedback::Config::for_tests("")

@@ -417,8 +417,16 @@ mod tests {
         let timeout = Duration::from_secs(1);
         assert!(observed_channel("", timeout, &metrics, &Credentials::none()).is_none());
         assert!(observed_channel("  ", timeout, &metrics, &Credentials::none()).is_none());
-        assert!(observed_channel("http://visits", timeout, &metrics, &Credentials::none()).is_none());
-        assert!(observed_channel("http://127.0.0.1:50053", timeout, &metrics, &Credentials::none()).is_some());
+        assert!(
+            observed_channel("http://visits", timeout, &metrics, &Credentials::none()).is_none()
+        );
+        assert!(observed_channel(
+            "http://127.0.0.1:50053",
+            timeout,
+            &metrics,
+            &Credentials::none()
+        )
+        .is_some());
     }
 
     #[tokio::test]

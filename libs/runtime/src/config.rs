@@ -480,8 +480,16 @@ mod tests {
         assert!(error.to_string().contains("CSOPS_AUTH_ISSUER"), "{error}");
         let settings = parse(&["--auth-jwks", jwks, "--auth-issuer", "csops-dev"], None).unwrap();
         assert!(matches!(settings.auth, Auth::Jwt(_)));
-        let error = parse(&["--auth-jwks", "/nonexistent/jwks.json", "--auth-issuer", "x"], None)
-            .unwrap_err();
+        let error = parse(
+            &[
+                "--auth-jwks",
+                "/nonexistent/jwks.json",
+                "--auth-issuer",
+                "x",
+            ],
+            None,
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("cannot read"), "{error}");
         let settings = parse(&["--auth", "off"], None).unwrap();
         assert!(matches!(settings.auth, Auth::Off));

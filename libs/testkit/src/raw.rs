@@ -72,8 +72,7 @@ pub async fn call(
         let mut stream = response.into_inner();
         // The stream opened: the call passed every check at its start. Take a first message
         // only if one is there at once.
-        match tokio::time::timeout(std::time::Duration::from_millis(200), stream.message()).await
-        {
+        match tokio::time::timeout(std::time::Duration::from_millis(200), stream.message()).await {
             Ok(Ok(Some(first))) => Ok(first),
             Ok(Ok(None)) | Err(_) => Ok(Vec::new()),
             Ok(Err(status)) => Err(status),

@@ -66,7 +66,8 @@ impl CustomersClient {
         stop: CancellationToken,
     ) -> Self {
         Self {
-            client: observed_channel(url, timeout, metrics, credentials).map(CustomersServiceClient::new),
+            client: observed_channel(url, timeout, metrics, credentials)
+                .map(CustomersServiceClient::new),
             timeout,
             cache: Cache::builder()
                 .max_capacity(CUSTOMER_CACHE_CAPACITY)

@@ -33,7 +33,8 @@ impl Customers {
     /// `metrics`.
     pub fn new(url: &str, metrics: &Metrics, credentials: &Credentials) -> Self {
         Self {
-            client: observed_channel(url, CALL_TIMEOUT, metrics, credentials).map(CustomersServiceClient::new),
+            client: observed_channel(url, CALL_TIMEOUT, metrics, credentials)
+                .map(CustomersServiceClient::new),
         }
     }
 

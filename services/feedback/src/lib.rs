@@ -88,7 +88,11 @@ impl App {
         let core = Arc::new(Feedback {
             store: store::Store::new(pool.clone(), relay.waker()),
             rules,
-            customers: clients::Customers::new(&config.customers_url, &metrics, &settings.credentials),
+            customers: clients::Customers::new(
+                &config.customers_url,
+                &metrics,
+                &settings.credentials,
+            ),
             stop: stop.clone(),
         });
         let server = Server::bind(SPEC, settings, pool, metrics).await?;

@@ -1,23 +1,41 @@
 //! `csops-suite`: every csops service in one process, each on its own port with its own SQLite
 //! database, calling each other over gRPC exactly as separate processes would.
+//!
+//! Authentication is on, as in production, with a development key: the first start writes a
+//! random HS256 key to `<data-dir>/dev-auth/jwks.json` (mode 0600), every service verifies
+//! tokens with it, and each presents a service token to its neighbours.
+//! `csops-suite token --role agent` prints a token for grpcurl.
 #![forbid(unsafe_code)]
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use csops_observability::{LogFormat, TelemetryConfig};
+use csops_runtime::auth::dev::DevIssuer;
+use csops_runtime::auth::{Auth, Credentials, Role};
 use csops_runtime::{ServiceSpec, Settings};
 use tokio::sync::watch;
+
+/// How long the services' own tokens last: longer than any local run.
+const SERVICE_TOKEN_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Runs the whole csops suite locally on SQLite: no server to install.
 #[derive(Debug, Parser)]
 #[command(name = "csops-suite", version)]
 struct Args {
-    /// Directory holding one SQLite database per service.
-    #[arg(long, env = "CSOPS_DATA_DIR", default_value = "data")]
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Directory holding one SQLite database per service, and the development signing key.
+    #[arg(long, env = "CSOPS_DATA_DIR", default_value = "data", global = true)]
     data_dir: PathBuf,
+    /// "jwt": calls need a bearer token signed with the development key (`csops-suite token`);
+    /// "off": no authentication.
+    #[arg(long, env = "CSOPS_AUTH", default_value = "jwt", value_parser = ["jwt", "off"])]
+    auth: String,
     /// IP address every service binds.
     #[arg(long, env = "CSOPS_BIND_IP", default_value = "127.0.0.1")]
     bind_ip: IpAddr,
@@ -29,8 +47,47 @@ struct Args {
     log_format: LogFormat,
 }
 
-fn settings(args: &Args, spec: &ServiceSpec) -> Settings {
+/// What the suite can do besides serving.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Prints a development bearer token, for grpcurl: -H "authorization: Bearer $TOKEN".
+    Token {
+        /// The caller's role: agent, supervisor, field_engineer, ops or service.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The caller's id (the actor recorded in timelines); defaults to "<role>-1".
+        #[arg(long)]
+        subject: Option<String>,
+        /// The caller's team.
+        #[arg(long)]
+        team: Option<String>,
+        /// How long the token is valid, e.g. "12h".
+        #[arg(long, default_value = "12h", value_parser = csops_runtime::config::parse_duration)]
+        ttl: Duration,
+    },
+}
+
+fn parse_role(name: &str) -> Result<Role, String> {
+    Role::from_claim(name).ok_or_else(|| {
+        let known: Vec<&str> = Role::ALL.iter().map(|r| r.claim()).collect();
+        format!("unknown role; one of {}", known.join(", "))
+    })
+}
+
+/// Where the development signing key lives.
+fn dev_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("dev-auth").join("jwks.json")
+}
+
+fn settings(args: &Args, spec: &ServiceSpec, issuer: Option<&DevIssuer>) -> Settings {
     let mut settings = Settings::for_tests(&Settings::sqlite_url(&args.data_dir, spec.name));
+    if let Some(issuer) = issuer {
+        settings.auth = Auth::Jwt(Arc::new(issuer.verifier()));
+        let token = issuer.token(spec.binary, &[Role::Service], None, SERVICE_TOKEN_TTL);
+        if let Ok(credentials) = Credentials::bearer(&token) {
+            settings.credentials = credentials;
+        }
+    }
     settings.listen_addr = SocketAddr::new(args.bind_ip, spec.default_port + args.port_offset);
     settings.metrics_addr = Some(SocketAddr::new(
         args.bind_ip,
@@ -44,6 +101,37 @@ fn settings(args: &Args, spec: &ServiceSpec) -> Settings {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    let issuer = if args.auth == "jwt" {
+        match DevIssuer::load_or_create(&dev_key_path(&args.data_dir)) {
+            Ok(issuer) => Some(issuer),
+            Err(error) => {
+                eprintln!("error: cannot prepare the development signing key: {error}");
+                return ExitCode::from(64);
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(Command::Token {
+        role,
+        subject,
+        team,
+        ttl,
+    }) = &args.command
+    {
+        let Some(issuer) = &issuer else {
+            eprintln!("error: authentication is off (--auth off); no token is needed");
+            return ExitCode::from(64);
+        };
+        let subject = subject.clone().unwrap_or_else(|| format!("{role}-1"));
+        let token = issuer.token(&subject, &[*role], team.as_deref(), *ttl);
+        use std::io::Write as _;
+        return match writeln!(std::io::stdout(), "{token}") {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
+    let issuer = issuer.as_ref();
     // Registered before the services start, so an early Ctrl-C still stops them gracefully.
     let stop_signal = csops_runtime::shutdown::signal();
     let telemetry = match csops_observability::init(TelemetryConfig {
@@ -65,10 +153,10 @@ async fn main() -> ExitCode {
     };
     let mut tasks = Vec::new();
 
-    let customers = settings(&args, &csops_customers::SPEC);
-    let visits = settings(&args, &csops_visits::SPEC);
+    let customers = settings(&args, &csops_customers::SPEC, issuer);
+    let visits = settings(&args, &csops_visits::SPEC, issuer);
     let visits_url = format!("http://{}", visits.listen_addr);
-    let feedback = settings(&args, &csops_feedback::SPEC);
+    let feedback = settings(&args, &csops_feedback::SPEC, issuer);
     let feedback_url = format!("http://{}", feedback.listen_addr);
     // Customer changes go to visits through the customers outbox (they wait there until visits
     // answers, so the start order does not matter).
@@ -122,7 +210,7 @@ async fn main() -> ExitCode {
         }
     }
 
-    let complaints = settings(&args, &csops_complaints::SPEC);
+    let complaints = settings(&args, &csops_complaints::SPEC, issuer);
     let complaints_config = csops_complaints::Config {
         customers_url: format!("http://{}", customers.listen_addr),
         sla_watch_interval: std::time::Duration::from_secs(5),
@@ -176,7 +264,13 @@ async fn main() -> ExitCode {
         }
     }
 
-    tracing::info!("suite ready; Ctrl-C stops it");
+    if issuer.is_some() {
+        tracing::info!(
+            "suite ready; calls need a bearer token: TOKEN=$(csops-suite token --role agent); Ctrl-C stops it"
+        );
+    } else {
+        tracing::info!("suite ready, authentication off; Ctrl-C stops it");
+    }
     stop_signal.await;
     let _ = stop_tx.send(true);
     let mut code = ExitCode::SUCCESS;

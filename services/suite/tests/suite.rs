@@ -112,6 +112,39 @@ async fn the_suite_starts_on_sqlite_prints_its_addresses_and_stops_on_sigint() {
         }
     }
 
+    // Calls need a token; `csops-suite token` signs one the running suite accepts.
+    let customers =
+        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", 50051 + offset))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    let list = csops_testkit::raw::methods("csops.customers.v1.CustomersService")
+        .into_iter()
+        .find(|m| m.name == "ListCustomers")
+        .unwrap();
+    let refused = csops_testkit::raw::call(customers.clone(), &list, Vec::new(), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+    let token = Command::new(env!("CARGO_BIN_EXE_csops-suite"))
+        .args(["token", "--role", "ops", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(token.status.success(), "{token:?}");
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let headers = [("authorization", format!("Bearer {token}"))];
+    csops_testkit::raw::call(customers, &list, Vec::new(), &headers)
+        .await
+        .unwrap();
+    let unknown = Command::new(env!("CARGO_BIN_EXE_csops-suite"))
+        .args(["token", "--role", "admin", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

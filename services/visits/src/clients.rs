@@ -39,7 +39,8 @@ pub struct CustomersClient {
 impl CustomersClient {
     /// A client of the customers service at `url` (empty: never reachable).
     pub fn new(url: &str, timeout: Duration, metrics: &Metrics, credentials: &Credentials) -> Self {
-        let client = observed_channel(url, timeout, metrics, credentials).map(CustomersServiceClient::new);
+        let client =
+            observed_channel(url, timeout, metrics, credentials).map(CustomersServiceClient::new);
         Self { client, timeout }
     }
 

@@ -116,7 +116,13 @@ impl DevIssuer {
     }
 
     /// Signs a token for `subject` with `roles` (and `team`), valid for `ttl`.
-    pub fn token(&self, subject: &str, roles: &[Role], team: Option<&str>, ttl: Duration) -> String {
+    pub fn token(
+        &self,
+        subject: &str,
+        roles: &[Role],
+        team: Option<&str>,
+        ttl: Duration,
+    ) -> String {
         self.token_with(subject, roles, team, ttl, ISSUER, AUDIENCE)
     }
 

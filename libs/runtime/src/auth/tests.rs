@@ -146,8 +146,8 @@ fn guarded(
 ) -> impl Service<http::Request<()>, Response = http::Response<tonic::body::Body>, Error = Infallible>
 {
     let auth = Auth::Jwt(Arc::new(issuer.verifier()));
-    AuthLayer::new(&auth, "csops.customers.v1.CustomersService", TABLE).layer(
-        tower::service_fn(|request: http::Request<()>| async move {
+    AuthLayer::new(&auth, "csops.customers.v1.CustomersService", TABLE).layer(tower::service_fn(
+        |request: http::Request<()>| async move {
             // The service answers with the caller it was given, in a header.
             let caller = request
                 .extensions()
@@ -158,8 +158,8 @@ fn guarded(
                 .headers_mut()
                 .insert("x-caller", http::HeaderValue::from_str(&caller).unwrap());
             Ok::<_, Infallible>(response)
-        }),
-    )
+        },
+    ))
 }
 
 fn call(path: &str, token: Option<&str>) -> http::Request<()> {

@@ -3,7 +3,6 @@
 //! a file per group of RPCs; a handler validates its request, calls the use cases in
 //! `crate::app` and converts the answer. Only `api/` speaks tonic.
 
-pub mod roles;
 mod clocks;
 mod compensation;
 mod convert;
@@ -13,6 +12,7 @@ mod lifecycle;
 mod limits;
 mod promises;
 mod replies;
+pub mod roles;
 mod stream;
 mod timeline;
 

@@ -34,7 +34,12 @@ pub struct Receivers {
 impl Receivers {
     /// Clients for the configured receivers (an empty URL: not deployed yet), counted in
     /// `metrics`.
-    pub fn new(feedback_url: &str, visits_url: &str, metrics: &Metrics, credentials: &Credentials) -> Self {
+    pub fn new(
+        feedback_url: &str,
+        visits_url: &str,
+        metrics: &Metrics,
+        credentials: &Credentials,
+    ) -> Self {
         Self {
             feedback: observed_channel(feedback_url, DELIVERY_TIMEOUT, metrics, credentials)
                 .map(FeedbackServiceClient::new),

@@ -1,9 +1,9 @@
 //! The gRPC API of the customers service: each method validates its request, makes one call
 //! to the use cases in `crate::app` and converts the answer. Only this module speaks tonic.
 
-pub mod roles;
 mod convert;
 mod limits;
+pub mod roles;
 
 use csops_proto::customers::v1 as pb;
 use csops_proto::customers::v1::customers_service_server::CustomersService;

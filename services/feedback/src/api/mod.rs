@@ -8,13 +8,13 @@
 //! of the month (`staff.rs`), scorecards (`scorecards.rs`), churn-risk signals and lost
 //! customers (`churn.rs`).
 
-pub mod roles;
 mod activities;
 mod callbacks;
 mod churn;
 mod convert;
 mod convert_surveys;
 mod limits;
+pub mod roles;
 mod scorecards;
 mod scores;
 mod staff;

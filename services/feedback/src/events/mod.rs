@@ -129,7 +129,7 @@ impl Receivers {
         customers_url: &str,
         deliveries: Deliveries,
         metrics: &Metrics,
-    credentials: &Credentials,
+        credentials: &Credentials,
     ) -> Self {
         Self {
             complaints: observed_channel(complaints_url, DELIVERY_TIMEOUT, metrics, credentials)

@@ -4,13 +4,13 @@
 //! its request, calls the use cases in `crate::app` and converts the answer. Only `api/`
 //! speaks tonic.
 
-pub mod roles;
 mod care;
 mod convert;
 mod convert_field_jobs;
 mod field_jobs;
 mod limits;
 mod plans;
+pub mod roles;
 mod visits;
 
 use std::sync::Arc;
