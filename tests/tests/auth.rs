@@ -225,15 +225,12 @@ async fn every_rpc_of_every_service_answers_each_caller_as_its_role_table_says()
             for (role, headers) in &per_role {
                 let code = code_of(&channel, method, headers).await;
                 let refused = matches!(code, Code::Unauthenticated | Code::PermissionDenied);
-                if allowed.contains(role) == refused {
+                let permitted = auth::permits(allowed, *role);
+                if permitted == refused {
                     problems.push(format!(
                         "{} as {role}: {code:?}, but the table {} it",
                         method.path,
-                        if allowed.contains(role) {
-                            "allows"
-                        } else {
-                            "refuses"
-                        }
+                        if permitted { "allows" } else { "refuses" }
                     ));
                 }
             }
@@ -289,6 +286,19 @@ async fn services_call_each_other_with_their_own_tokens() {
                 tier: cpb::CustomerTier::A as i32,
                 region: cpb::Region::Urban as i32,
                 owner_agent_id: "agent-7".into(),
+                contacts: vec![
+                    cpb::Contact {
+                        kind: cpb::ContactKind::Phone as i32,
+                        value: "+86 138 0013 8000".into(),
+                        primary: true,
+                        ..Default::default()
+                    },
+                    cpb::Contact {
+                        kind: cpb::ContactKind::Email as i32,
+                        value: "li.na@example.com".into(),
+                        ..Default::default()
+                    },
+                ],
                 ..Default::default()
             }),
             request_id: "auth-e2e-1".into(),
@@ -299,6 +309,72 @@ async fn services_call_each_other_with_their_own_tokens() {
         .into_inner()
         .customer
         .unwrap();
+
+    // The agent sees the contacts whole; ops, who needs none of them, sees them masked.
+    let values =
+        |c: &cpb::Customer| -> Vec<String> { c.contacts.iter().map(|c| c.value.clone()).collect() };
+    assert_eq!(
+        values(&customer),
+        ["+86 138 0013 8000", "li.na@example.com"]
+    );
+    let as_ops = CustomersServiceClient::with_interceptor(
+        channel(suite.customers.addr).await,
+        with_token(ops.clone()),
+    )
+    .get_customer(cpb::GetCustomerRequest {
+        customer_id: customer.id.clone(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .customer
+    .unwrap();
+    assert_eq!(values(&as_ops), ["+** *** **** 8000", "l***@example.com"]);
+
+    // Another agent can neither read agent-7's customer nor list it, nor ask for their list.
+    let mut other = CustomersServiceClient::with_interceptor(
+        channel(suite.customers.addr).await,
+        with_token(issuer.token("agent-8", &[Role::Agent], None, HOUR)),
+    );
+    let refused = other
+        .get_customer(cpb::GetCustomerRequest {
+            customer_id: customer.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    let theirs = other
+        .list_customers(cpb::ListCustomersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .customers;
+    assert!(theirs.is_empty(), "agent-8 listed {theirs:?}");
+    let refused = other
+        .list_customers(cpb::ListCustomersRequest {
+            owner_agent_id: "agent-7".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    // agent-7 lists their own; a supervisor sees every file.
+    let mine = customers
+        .list_customers(cpb::ListCustomersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .customers;
+    assert_eq!(mine.len(), 1);
+    let lead = CustomersServiceClient::with_interceptor(
+        channel(suite.customers.addr).await,
+        with_token(issuer.token("lead-1", &[Role::Supervisor], None, HOUR)),
+    )
+    .get_customer(cpb::GetCustomerRequest {
+        customer_id: customer.id.clone(),
+    })
+    .await;
+    assert!(lead.is_ok(), "{lead:?}");
 
     // Complaints looked the customer up with its service token: the facts are real, not the
     // defaults it falls back to when customers refuses or cannot be reached.
@@ -317,9 +393,10 @@ async fn services_call_each_other_with_their_own_tokens() {
                 ..Default::default()
             }),
             request_id: "auth-e2e-2".into(),
+            // Claims to be a supervisor; the token says agent-7, an agent.
             actor: Some(pb::Actor {
-                id: "agent-7".into(),
-                role: pb::ActorRole::Agent as i32,
+                id: "lead-9".into(),
+                role: pb::ActorRole::Supervisor as i32,
             }),
         })
         .await
@@ -332,6 +409,37 @@ async fn services_call_each_other_with_their_own_tokens() {
         !facts.defaulted,
         "complaints could not read the customer: {facts:?}"
     );
+
+    // Once a supervisor assigns the case to agent-7, another agent can no longer open it.
+    let mut lead = ComplaintsServiceClient::with_interceptor(
+        channel(suite.complaints.addr).await,
+        with_token(issuer.token("lead-1", &[Role::Supervisor], None, HOUR)),
+    );
+    lead.assign_complaint(pb::AssignComplaintRequest {
+        complaint_id: complaint.id.clone(),
+        agent_id: "agent-7".into(),
+        reason: "owner of the customer".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut other = ComplaintsServiceClient::with_interceptor(
+        channel(suite.complaints.addr).await,
+        with_token(issuer.token("agent-8", &[Role::Agent], None, HOUR)),
+    );
+    let refused = other
+        .get_complaint(pb::GetComplaintRequest {
+            complaint_id: complaint.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    complaints
+        .get_complaint(pb::GetComplaintRequest {
+            complaint_id: complaint.id.clone(),
+        })
+        .await
+        .unwrap();
 
     // The customers outbox delivered the new customer to visits with its service token:
     // visits made the customer's plan.

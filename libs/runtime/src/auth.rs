@@ -14,8 +14,12 @@
 //! API reads it with [`principal`] to record the actor, mask personal data and check that an
 //! agent touches only their own records.
 //!
-//! Claims: `sub` (the actor id), `roles` (any of `agent`, `supervisor`, `field_engineer`, `ops`,
-//! `service`; unknown names are ignored), `team` (optional).
+//! Claims: `sub` (the actor id), `roles` (any of `agent`, `supervisor`, `manager`,
+//! `field_engineer`, `ops`, `service`; unknown names are ignored), `team` (optional). A manager
+//! may call whatever a supervisor may.
+//!
+//! The caller is also kept for the call's task ([`caller`]): the services record the actor of
+//! a change from it, never from a request field the caller fills in.
 //!
 //! Calls to neighbours carry the service's own token ([`Credentials`], a file re-read as it is
 //! rotated), so the neighbour sees the `service` role.
@@ -31,6 +35,7 @@ use futures_util::future::{Either, Ready};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+use tokio::task::futures::TaskLocalFuture;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -47,6 +52,9 @@ pub enum Role {
     Agent,
     /// A team lead: everything an agent does, for every record, plus approvals and policy.
     Supervisor,
+    /// A manager: whatever a supervisor may call, with a manager's authority (the larger
+    /// compensations, the decisions the handbooks reserve to management).
+    Manager,
     /// A field engineer: visits and field jobs.
     FieldEngineer,
     /// Operations: reads and watches, never changes; personal data masked.
@@ -57,9 +65,10 @@ pub enum Role {
 
 impl Role {
     /// Every role, in table order.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Agent,
         Role::Supervisor,
+        Role::Manager,
         Role::FieldEngineer,
         Role::Ops,
         Role::Service,
@@ -70,6 +79,7 @@ impl Role {
         match self {
             Role::Agent => "agent",
             Role::Supervisor => "supervisor",
+            Role::Manager => "manager",
             Role::FieldEngineer => "field_engineer",
             Role::Ops => "ops",
             Role::Service => "service",
@@ -100,6 +110,12 @@ pub const READERS: &[Role] = &[
     Role::Ops,
     Role::Service,
 ];
+
+/// Returns true when a row listing `allowed` admits `role`: listed, or a manager where a
+/// supervisor is.
+pub fn permits(allowed: &[Role], role: Role) -> bool {
+    allowed.contains(&role) || (role == Role::Manager && allowed.contains(&Role::Supervisor))
+}
 
 /// Returns the roles `table` lets call `method`, or `None` when it does not list it.
 pub fn allowed(table: RoleTable, method: &str) -> Option<&'static [Role]> {
@@ -176,9 +192,24 @@ impl Principal {
         self.roles.contains(&role)
     }
 
-    /// Returns true when the caller holds any of `roles`.
+    /// Returns true when the caller holds any of `roles` (a manager counts as a supervisor).
     pub fn has_any(&self, roles: &[Role]) -> bool {
-        roles.iter().any(|r| self.has(*r))
+        self.roles.iter().any(|r| permits(roles, *r))
+    }
+
+    /// The role the caller acts in when a change records its actor: the one with the most
+    /// authority among theirs (manager, supervisor, agent, field engineer, service, ops).
+    pub fn acting_role(&self) -> Role {
+        [
+            Role::Manager,
+            Role::Supervisor,
+            Role::Agent,
+            Role::FieldEngineer,
+            Role::Service,
+        ]
+        .into_iter()
+        .find(|r| self.has(*r))
+        .unwrap_or(Role::Ops)
     }
 
     /// Returns true when the caller may see every record, not only their own: a supervisor,
@@ -213,6 +244,52 @@ impl Principal {
 /// Returns the verified caller of `request`; `None` when authentication is off.
 pub fn principal<T>(request: &tonic::Request<T>) -> Option<&Principal> {
     request.extensions().get::<Principal>()
+}
+
+tokio::task_local! {
+    /// The verified caller of the call being served.
+    static CALLER: Principal;
+}
+
+/// Returns the verified caller of the call being served (anywhere inside its handler);
+/// `None` when authentication is off or outside a call.
+pub fn caller() -> Option<Principal> {
+    CALLER.try_with(Principal::clone).ok()
+}
+
+/// Object-level access (OWASP API #1): a caller whose roles do not see every record (an
+/// agent, a field engineer) may read and change only the records assigned to them; an
+/// unassigned record (empty `owner`) is open to them (the intake queue). `Err` carries the
+/// PERMISSION_DENIED message. Always `Ok` when authentication is off or outside a call (the
+/// background sweeps).
+pub fn check_owner(owner: &str, record: &str) -> Result<(), String> {
+    match caller() {
+        Some(c) if !c.sees_all() && !owner.is_empty() && owner != c.subject => Err(format!(
+            "{record} is assigned to another agent; the caller may act only on their own"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The owner a listing must be limited to for the caller: their own id when their roles do
+/// not see every record, `None` (everything) otherwise. A filter naming someone else is
+/// PERMISSION_DENIED (`Err`).
+pub fn listing_owner(asked: Option<String>) -> Result<Option<String>, String> {
+    match caller() {
+        Some(c) if !c.sees_all() => match asked {
+            Some(other) if other != c.subject => Err(format!(
+                "the caller may list only their own records, not {}'s",
+                crate::violations::quote(&other)
+            )),
+            _ => Ok(Some(c.subject)),
+        },
+        _ => Ok(asked),
+    }
+}
+
+/// Runs `future` as if `principal` were the caller (what the server layer does per call).
+pub async fn as_caller<F: std::future::Future>(principal: Principal, future: F) -> F::Output {
+    CALLER.scope(principal, future).await
 }
 
 /// Why a token was refused (always UNAUTHENTICATED).
@@ -549,7 +626,10 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = Either<Ready<Result<S::Response, S::Error>>, S::Future>;
+    type Future = Either<
+        Ready<Result<S::Response, S::Error>>,
+        Either<S::Future, TaskLocalFuture<Principal, S::Future>>,
+    >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -557,18 +637,20 @@ where
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let Some(gate) = self.gate.as_deref() else {
-            return Either::Right(self.inner.call(request));
+            return Either::Right(Either::Left(self.inner.call(request)));
         };
         // Health, reflection and paths of no service of ours pass: probes and grpcurl's
         // list/describe need no token, and an unknown path gets UNIMPLEMENTED as before.
         let Some(method) = request.uri().path().strip_prefix(gate.prefix.as_str()) else {
-            return Either::Right(self.inner.call(request));
+            return Either::Right(Either::Left(self.inner.call(request)));
         };
         let method = method.to_owned();
         match admit(gate, &method, request.headers()) {
             Ok(principal) => {
-                request.extensions_mut().insert(principal);
-                Either::Right(self.inner.call(request))
+                request.extensions_mut().insert(principal.clone());
+                Either::Right(Either::Right(
+                    CALLER.scope(principal, self.inner.call(request)),
+                ))
             }
             Err(status) => {
                 tracing::debug!(method, code = ?status.code(), "call refused by authentication");
@@ -606,6 +688,7 @@ fn bearer_token(headers: &http::HeaderMap) -> Result<&str, Rejection> {
 }
 
 pub mod dev;
+pub mod mask;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

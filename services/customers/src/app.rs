@@ -42,10 +42,15 @@ impl Customers {
 
     /// Returns a customer by id, or NOT_FOUND.
     pub async fn get(&self, id: &str) -> Result<Customer, Error> {
-        self.store
+        let customer = self
+            .store
             .get(id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("{} not found", resource(id))))
+            .ok_or_else(|| Error::NotFound(format!("{} not found", resource(id))))?;
+        // Every read and change of one file passes here: an agent sees only their own.
+        csops_runtime::auth::check_owner(&customer.owner_agent_id, &resource(id))
+            .map_err(Error::PermissionDenied)?;
+        Ok(customer)
     }
 
     /// Opens a file; a retry with the same request answers the file its first call opened.

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use csops_proto::complaints::v1 as pb;
+use csops_runtime::auth;
 use csops_runtime::time::{from_micros, timestamp_to_micros, to_timestamp, to_timestamp_opt};
 use csops_runtime::violations::quote;
 use csops_sla::{
@@ -62,8 +63,21 @@ fn from_dur(d: Option<Duration>) -> TimeDelta {
     }))
 }
 
-/// Reads the required actor of a mutation.
+/// Reads the actor of a mutation: the verified caller when authentication is on (the
+/// request's actor is then ignored: no one acts as someone else); otherwise the request's
+/// required actor.
 pub(crate) fn actor(a: Option<pb::Actor>, v: &mut Violations) -> Actor {
+    if let Some(caller) = csops_runtime::auth::caller() {
+        return Actor {
+            role: match caller.acting_role() {
+                auth::Role::Manager => Role::Manager,
+                auth::Role::Supervisor => Role::Supervisor,
+                auth::Role::Service => Role::System,
+                auth::Role::Agent | auth::Role::FieldEngineer | auth::Role::Ops => Role::Agent,
+            },
+            id: caller.subject,
+        };
+    }
     let pb::Actor { id, role } = a.unwrap_or_default();
     if id.trim().is_empty() {
         v.push("actor.id", "is required");

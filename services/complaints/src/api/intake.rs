@@ -97,7 +97,12 @@ pub(super) async fn list_complaints(
             None => v.push(format!("severities[{i}]"), "unknown severity"),
         }
     }
+    // An agent lists only their own cases, or the unassigned queue.
     filter.assigned_agent_id = Some(assigned_agent_id.trim().to_owned()).filter(|s| !s.is_empty());
+    if !unassigned {
+        filter.assigned_agent_id = csops_runtime::auth::listing_owner(filter.assigned_agent_id)
+            .map_err(Error::PermissionDenied)?;
+    }
     filter.unassigned = unassigned;
     if unassigned && filter.assigned_agent_id.is_some() {
         v.push("unassigned", "cannot be combined with assigned_agent_id");

@@ -50,10 +50,16 @@ impl Complaints {
 
     /// Returns a complaint by id, or NOT_FOUND.
     pub async fn load(&self, id: &str) -> Result<Complaint, Error> {
-        self.store
+        let c = self
+            .store
             .get(id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("{} not found", resource(id))))
+            .ok_or_else(|| Error::NotFound(format!("{} not found", resource(id))))?;
+        // Every read and change of one complaint passes here: an agent sees only the cases
+        // assigned to them (and the unassigned queue).
+        csops_runtime::auth::check_owner(&c.assigned_agent_id, &resource(id))
+            .map_err(Error::PermissionDenied)?;
+        Ok(c)
     }
 
     /// Records a complaint with the customer's facts from the customers service (the most

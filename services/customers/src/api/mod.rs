@@ -39,7 +39,17 @@ fn valid(v: Violations) -> Result<(), Error> {
 }
 
 fn reply<T>(customer: &Customer, wrap: impl FnOnce(Option<pb::Customer>) -> T) -> Response<T> {
-    Response::new(wrap(Some(customer_to_pb(customer))))
+    Response::new(wrap(Some(shown(customer))))
+}
+
+/// The customer as the caller may see it: contact values masked for a caller who does not
+/// need them (ops), whole for everyone else (and when authentication is off).
+fn shown(customer: &Customer) -> pb::Customer {
+    let mut out = customer_to_pb(customer);
+    if csops_runtime::auth::caller().is_some_and(|c| c.masks_personal_data()) {
+        convert::mask_contacts(&mut out);
+    }
+    out
 }
 
 /// The canonical filters of a ListCustomers page, for its page token.
@@ -108,7 +118,9 @@ impl CustomersService for CustomersApi {
         let Some(input) = input.filter(|_| v.is_empty()) else {
             return Err(Error::InvalidArgument(v).into());
         };
-        let actor = match actor_id.trim() {
+        // The verified caller when authentication is on; the request's actor_id only without.
+        let caller = csops_runtime::auth::caller().map(|c| c.subject);
+        let actor = match caller.as_deref().unwrap_or(actor_id.trim()) {
             "" => "unknown",
             actor => actor,
         };
@@ -159,7 +171,10 @@ impl CustomersService for CustomersApi {
             tier: convert::optional_tier(tier, "tier", &mut v),
             region: convert::optional_region(region, "region", &mut v),
             key_account,
-            owner_agent_id: Some(owner_agent_id.trim().to_owned()).filter(|s| !s.is_empty()),
+            owner_agent_id: csops_runtime::auth::listing_owner(
+                Some(owner_agent_id.trim().to_owned()).filter(|s| !s.is_empty()),
+            )
+            .map_err(Error::PermissionDenied)?,
             name_contains: Some(query.to_lowercase()).filter(|s| !s.is_empty()),
             // Only digit-bearing queries look at phone numbers, so "Li" does not match every phone.
             phone_contains: Some(query_digits).filter(|d| d.len() >= 3),
@@ -175,7 +190,7 @@ impl CustomersService for CustomersApi {
             id: last.id.clone(),
         });
         Ok(Response::new(pb::ListCustomersResponse {
-            customers: rows.iter().map(customer_to_pb).collect(),
+            customers: rows.iter().map(shown).collect(),
             next_page_token,
         }))
     }
@@ -241,6 +256,7 @@ impl CustomersService for CustomersApi {
         let Some(tier) = tier.filter(|_| v.is_empty()) else {
             return Err(Error::InvalidArgument(v).into());
         };
+        let changed_by = csops_runtime::auth::caller().map_or(changed_by, |c| c.subject);
         let updated = self
             .app
             .change(&customer_id, &etag, |c, now| {

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use csops_proto::feedback::v1 as pb;
+use csops_runtime::auth;
 use csops_runtime::time::{to_timestamp, to_timestamp_opt};
 use csops_runtime::{etag, Violations};
 
@@ -12,8 +13,22 @@ use crate::domain::callback::{
 use crate::domain::{Actor, Role, Subject, SubjectKind};
 use crate::store::{Delivery, Stored};
 
-/// Reads the required actor.
+/// Reads the actor of a change: the verified caller when authentication is on (the
+/// request's actor is then ignored: no one acts as someone else); otherwise the request's
+/// required actor.
 pub(super) fn actor(actor: Option<pb::Actor>, v: &mut Violations) -> Actor {
+    if let Some(caller) = csops_runtime::auth::caller() {
+        return Actor {
+            role: match caller.acting_role() {
+                auth::Role::Manager => Role::Manager,
+                auth::Role::Supervisor => Role::Supervisor,
+                auth::Role::Service => Role::System,
+                auth::Role::FieldEngineer => Role::Agent,
+                auth::Role::Agent | auth::Role::Ops => Role::Agent,
+            },
+            id: caller.subject,
+        };
+    }
     let Some(pb::Actor { id, role }) = actor else {
         v.push("actor", "is required");
         return Actor {
