@@ -441,6 +441,35 @@ async fn services_call_each_other_with_their_own_tokens() {
         .await
         .unwrap();
 
+    // The timeline records who did what from the tokens: the intake by agent-7 as an agent
+    // (not the "lead-9, supervisor" the request claimed), the assignment by lead-1.
+    let entries = complaints
+        .list_timeline(pb::ListTimelineRequest {
+            complaint_id: complaint.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let actors: Vec<(String, i32)> = entries
+        .iter()
+        .map(|e| {
+            let a = e.actor.clone().unwrap_or_default();
+            (a.id, a.role)
+        })
+        .collect();
+    assert_eq!(
+        actors.first(),
+        Some(&("agent-7".to_owned(), pb::ActorRole::Agent as i32)),
+        "{entries:#?}"
+    );
+    assert!(
+        actors.contains(&("lead-1".to_owned(), pb::ActorRole::Supervisor as i32)),
+        "{entries:#?}"
+    );
+    assert!(actors.iter().all(|(id, _)| id != "lead-9"), "{entries:#?}");
+
     // The customers outbox delivered the new customer to visits with its service token:
     // visits made the customer's plan.
     let mut visits =
