@@ -27,7 +27,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -42,13 +43,20 @@ use tower_service::Service;
 /// Leeway on `exp` and `nbf` for clocks that disagree a little.
 const LEEWAY_SECONDS: u64 = 30;
 
+/// How often a followed JWKS file is looked at, so a key the provider adds is picked up.
+const JWKS_REFRESH: Duration = Duration::from_secs(30);
+
+/// The shortest time between two looks at the JWKS file caused by unknown key ids (a flood
+/// of tokens naming made-up keys must not turn into a flood of file reads).
+const JWKS_UNKNOWN_KID_REFRESH: Duration = Duration::from_secs(5);
+
 /// How often a token file is read again, so a rotated token is picked up.
 const TOKEN_FILE_REFRESH: Duration = Duration::from_secs(30);
 
 /// What a caller may do, named by the token's `roles` claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
-    /// A service agent: handles customers and cases (their own, or their team's).
+    /// A service agent: handles customers and cases (the ones assigned to them).
     Agent,
     /// A team lead: everything an agent does, for every record, plus approvals and policy.
     Supervisor,
@@ -346,45 +354,78 @@ struct VerifyKey {
 }
 
 /// Checks bearer tokens against the keys of a JWKS, one issuer and one audience.
+///
+/// A verifier [loaded](Verifier::load) from a file follows it: the file is looked at again
+/// every 30 s, and at once (at most every 5 s) when a token names a key id it does not know,
+/// so the identity provider's key rotation needs no restart. A file that cannot be read or
+/// parsed keeps the keys in use (logged as a warning).
 pub struct Verifier {
-    keys: Vec<VerifyKey>,
+    keys: RwLock<Arc<[VerifyKey]>>,
+    file: Option<KeyFile>,
     issuer: String,
     audience: String,
+}
+
+/// The JWKS file a verifier follows.
+struct KeyFile {
+    path: PathBuf,
+    /// When the file was last looked at, and what it looked like (modified time, length).
+    seen: Mutex<(Instant, Option<(std::time::SystemTime, u64)>)>,
+    /// Milliseconds after `epoch` when the next periodic look is due: one atomic load per call.
+    due: AtomicU64,
+    epoch: Instant,
+    every: Duration,
+    unknown_kid_every: Duration,
 }
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
-            .field("keys", &self.keys.len())
+            .field("keys", &self.keys().len())
+            .field(
+                "file",
+                &self.file.as_ref().map(|f| f.path.display().to_string()),
+            )
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .finish()
     }
 }
 
+/// Reads the keys of a JWKS document.
+fn parse_jwks(jwks: &str) -> Result<Vec<VerifyKey>, String> {
+    let set: JwkSet = serde_json::from_str(jwks).map_err(|e| format!("not a JWKS: {e}"))?;
+    let mut keys = Vec::new();
+    for (index, jwk) in set.keys.iter().enumerate() {
+        let algorithm = match jwk.common.key_algorithm {
+            Some(declared) => declared
+                .to_string()
+                .parse::<Algorithm>()
+                .map_err(|_| format!("key {index}: algorithm {declared} cannot sign JWTs"))?,
+            None => implied_algorithm(&jwk.algorithm),
+        };
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("key {index}: {e}"))?;
+        keys.push(VerifyKey {
+            kid: jwk.common.key_id.clone(),
+            algorithm,
+            key,
+        });
+    }
+    if keys.is_empty() {
+        return Err("the JWKS holds no keys".to_owned());
+    }
+    Ok(keys)
+}
+
+fn file_stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
 impl Verifier {
     /// Builds a verifier from a JWKS document (`{"keys": [...]}`).
     pub fn from_jwks(jwks: &str, issuer: &str, audience: &str) -> Result<Self, String> {
-        let set: JwkSet = serde_json::from_str(jwks).map_err(|e| format!("not a JWKS: {e}"))?;
-        let mut keys = Vec::new();
-        for (index, jwk) in set.keys.iter().enumerate() {
-            let algorithm = match jwk.common.key_algorithm {
-                Some(declared) => declared
-                    .to_string()
-                    .parse::<Algorithm>()
-                    .map_err(|_| format!("key {index}: algorithm {declared} cannot sign JWTs"))?,
-                None => implied_algorithm(&jwk.algorithm),
-            };
-            let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("key {index}: {e}"))?;
-            keys.push(VerifyKey {
-                kid: jwk.common.key_id.clone(),
-                algorithm,
-                key,
-            });
-        }
-        if keys.is_empty() {
-            return Err("the JWKS holds no keys".to_owned());
-        }
+        let keys = parse_jwks(jwks)?;
         if issuer.trim().is_empty() {
             return Err("an issuer is required".to_owned());
         }
@@ -392,29 +433,129 @@ impl Verifier {
             return Err("an audience is required".to_owned());
         }
         Ok(Self {
-            keys,
+            keys: RwLock::new(keys.into()),
+            file: None,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
         })
     }
 
-    /// Reads the JWKS file at `path`.
+    /// Reads the JWKS file at `path`, and follows it (see [`Verifier`]).
     pub fn load(path: &Path, issuer: &str, audience: &str) -> Result<Self, String> {
+        let stamp = file_stamp(path);
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Self::from_jwks(&text, issuer, audience)
+        let mut verifier = Self::from_jwks(&text, issuer, audience)?;
+        let epoch = Instant::now();
+        verifier.file = Some(KeyFile {
+            path: path.to_owned(),
+            seen: Mutex::new((epoch, stamp)),
+            due: AtomicU64::new(millis(JWKS_REFRESH)),
+            epoch,
+            every: JWKS_REFRESH,
+            unknown_kid_every: JWKS_UNKNOWN_KID_REFRESH,
+        });
+        Ok(verifier)
+    }
+
+    /// Looks at the followed file every `every`, and after at least `unknown_kid` when a
+    /// token names a key id it does not know (30 s and 5 s unless changed).
+    #[must_use]
+    pub fn refresh_every(mut self, every: Duration, unknown_kid: Duration) -> Self {
+        if let Some(file) = &mut self.file {
+            file.every = every;
+            file.unknown_kid_every = unknown_kid;
+            file.due.store(millis(every), Ordering::Relaxed);
+        }
+        self
+    }
+
+    fn keys(&self) -> Arc<[VerifyKey]> {
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Looks at the followed file if a look is due (`unknown_kid`: a token named a key id
+    /// no key has); reloads the keys when it changed. Returns true when the keys changed.
+    fn refresh(&self, unknown_kid: bool) -> bool {
+        let Some(file) = &self.file else {
+            return false;
+        };
+        let now_ms = millis(file.epoch.elapsed());
+        if !unknown_kid && now_ms < file.due.load(Ordering::Relaxed) {
+            return false;
+        }
+        // One caller looks; the others go on with the keys in use.
+        let Ok(mut seen) = file.seen.try_lock() else {
+            return false;
+        };
+        let min_gap = if unknown_kid {
+            file.unknown_kid_every
+        } else {
+            file.every
+        };
+        if seen.0.elapsed() < min_gap && seen.0 != file.epoch {
+            return false;
+        }
+        let now = Instant::now();
+        seen.0 = now;
+        file.due
+            .store(millis(now - file.epoch + file.every), Ordering::Relaxed);
+        let stamp = file_stamp(&file.path);
+        if stamp == seen.1 {
+            return false;
+        }
+        let loaded = std::fs::read_to_string(&file.path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| parse_jwks(&text));
+        match loaded {
+            Ok(keys) => {
+                tracing::info!(
+                    path = %file.path.display(),
+                    keys = keys.len(),
+                    "token signing keys reloaded"
+                );
+                *self
+                    .keys
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = keys.into();
+                seen.1 = stamp;
+                true
+            }
+            Err(error) => {
+                tracing::warn!(
+                    path = %file.path.display(),
+                    %error,
+                    "cannot reload the token signing keys; keeping the ones in use"
+                );
+                false
+            }
+        }
     }
 
     /// Verifies `token` and returns its caller.
     pub fn verify(&self, token: &str) -> Result<Principal, Rejection> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::NotAJwt)?;
+        self.refresh(false);
+        let mut keys = self.keys();
+        let knows_kid = |keys: &[VerifyKey]| {
+            header
+                .kid
+                .as_ref()
+                .is_none_or(|kid| keys.iter().any(|k| k.kid.as_ref() == Some(kid)))
+        };
+        if !knows_kid(&keys) && self.refresh(true) {
+            keys = self.keys();
+        }
         let mut validation = Validation::new(header.alg);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let candidates = self.keys.iter().filter(|k| {
+        let candidates = keys.iter().filter(|k| {
             k.algorithm == header.alg
                 && match (&header.kid, &k.kid) {
                     (Some(wanted), Some(kid)) => wanted == kid,
@@ -436,6 +577,10 @@ impl Verifier {
         }
         Err(last)
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn principal_of(claims: Claims) -> Result<Principal, Rejection> {

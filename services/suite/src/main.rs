@@ -52,7 +52,7 @@ struct Args {
 enum Command {
     /// Prints a development bearer token, for grpcurl: -H "authorization: Bearer $TOKEN".
     Token {
-        /// The caller's role: agent, supervisor, field_engineer, ops or service.
+        /// The caller's role: agent, supervisor, manager, field_engineer, ops or service.
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// The caller's id (the actor recorded in timelines); defaults to "<role>-1".
@@ -64,6 +64,10 @@ enum Command {
         /// How long the token is valid, e.g. "12h".
         #[arg(long, default_value = "12h", value_parser = csops_runtime::config::parse_duration)]
         ttl: Duration,
+        /// Sign with this development JWKS instead of the suite's own key, e.g. the dev
+        /// overlay's `k8s/overlays/dev/auth/jwks.json` for a cluster.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
     },
 }
 
@@ -101,7 +105,25 @@ fn settings(args: &Args, spec: &ServiceSpec, issuer: Option<&DevIssuer>) -> Sett
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let issuer = if args.auth == "jwt" {
+    // `token --key FILE` signs with that key (which must exist) instead of the suite's own.
+    let other_key = match &args.command {
+        Some(Command::Token {
+            key: Some(path), ..
+        }) => Some(path),
+        _ => None,
+    };
+    let issuer = if let Some(path) = other_key {
+        match std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|text| DevIssuer::from_jwks(&text))
+        {
+            Ok(issuer) => Some(issuer),
+            Err(error) => {
+                eprintln!("error: --key: {error}");
+                return ExitCode::from(64);
+            }
+        }
+    } else if args.auth == "jwt" {
         match DevIssuer::load_or_create(&dev_key_path(&args.data_dir)) {
             Ok(issuer) => Some(issuer),
             Err(error) => {
@@ -117,6 +139,7 @@ async fn main() -> ExitCode {
         subject,
         team,
         ttl,
+        ..
     }) = &args.command
     {
         let Some(issuer) = &issuer else {

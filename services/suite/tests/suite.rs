@@ -154,3 +154,47 @@ async fn the_suite_starts_on_sqlite_prints_its_addresses_and_stops_on_sigint() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn token_signs_with_the_dev_overlay_key_for_a_cluster() {
+    // What k8s/README.md tells people to type to call the dev cluster: the token must pass the
+    // checks the pods make (the dev overlay's JWKS, issuer csops-dev, audience csops).
+    let jwks = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../k8s/overlays/dev/auth/jwks.json"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_csops-suite"))
+        .args([
+            "token",
+            "--key",
+            jwks,
+            "--role",
+            "agent",
+            "--subject",
+            "agent-7",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let verifier =
+        csops_runtime::auth::Verifier::load(std::path::Path::new(jwks), "csops-dev", "csops")
+            .unwrap();
+    let caller = verifier.verify(&token).unwrap();
+    assert_eq!(caller.subject, "agent-7");
+    assert!(caller.has(csops_runtime::auth::Role::Agent));
+    assert!(!caller.has(csops_runtime::auth::Role::Supervisor));
+
+    // A key file that is not there is refused (never silently replaced by a new key).
+    let missing = Command::new(env!("CARGO_BIN_EXE_csops-suite"))
+        .args([
+            "token",
+            "--key",
+            "/nonexistent/jwks.json",
+            "--role",
+            "agent",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(64), "{missing:?}");
+}

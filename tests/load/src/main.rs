@@ -15,6 +15,9 @@ use prost::Message as _;
 mod feedback;
 
 /// Load generator and gRPC baselines for the csops benchmarks.
+///
+/// Every call carries `authorization: Bearer $CSOPS_LOAD_TOKEN` when that variable is set
+/// (services with authentication on); none otherwise.
 #[derive(Debug, Parser)]
 #[command(name = "csops-load", version)]
 struct Cli {

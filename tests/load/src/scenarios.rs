@@ -10,19 +10,62 @@ use csops_proto::complaints::v1 as complaints_pb;
 use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
 use csops_proto::customers::v1 as customers_pb;
 use csops_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::echo::pb as echo_pb;
 use crate::echo::pb::echo_service_client::EchoServiceClient;
 use crate::harness::{CallCtx, CallFuture, Scenario};
 
+/// The environment variable holding the bearer token every call of the load tool carries
+/// (for services with authentication on); unset, calls carry none.
+pub const TOKEN_ENV: &str = "CSOPS_LOAD_TOKEN";
+
+/// One client connection: a channel whose calls carry the bearer token of [`TOKEN_ENV`].
+pub type Conn = InterceptedService<Channel, Bearer>;
+
+/// Adds `authorization: Bearer …` to each call when a token is set.
+#[derive(Debug, Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Bearer {
+    /// The token of [`TOKEN_ENV`], if set and not empty.
+    pub fn from_env() -> anyhow::Result<Self> {
+        match std::env::var(TOKEN_ENV) {
+            Ok(token) if !token.trim().is_empty() => Ok(Self(Some(
+                format!("Bearer {}", token.trim())
+                    .parse()
+                    .with_context(|| format!("{TOKEN_ENV} is not a valid header value"))?,
+            ))),
+            _ => Ok(Self(None)),
+        }
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
 /// A set of client connections to one server; caller `i` uses connection `i % n`.
 #[derive(Debug, Clone)]
-pub struct Channels(Arc<Vec<Channel>>);
+pub struct Channels(Arc<Vec<Channel>>, Bearer);
 
 impl Channels {
-    /// Opens `n` HTTP/2 connections to `url` (`http://127.0.0.1:PORT`).
+    /// Opens `n` HTTP/2 connections to `url` (`http://127.0.0.1:PORT`); their calls carry the
+    /// token of [`TOKEN_ENV`] when it is set.
     pub async fn connect(url: &str, n: usize) -> anyhow::Result<Self> {
+        let bearer = Bearer::from_env()?;
         let endpoint = Endpoint::from_shared(url.to_owned())
             .with_context(|| format!("bad target URL {url:?}"))?
             .tcp_nodelay(true)
@@ -36,12 +79,12 @@ impl Channels {
                     .with_context(|| format!("cannot connect to {url}"))?,
             );
         }
-        Ok(Self(Arc::new(channels)))
+        Ok(Self(Arc::new(channels), bearer))
     }
 
     /// Returns the connection of caller `worker`.
-    pub fn get(&self, worker: usize) -> Channel {
-        self.0[worker % self.0.len()].clone()
+    pub fn get(&self, worker: usize) -> Conn {
+        InterceptedService::new(self.0[worker % self.0.len()].clone(), self.1.clone())
     }
 
     /// Returns the number of connections.

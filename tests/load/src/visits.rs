@@ -167,7 +167,7 @@ fn load_actor() -> Option<pb::Actor> {
 /// Returns the plan of `customer_id`: created by CreateVisitPlan, or the one the customers
 /// outbox made already (ALREADY_EXISTS) read back by ListVisitPlans.
 async fn plan_for(
-    client: &mut VisitsServiceClient<tonic::transport::Channel>,
+    client: &mut VisitsServiceClient<crate::scenarios::Conn>,
     customer_id: String,
     owner: String,
 ) -> Result<pb::VisitPlan, tonic::Status> {

@@ -113,6 +113,112 @@ fn an_eddsa_key_from_a_jwks_verifies_tokens_it_signed() {
     assert_eq!(verifier.verify(&token), Err(Rejection::BadSignature));
 }
 
+/// An Ed25519 key named `kid`: its JWK and a function signing tokens for `sub`.
+fn ed25519_key(kid: &str) -> (serde_json::Value, impl Fn(&str) -> String) {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    let jwk = serde_json::json!({
+        "kty": "OKP", "crv": "Ed25519", "kid": kid,
+        "x": URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
+    });
+    let kid = kid.to_owned();
+    let der = pkcs8.as_ref().to_vec();
+    let sign = move |sub: &str| {
+        let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.clone());
+        let claims = serde_json::json!({
+            "iss": "https://idp.example", "aud": "csops", "sub": sub, "roles": ["agent"],
+            "exp": jsonwebtoken::get_current_timestamp() + 600,
+        });
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ed_der(&der),
+        )
+        .unwrap()
+    };
+    (jwk, sign)
+}
+
+#[test]
+fn a_jwks_file_is_followed_as_the_provider_rotates_its_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jwks.json");
+    let write = |keys: &[&serde_json::Value]| {
+        // Through a rename, as Kubernetes updates a mounted Secret.
+        let next = dir.path().join("jwks.json.next");
+        std::fs::write(&next, serde_json::json!({ "keys": keys }).to_string()).unwrap();
+        std::fs::rename(&next, &path).unwrap();
+    };
+    let (old, sign_old) = ed25519_key("2026-11");
+    let (new, sign_new) = ed25519_key("2026-12");
+    write(&[&old]);
+    let verifier = Verifier::load(&path, "https://idp.example", "csops")
+        .unwrap()
+        .refresh_every(Duration::from_secs(3600), Duration::ZERO);
+    assert!(verifier.verify(&sign_old("agent-1")).is_ok());
+    assert_eq!(
+        verifier.verify(&sign_new("agent-1")),
+        Err(Rejection::BadSignature),
+        "a key the file does not hold yet"
+    );
+
+    // The provider publishes its next key and signs with it: a token naming the new key id
+    // makes the verifier look at the file at once, long before the periodic look.
+    write(&[&old, &new]);
+    assert_eq!(
+        verifier.verify(&sign_new("agent-2")).unwrap().subject,
+        "agent-2"
+    );
+    assert!(verifier.verify(&sign_old("agent-1")).is_ok());
+
+    // A broken file keeps the keys in use.
+    std::fs::write(&path, "{\"keys\": [").unwrap();
+    let (_, sign_unknown) = ed25519_key("made-up");
+    assert_eq!(
+        verifier.verify(&sign_unknown("x")),
+        Err(Rejection::BadSignature)
+    );
+    assert!(verifier.verify(&sign_new("agent-2")).is_ok());
+
+    // The old key retired: found on the periodic look (here due on every call).
+    let verifier = verifier.refresh_every(Duration::ZERO, Duration::ZERO);
+    write(&[&new]);
+    assert_eq!(
+        verifier.verify(&sign_old("agent-1")),
+        Err(Rejection::BadSignature)
+    );
+    assert!(verifier.verify(&sign_new("agent-2")).is_ok());
+}
+
+#[test]
+fn unknown_key_ids_do_not_make_the_file_be_read_on_every_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jwks.json");
+    let (key, _) = ed25519_key("current");
+    let (later, sign_later) = ed25519_key("later");
+    std::fs::write(&path, serde_json::json!({ "keys": [&key] }).to_string()).unwrap();
+    let verifier = Verifier::load(&path, "https://idp.example", "csops").unwrap();
+    // The first unknown key id looks at the file (unchanged); the next key, added right after,
+    // is not seen until the 5 s between looks for unknown ids have passed.
+    assert_eq!(
+        verifier.verify(&sign_later("a")),
+        Err(Rejection::BadSignature)
+    );
+    std::fs::write(
+        &path,
+        serde_json::json!({ "keys": [&key, &later] }).to_string(),
+    )
+    .unwrap();
+    for _ in 0..100 {
+        assert_eq!(
+            verifier.verify(&sign_later("a")),
+            Err(Rejection::BadSignature)
+        );
+    }
+}
+
 #[test]
 fn a_jwks_without_keys_or_without_an_issuer_is_refused() {
     assert!(Verifier::from_jwks(r#"{"keys": []}"#, ISSUER, AUDIENCE).is_err());

@@ -1,5 +1,6 @@
 //! Who may call each RPC of the complaints service (see `csops_runtime::auth`). Which cases an
-//! agent may touch is checked in the handlers: those assigned to them or their team.
+//! agent may touch is checked in `app::Complaints::load`: the cases assigned to them, and the
+//! unassigned queue.
 
 use csops_runtime::auth::{Role, RoleTable, AGENTS, READERS, SUPERVISORS};
 
