@@ -50,6 +50,12 @@ const JWKS_REFRESH: Duration = Duration::from_secs(30);
 /// of tokens naming made-up keys must not turn into a flood of file reads).
 const JWKS_UNKNOWN_KID_REFRESH: Duration = Duration::from_secs(5);
 
+/// How many verified tokens a server remembers, and for how long at most: a token seen again
+/// (every call of a client holding one token does) costs a lookup instead of a signature
+/// check, the most expensive step with RSA or ECDSA keys.
+const VERIFIED_TOKENS: u64 = 10_000;
+const VERIFIED_FOR: Duration = Duration::from_secs(300);
+
 /// How often a token file is read again, so a rotated token is picked up.
 const TOKEN_FILE_REFRESH: Duration = Duration::from_secs(30);
 
@@ -341,6 +347,7 @@ impl From<Rejection> for tonic::Status {
 #[derive(Debug, Deserialize)]
 struct Claims {
     sub: String,
+    exp: u64,
     #[serde(default)]
     roles: Vec<String>,
     #[serde(default)]
@@ -361,6 +368,9 @@ struct VerifyKey {
 /// parsed keeps the keys in use (logged as a warning).
 pub struct Verifier {
     keys: RwLock<Arc<[VerifyKey]>>,
+    /// Tokens that verified, with their `exp` and caller: byte-for-byte the same token is
+    /// not checked again until it expires, its entry is 5 minutes old, or the keys change.
+    verified: moka::sync::Cache<String, (u64, Principal)>,
     file: Option<KeyFile>,
     issuer: String,
     audience: String,
@@ -434,6 +444,10 @@ impl Verifier {
         }
         Ok(Self {
             keys: RwLock::new(keys.into()),
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_TOKENS)
+                .time_to_live(VERIFIED_FOR)
+                .build(),
             file: None,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
@@ -521,6 +535,8 @@ impl Verifier {
                     .keys
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = keys.into();
+                // A retired key's tokens must not live on in the cache.
+                self.verified.invalidate_all();
                 seen.1 = stamp;
                 true
             }
@@ -537,8 +553,22 @@ impl Verifier {
 
     /// Verifies `token` and returns its caller.
     pub fn verify(&self, token: &str) -> Result<Principal, Rejection> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::NotAJwt)?;
         self.refresh(false);
+        if let Some((exp, principal)) = self.verified.get(token) {
+            if unexpired(exp, jsonwebtoken::get_current_timestamp()) {
+                return Ok(principal);
+            }
+            self.verified.invalidate(token);
+        }
+        let (exp, principal) = self.check_signed(token)?;
+        self.verified
+            .insert(token.to_owned(), (exp, principal.clone()));
+        Ok(principal)
+    }
+
+    /// Checks `token`'s signature and claims; returns its `exp` and caller.
+    fn check_signed(&self, token: &str) -> Result<(u64, Principal), Rejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::NotAJwt)?;
         let mut keys = self.keys();
         let knows_kid = |keys: &[VerifyKey]| {
             header
@@ -565,7 +595,10 @@ impl Verifier {
         let mut last = Rejection::BadSignature;
         for candidate in candidates {
             match jsonwebtoken::decode::<Claims>(token, &candidate.key, &validation) {
-                Ok(data) => return principal_of(data.claims),
+                Ok(data) => {
+                    let exp = data.claims.exp;
+                    return principal_of(data.claims).map(|p| (exp, p));
+                }
                 Err(error) => {
                     last = rejection(error.kind());
                     if last != Rejection::BadSignature {
@@ -577,6 +610,12 @@ impl Verifier {
         }
         Err(last)
     }
+}
+
+/// Whether a token with this `exp` is still good at `now` (seconds), with the leeway the
+/// first check allowed.
+fn unexpired(exp: u64, now: u64) -> bool {
+    now <= exp.saturating_add(LEEWAY_SECONDS)
 }
 
 fn millis(d: Duration) -> u64 {
@@ -606,7 +645,7 @@ fn rejection(kind: &jsonwebtoken::errors::ErrorKind) -> Rejection {
         ErrorKind::InvalidIssuer => Rejection::Issuer,
         ErrorKind::InvalidAudience => Rejection::Audience,
         ErrorKind::MissingRequiredClaim(claim) => Rejection::Claim(claim.clone()),
-        ErrorKind::Json(_) => Rejection::Claim("sub/roles/team".to_owned()),
+        ErrorKind::Json(_) => Rejection::Claim("sub/exp/roles/team".to_owned()),
         ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Utf8(_) => Rejection::NotAJwt,
         _ => Rejection::BadSignature,
     }

@@ -83,7 +83,13 @@ pub struct Settings {
     pub auth: Auth,
     /// The token this service presents to its neighbours.
     pub credentials: Credentials,
+    /// The largest request message the server decodes (after decompression), in bytes; a
+    /// larger one is refused with RESOURCE_EXHAUSTED before it is read whole.
+    pub max_message_size: usize,
 }
+
+/// The largest request message a server decodes unless configured (gRPC's usual 4 MiB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 << 20;
 
 /// Calls a server works on at once unless configured.
 pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 128;
@@ -106,6 +112,7 @@ impl Settings {
             http2_keepalive: Some(Duration::from_secs(20)),
             auth: Auth::Off,
             credentials: Credentials::none(),
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
         }
     }
 
@@ -172,6 +179,12 @@ struct CommonArgs {
           default_value_t = DEFAULT_MAX_CONCURRENT_CALLS as u32,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_concurrent_calls: u32,
+    /// The largest request message decoded, in bytes (64 KiB to 64 MiB); a larger one is
+    /// refused with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "CSOPS_MAX_MESSAGE_SIZE", value_name = "BYTES",
+          default_value_t = DEFAULT_MAX_MESSAGE_SIZE as u32,
+          value_parser = clap::value_parser!(u32).range(65_536..=67_108_864))]
+    max_message_size: u32,
     /// How often HTTP/2 pings check each client connection, e.g. "20s", or "off"; a peer
     /// that does not answer one within 10 s is disconnected.
     #[arg(long, env = "CSOPS_HTTP2_KEEPALIVE", value_name = "DURATION|off", default_value = "20s",
@@ -370,6 +383,8 @@ where
         max_concurrent_calls: usize::try_from(common.max_concurrent_calls)
             .unwrap_or(DEFAULT_MAX_CONCURRENT_CALLS),
         http2_keepalive: common.http2_keepalive.0,
+        max_message_size: usize::try_from(common.max_message_size)
+            .unwrap_or(DEFAULT_MAX_MESSAGE_SIZE),
     };
     Ok((settings, extra))
 }
@@ -458,6 +473,10 @@ mod tests {
         .unwrap();
         assert_eq!(settings.max_concurrent_calls, 8);
         assert_eq!(settings.http2_keepalive, None);
+        assert_eq!(settings.max_message_size, DEFAULT_MAX_MESSAGE_SIZE);
+        let settings = parse(&["--max-message-size", "1048576"], None).unwrap();
+        assert_eq!(settings.max_message_size, 1 << 20);
+        assert!(parse(&["--max-message-size", "100"], None).is_err());
         for bad in [
             ["--max-concurrent-calls", "0"],
             ["--http2-keepalive", "0s"],

@@ -8,8 +8,10 @@
 //!   UNAVAILABLE "server shutting down" (retryable: the client reconnects to another replica).
 //!   A response that has its next frame ready is never cut, so unary calls finish as usual.
 //! - **An oversize message is RESOURCE_EXHAUSTED** (tonic answers OUT_OF_RANGE).
-//! - **An undecodable message is INTERNAL "cannot decode the request"**, without the
-//!   decoder's field paths.
+//! - **An undecodable message is INVALID_ARGUMENT "cannot decode the request"**, without the
+//!   decoder's field paths. gRPC's table says INTERNAL for a request that does not parse, but
+//!   the bytes are the caller's: INTERNAL would page the operators (the server-error alert
+//!   counts it) for a client's garbage, and tell the client to retry what can never succeed.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -213,7 +215,7 @@ fn restate(headers: &mut HeaderMap) {
             message,
         ),
         Some(tonic::Code::Internal) if message.starts_with(UNDECODABLE_PREFIX) => {
-            (tonic::Code::Internal, UNDECODABLE_MESSAGE.to_owned())
+            (tonic::Code::InvalidArgument, UNDECODABLE_MESSAGE.to_owned())
         }
         _ => return,
     };
@@ -298,7 +300,10 @@ mod tests {
         restate(&mut h);
         assert_eq!(
             status(&h),
-            (tonic::Code::Internal as i32, UNDECODABLE_MESSAGE.to_owned())
+            (
+                tonic::Code::InvalidArgument as i32,
+                UNDECODABLE_MESSAGE.to_owned()
+            )
         );
     }
 

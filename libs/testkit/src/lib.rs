@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backend;
+pub mod hostile;
 pub mod otlp;
 pub mod postgres;
 pub mod raw;

@@ -122,7 +122,8 @@ impl App {
                     usize::try_from(config.max_sla_streams).unwrap_or(usize::MAX),
                 ))
                 .accept_compressed(CompressionEncoding::Gzip)
-                .send_compressed(CompressionEncoding::Gzip),
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(settings.max_message_size),
             ),
             core,
             config,

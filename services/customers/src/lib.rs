@@ -83,7 +83,8 @@ impl App {
             routes: Routes::new(
                 CustomersServiceServer::new(api)
                     .accept_compressed(CompressionEncoding::Gzip)
-                    .send_compressed(CompressionEncoding::Gzip),
+                    .send_compressed(CompressionEncoding::Gzip)
+                    .max_decoding_message_size(settings.max_message_size),
             ),
             relay,
             stop: CancellationToken::new(),

@@ -359,6 +359,10 @@ async fn gzip_is_accepted_and_oversize_or_undecodable_messages_get_their_grpc_st
         )
         .await
         .unwrap_err();
-    assert_eq!(undecodable.code(), tonic::Code::Internal, "{undecodable:?}");
+    assert_eq!(
+        undecodable.code(),
+        tonic::Code::InvalidArgument,
+        "{undecodable:?}"
+    );
     assert_eq!(undecodable.message(), "cannot decode the request");
 }

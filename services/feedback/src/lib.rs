@@ -106,7 +106,8 @@ impl App {
                     settings.page_tokens.clone(),
                 ))
                 .accept_compressed(CompressionEncoding::Gzip)
-                .send_compressed(CompressionEncoding::Gzip),
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(settings.max_message_size),
             ),
             core,
             relay,

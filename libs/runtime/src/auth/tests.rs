@@ -341,3 +341,26 @@ fn credentials_read_a_token_file_and_refuse_an_empty_one() {
     assert!(Credentials::from_file(&path).is_err());
     assert!(Credentials::none().header().is_none());
 }
+
+#[test]
+fn a_remembered_token_still_expires_with_the_leeway_its_first_check_had() {
+    assert!(unexpired(1_000, 1_000));
+    assert!(unexpired(1_000, 1_000 + LEEWAY_SECONDS));
+    assert!(!unexpired(1_000, 1_001 + LEEWAY_SECONDS));
+    assert!(unexpired(u64::MAX, u64::MAX));
+}
+
+#[test]
+fn a_remembered_token_is_the_same_token_byte_for_byte() {
+    let issuer = issuer();
+    let verifier = issuer.verifier();
+    let token = issuer.token("agent-1", &[Role::Agent], None, Duration::from_secs(600));
+    assert!(verifier.verify(&token).is_ok());
+    assert!(verifier.verify(&token).is_ok(), "again, from the cache");
+    // The same claims with one character of the signature changed are checked afresh.
+    let mut tampered: Vec<char> = token.chars().collect();
+    let at = tampered.len() - 10;
+    tampered[at] = if tampered[at] == 'A' { 'B' } else { 'A' };
+    let tampered: String = tampered.into_iter().collect();
+    assert_eq!(verifier.verify(&tampered), Err(Rejection::BadSignature));
+}
