@@ -51,6 +51,10 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "CSOPS_VISITS_URL",
         "CSOPS_OUTBOX_INTERVAL",
+        "CSOPS_MAX_MESSAGE_SIZE",
+        "CSOPS_AUTH_JWKS",
+        "CSOPS_AUTH_ISSUER",
+        "CSOPS_AUTH_TOKEN_FILE",
         "[default: 127.0.0.1:50051]",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
