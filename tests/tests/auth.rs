@@ -4,11 +4,11 @@
 //! delivery) carry their service token and are accepted.
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use csops_observability::Metrics;
+use common::secured::{bearer, channel, with_token, Four, Wiring, HOUR};
 use csops_proto::complaints::v1 as pb;
 use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
 use csops_proto::customers::v1 as cpb;
@@ -16,133 +16,11 @@ use csops_proto::customers::v1::customers_service_client::CustomersServiceClient
 use csops_proto::visits::v1 as vpb;
 use csops_proto::visits::v1::visits_service_client::VisitsServiceClient;
 use csops_runtime::auth::dev::{DevIssuer, AUDIENCE, ISSUER};
-use csops_runtime::auth::{self, Auth, Credentials, Role, RoleTable};
-use csops_runtime::{ServiceSpec, Settings};
+use csops_runtime::auth::{self, Role, RoleTable};
 use csops_testkit::raw;
-use csops_testkit::server::Running;
+use csops_testkit::Backend;
 use tonic::transport::Channel;
 use tonic::Code;
-
-const HOUR: Duration = Duration::from_secs(3600);
-
-/// Settings with authentication on, verified by `issuer`, presenting a service token.
-fn settings(dir: &std::path::Path, spec: &ServiceSpec, issuer: &DevIssuer) -> Settings {
-    let mut settings = Settings::for_tests(&Settings::sqlite_url(dir, spec.name));
-    settings.auth = Auth::Jwt(Arc::new(issuer.verifier()));
-    let token = issuer.token(spec.binary, &[Role::Service], None, HOUR);
-    settings.credentials = Credentials::bearer(&token).unwrap();
-    settings
-}
-
-struct Four {
-    customers: Running,
-    complaints: Running,
-    visits: Running,
-    feedback: Running,
-}
-
-impl Four {
-    /// The four services on SQLite under `dir`, authentication on; customers' changes go to
-    /// visits, complaints asks customers.
-    async fn start(dir: &std::path::Path, issuer: &DevIssuer) -> Self {
-        let visits_addr = free_addr();
-        let url = |addr: SocketAddr| format!("http://{addr}");
-
-        let config = csops_customers::Config {
-            visits_url: url(visits_addr),
-            outbox_interval: Duration::from_millis(100),
-            ..csops_customers::Config::default()
-        };
-        let app = csops_customers::App::build_with(
-            &settings(dir, &csops_customers::SPEC, issuer),
-            &config,
-            Metrics::new(),
-        )
-        .await
-        .unwrap();
-        let customers = Running::spawn(app.local_addr(), |stop| async move {
-            app.run_until_stopped(stop).await.unwrap();
-        });
-
-        let mut visits_settings = settings(dir, &csops_visits::SPEC, issuer);
-        visits_settings.listen_addr = visits_addr;
-        let config = csops_visits::Config::for_tests(&url(customers.addr), "");
-        let app = csops_visits::App::build(&visits_settings, config, Metrics::new())
-            .await
-            .unwrap();
-        let visits = Running::spawn(app.local_addr(), |stop| async move {
-            app.run_until_stopped(stop).await.unwrap();
-        });
-
-        let config = csops_complaints::Config::for_tests(&url(customers.addr));
-        let app = csops_complaints::App::build(
-            &settings(dir, &csops_complaints::SPEC, issuer),
-            config,
-            Metrics::new(),
-        )
-        .await
-        .unwrap();
-        let complaints = Running::spawn(app.local_addr(), |stop| async move {
-            app.run_until_stopped(stop).await.unwrap();
-        });
-
-        let config = csops_feedback::Config {
-            customers_url: url(customers.addr),
-            ..csops_feedback::Config::for_tests("")
-        };
-        let app = csops_feedback::App::build(
-            &settings(dir, &csops_feedback::SPEC, issuer),
-            config,
-            Metrics::new(),
-        )
-        .await
-        .unwrap();
-        let feedback = Running::spawn(app.local_addr(), |stop| async move {
-            app.run_until_stopped(stop).await.unwrap();
-        });
-        Self {
-            customers,
-            complaints,
-            visits,
-            feedback,
-        }
-    }
-
-    fn services(&self) -> [(ServiceSpec, SocketAddr); 4] {
-        [
-            (csops_customers::SPEC, self.customers.addr),
-            (csops_complaints::SPEC, self.complaints.addr),
-            (csops_visits::SPEC, self.visits.addr),
-            (csops_feedback::SPEC, self.feedback.addr),
-        ]
-    }
-
-    async fn stop(self) {
-        self.feedback.stop().await;
-        self.complaints.stop().await;
-        self.visits.stop().await;
-        self.customers.stop().await;
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-async fn channel(addr: SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
-
-fn bearer(token: &str) -> Vec<(&'static str, String)> {
-    vec![("authorization", format!("Bearer {token}"))]
-}
 
 /// The code an empty request to `method` gets with `headers` (OK as `Code::Ok`).
 async fn code_of(
@@ -160,7 +38,7 @@ async fn code_of(
 async fn every_rpc_of_every_service_answers_each_caller_as_its_role_table_says() {
     let dir = tempfile::tempdir().unwrap();
     let issuer = DevIssuer::generate();
-    let suite = Four::start(dir.path(), &issuer).await;
+    let suite = Four::start(dir.path(), Backend::Sqlite, &issuer, Wiring::Live).await;
 
     let refused_tokens = [
         ("no token", Vec::new()),
@@ -203,10 +81,11 @@ async fn every_rpc_of_every_service_answers_each_caller_as_its_role_table_says()
 
     let mut walked = 0;
     let mut problems = Vec::new();
-    for (spec, addr) in suite.services() {
+    for service in suite.services() {
+        let spec = service.spec;
         let table: RoleTable = spec.roles;
         auth::check_table(table, spec.grpc_service).unwrap();
-        let channel = channel(addr).await;
+        let channel = channel(service.addr()).await;
         let methods = raw::methods(spec.grpc_service);
         assert_eq!(methods.len(), table.len(), "{}", spec.name);
         for method in &methods {
@@ -255,28 +134,16 @@ async fn every_rpc_of_every_service_answers_each_caller_as_its_role_table_says()
     suite.stop().await;
 }
 
-/// Adds `token` to every call of a typed client.
-fn with_token(
-    token: String,
-) -> impl FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
-    move |mut request: tonic::Request<()>| {
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        Ok(request)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_call_each_other_with_their_own_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let issuer = DevIssuer::generate();
-    let suite = Four::start(dir.path(), &issuer).await;
+    let suite = Four::start(dir.path(), Backend::Sqlite, &issuer, Wiring::Live).await;
     let agent = issuer.token("agent-7", &[Role::Agent], None, HOUR);
     let ops = issuer.token("ops-1", &[Role::Ops], None, HOUR);
 
     let mut customers = CustomersServiceClient::with_interceptor(
-        channel(suite.customers.addr).await,
+        channel(suite.customers.addr()).await,
         with_token(agent.clone()),
     );
     let customer = customers
@@ -318,7 +185,7 @@ async fn services_call_each_other_with_their_own_tokens() {
         ["+86 138 0013 8000", "li.na@example.com"]
     );
     let as_ops = CustomersServiceClient::with_interceptor(
-        channel(suite.customers.addr).await,
+        channel(suite.customers.addr()).await,
         with_token(ops.clone()),
     )
     .get_customer(cpb::GetCustomerRequest {
@@ -333,7 +200,7 @@ async fn services_call_each_other_with_their_own_tokens() {
 
     // Another agent can neither read agent-7's customer nor list it, nor ask for their list.
     let mut other = CustomersServiceClient::with_interceptor(
-        channel(suite.customers.addr).await,
+        channel(suite.customers.addr()).await,
         with_token(issuer.token("agent-8", &[Role::Agent], None, HOUR)),
     );
     let refused = other
@@ -367,7 +234,7 @@ async fn services_call_each_other_with_their_own_tokens() {
         .customers;
     assert_eq!(mine.len(), 1);
     let lead = CustomersServiceClient::with_interceptor(
-        channel(suite.customers.addr).await,
+        channel(suite.customers.addr()).await,
         with_token(issuer.token("lead-1", &[Role::Supervisor], None, HOUR)),
     )
     .get_customer(cpb::GetCustomerRequest {
@@ -379,7 +246,7 @@ async fn services_call_each_other_with_their_own_tokens() {
     // Complaints looked the customer up with its service token: the facts are real, not the
     // defaults it falls back to when customers refuses or cannot be reached.
     let mut complaints = ComplaintsServiceClient::with_interceptor(
-        channel(suite.complaints.addr).await,
+        channel(suite.complaints.addr()).await,
         with_token(agent),
     );
     let complaint = complaints
@@ -412,7 +279,7 @@ async fn services_call_each_other_with_their_own_tokens() {
 
     // Once a supervisor assigns the case to agent-7, another agent can no longer open it.
     let mut lead = ComplaintsServiceClient::with_interceptor(
-        channel(suite.complaints.addr).await,
+        channel(suite.complaints.addr()).await,
         with_token(issuer.token("lead-1", &[Role::Supervisor], None, HOUR)),
     );
     lead.assign_complaint(pb::AssignComplaintRequest {
@@ -424,7 +291,7 @@ async fn services_call_each_other_with_their_own_tokens() {
     .await
     .unwrap();
     let mut other = ComplaintsServiceClient::with_interceptor(
-        channel(suite.complaints.addr).await,
+        channel(suite.complaints.addr()).await,
         with_token(issuer.token("agent-8", &[Role::Agent], None, HOUR)),
     );
     let refused = other
@@ -473,7 +340,7 @@ async fn services_call_each_other_with_their_own_tokens() {
     // The customers outbox delivered the new customer to visits with its service token:
     // visits made the customer's plan.
     let mut visits =
-        VisitsServiceClient::with_interceptor(channel(suite.visits.addr).await, with_token(ops));
+        VisitsServiceClient::with_interceptor(channel(suite.visits.addr()).await, with_token(ops));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let plans = visits

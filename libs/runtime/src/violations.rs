@@ -109,8 +109,9 @@ impl Violations {
         self.1
     }
 
-    /// Checks that a text field holds at most `max` characters; returns whether it does.
-    /// Cheap for any size: a text of at most `max` bytes is not even counted.
+    /// Checks that a text field holds at most `max` characters and no NUL character (which
+    /// PostgreSQL cannot store in text, and no person types); returns whether it does. Cheap
+    /// for any size: a text of at most `max` bytes is not even counted.
     pub fn max_len(&mut self, field: &str, value: &str, max: usize) -> bool {
         let within = value.len() <= max || value.chars().count() <= max;
         if !within {
@@ -121,8 +122,13 @@ impl Violations {
                     value.len()
                 ),
             );
+            return false;
         }
-        within
+        if value.as_bytes().contains(&0) {
+            self.push(field, "must not contain NUL characters");
+            return false;
+        }
+        true
     }
 
     /// Checks an optional id field (empty allowed): at most [`MAX_ID_LEN`] characters.
@@ -300,12 +306,15 @@ mod tests {
         assert!(!v.max_id("changed_by", &"x".repeat(1 << 20)));
         assert!(v.max_items("states", 100, MAX_FILTER_VALUES));
         assert!(!v.max_items("states", 40_000, MAX_FILTER_VALUES));
+        assert!(!v.max_len("notes", "a\0b", 100));
+        assert!(v.max_len("notes", "tab\tand\nnewline", 100));
         let fields: Vec<&str> = v.0.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(fields, ["title", "changed_by", "states"]);
+        assert_eq!(fields, ["title", "changed_by", "states", "notes"]);
         assert_eq!(
             v.0[2].description,
             "must hold at most 100 entries (got 40000)"
         );
+        assert_eq!(v.0[3].description, "must not contain NUL characters");
         assert!(v.0.iter().all(|f| f.description.len() < 100), "{v}");
     }
 

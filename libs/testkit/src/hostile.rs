@@ -17,6 +17,8 @@ use prost_types::{DescriptorProto, FieldDescriptorProto};
 #[derive(Debug)]
 pub struct Schema {
     messages: HashMap<String, DescriptorProto>,
+    /// Each enum's defined numbers, by fully qualified name.
+    enums: HashMap<String, Vec<i32>>,
 }
 
 impl Schema {
@@ -28,14 +30,23 @@ impl Schema {
         let set = prost_types::FileDescriptorSet::decode(csops_proto::FILE_DESCRIPTOR_SET)
             .expect("the compiled descriptor set decodes");
         let mut messages = HashMap::new();
+        let mut enums = HashMap::new();
+        let numbers = |e: &prost_types::EnumDescriptorProto| -> Vec<i32> {
+            e.value.iter().map(|v| v.number()).collect()
+        };
         for file in &set.file {
-            walk(
-                &format!(".{}", file.package()),
-                &file.message_type,
-                &mut messages,
-            );
+            let package = format!(".{}", file.package());
+            walk(&package, &file.message_type, &mut messages);
+            for e in &file.enum_type {
+                enums.insert(format!("{package}.{}", e.name()), numbers(e));
+            }
         }
-        Self { messages }
+        for (name, m) in &messages {
+            for e in &m.enum_type {
+                enums.insert(format!("{name}.{}", e.name()), numbers(e));
+            }
+        }
+        Self { messages, enums }
     }
 
     /// The message named `name`, if the contract has it.
@@ -257,6 +268,21 @@ fn hostile_nanos(rng: &mut Rng) -> i64 {
     *rng.pick(&[0, 0, 1, 999_999_999, 1_000_000_000, -1, i64::from(i32::MAX)])
 }
 
+/// How often a value is drawn from the hostile pools: `num` in `den`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Odds(u64, u64);
+
+impl Odds {
+    const ALWAYS: Odds = Odds(1, 1);
+    const SOMETIMES: Odds = Odds(1, 8);
+}
+
+fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
 /// Builds hostile request bodies for the messages of a [`Schema`].
 #[derive(Debug)]
 pub struct Hostile<'a> {
@@ -350,12 +376,35 @@ impl<'a> Hostile<'a> {
     pub fn random(&self, input: &str, seed: u64) -> Vec<u8> {
         let mut rng = Rng::new(seed);
         let mut out = Vec::new();
-        self.message(input, 0, &mut rng, &mut out);
+        self.message(input, 0, &mut rng, Odds::ALWAYS, &mut out);
         out
     }
 
-    fn message(&self, name: &str, depth: usize, rng: &mut Rng, out: &mut Vec<u8>) {
+    /// A random request of type `input` from `seed` that is mostly plausible (defined enum
+    /// values, real ids, short texts, times in the coming days) with about one value in eight
+    /// hostile: such a request passes more of the checks and reaches the use case, where a
+    /// hostile value that slipped through would do its damage.
+    pub fn nearly_valid(&self, input: &str, seed: u64) -> Vec<u8> {
+        let mut rng = Rng::new(seed);
+        let mut out = Vec::new();
+        self.message(input, 0, &mut rng, Odds::SOMETIMES, &mut out);
+        out
+    }
+
+    fn message(&self, name: &str, depth: usize, rng: &mut Rng, odds: Odds, out: &mut Vec<u8>) {
+        let hostile = rng.chance(odds.0, odds.1);
         match name {
+            ".google.protobuf.Timestamp" | ".google.protobuf.Duration" if !hostile => {
+                let seconds = if name.ends_with("Duration") {
+                    *rng.pick(&[60i64, 3600, 86_400])
+                } else {
+                    now_seconds() + *rng.pick(&[3600i64, 86_400, 7 * 86_400])
+                };
+                key(out, 1, 0);
+                varint(out, seconds as u64);
+                return;
+            }
+            ".google.protobuf.FieldMask" if !hostile => return,
             ".google.protobuf.Timestamp" | ".google.protobuf.Duration" => {
                 if rng.chance(3, 4) {
                     key(out, 1, 0);
@@ -384,12 +433,15 @@ impl<'a> Hostile<'a> {
         let Some(message) = self.schema.message(name) else {
             return;
         };
+        let (present, of) = if odds == Odds::ALWAYS { (1, 2) } else { (4, 5) };
         for field in &message.field {
-            if out.len() > BUDGET || !rng.chance(1, 2) {
+            if out.len() > BUDGET || !rng.chance(present, of) {
                 continue;
             }
             let count = if field.label() == Label::Repeated {
-                if depth == 0 {
+                if odds != Odds::ALWAYS {
+                    *rng.pick(&[1usize, 1, 2])
+                } else if depth == 0 {
                     *rng.pick(&[1usize, 1, 2, 3, 101, 1001])
                 } else {
                     *rng.pick(&[1usize, 2, 3])
@@ -398,15 +450,99 @@ impl<'a> Hostile<'a> {
                 1
             };
             for _ in 0..count {
-                self.field(field, depth, rng, out);
+                if rng.chance(odds.0, odds.1) || field.r#type() == Type::Message {
+                    self.field(field, depth, rng, odds, out);
+                } else {
+                    self.plausible(field, rng, out);
+                }
             }
         }
-        if rng.chance(1, 8) {
+        if odds == Odds::ALWAYS && rng.chance(1, 8) {
             delimited(out, 9_999, b"an unknown field");
         }
     }
 
-    fn field(&self, field: &FieldDescriptorProto, depth: usize, rng: &mut Rng, out: &mut Vec<u8>) {
+    /// A value a real caller might send for `field` (not a message).
+    fn plausible(&self, field: &FieldDescriptorProto, rng: &mut Rng, out: &mut Vec<u8>) {
+        let number = number_of(field);
+        let name = field.name();
+        match field.r#type() {
+            Type::String => {
+                let value = if name == "page_token" || name == "etag" {
+                    String::new()
+                } else if name == "request_id" {
+                    format!("req-{}", rng.next_u64())
+                } else if (name.ends_with("_id") || name == "id") && !self.hints.ids.is_empty() {
+                    rng.pick(&self.hints.ids).clone()
+                } else {
+                    (*rng.pick(&[
+                        "ok",
+                        "Broadband drops every evening",
+                        "agent-7",
+                        "lead-1",
+                        "2026-12-10",
+                        "+86 138 0013 8000",
+                        "li.na@example.com",
+                    ]))
+                    .to_owned()
+                };
+                delimited(out, number, value.as_bytes());
+            }
+            Type::Enum => {
+                let mut defined: Vec<i32> = self
+                    .schema
+                    .enums
+                    .get(field.type_name())
+                    .map(|v| v.iter().copied().filter(|n| *n != 0).collect())
+                    .unwrap_or_default();
+                if defined.is_empty() {
+                    defined.push(1);
+                }
+                key(out, number, 0);
+                varint(out, i64::from(*rng.pick(&defined)) as u64);
+            }
+            Type::Bool => {
+                key(out, number, 0);
+                varint(out, rng.next_u64() & 1);
+            }
+            Type::Int32
+            | Type::Int64
+            | Type::Uint32
+            | Type::Uint64
+            | Type::Sint32
+            | Type::Sint64 => {
+                let v: i64 = if name == "page_size" {
+                    10
+                } else {
+                    *rng.pick(&[1i64, 2, 3, 5])
+                };
+                key(out, number, 0);
+                if matches!(field.r#type(), Type::Sint32 | Type::Sint64) {
+                    varint(out, (v << 1) as u64);
+                } else {
+                    varint(out, v as u64);
+                }
+            }
+            Type::Double | Type::Fixed64 | Type::Sfixed64 => {
+                key(out, number, 1);
+                out.extend_from_slice(&(*rng.pick(&[1.0f64, 4.0, 5.0])).to_le_bytes());
+            }
+            Type::Float | Type::Fixed32 | Type::Sfixed32 => {
+                key(out, number, 5);
+                out.extend_from_slice(&(*rng.pick(&[1.0f32, 4.0, 5.0])).to_le_bytes());
+            }
+            Type::Bytes | Type::Message | Type::Group => {}
+        }
+    }
+
+    fn field(
+        &self,
+        field: &FieldDescriptorProto,
+        depth: usize,
+        rng: &mut Rng,
+        odds: Odds,
+        out: &mut Vec<u8>,
+    ) {
         let number = number_of(field);
         let name = field.name();
         match field.r#type() {
@@ -456,7 +592,7 @@ impl<'a> Hostile<'a> {
             Type::Message => {
                 let mut inner = Vec::new();
                 if depth < 6 {
-                    self.message(field.type_name(), depth + 1, rng, &mut inner);
+                    self.message(field.type_name(), depth + 1, rng, odds, &mut inner);
                 }
                 delimited(out, number, &inner);
             }
@@ -480,6 +616,7 @@ mod tests {
         };
         let hostile = Hostile::new(&schema, &hints);
         let mut decoded_with_fields = 0;
+        let mut plausible_tiers = 0;
         for seed in 0..200 {
             let body = hostile.random(".csops.customers.v1.CreateCustomerRequest", seed);
             assert_eq!(
@@ -492,8 +629,17 @@ mod tests {
             if request.customer.is_some() {
                 decoded_with_fields += 1;
             }
+            let body = hostile.nearly_valid(".csops.customers.v1.CreateCustomerRequest", seed);
+            let request = pb::CreateCustomerRequest::decode(body.as_slice()).unwrap();
+            if request
+                .customer
+                .is_some_and(|c| pb::CustomerTier::try_from(c.tier).is_ok())
+            {
+                plausible_tiers += 1;
+            }
         }
         assert!(decoded_with_fields > 50, "{decoded_with_fields}");
+        assert!(plausible_tiers > 100, "{plausible_tiers}");
     }
 
     #[test]

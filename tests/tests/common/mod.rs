@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 pub mod flow;
+pub mod secured;
 
 use std::path::Path;
 
