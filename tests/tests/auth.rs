@@ -342,7 +342,7 @@ async fn services_call_each_other_with_their_own_tokens() {
     let mut visits =
         VisitsServiceClient::with_interceptor(channel(suite.visits.addr()).await, with_token(ops));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
+    let plan = loop {
         let plans = visits
             .list_visit_plans(vpb::ListVisitPlansRequest {
                 customer_id: customer.id.clone(),
@@ -352,15 +352,65 @@ async fn services_call_each_other_with_their_own_tokens() {
             .unwrap()
             .into_inner()
             .plans;
-        if !plans.is_empty() {
-            break;
+        if let Some(plan) = plans.into_iter().next() {
+            break plan;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
             "visits never received the customer"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
+    assert_eq!(plan.owner_agent_id, "agent-7");
+
+    // The plan is agent-7's: another agent can neither read nor list it, nor read agent-7's
+    // agenda; agent-7 can.
+    let as_agent = |subject: &str| issuer.token(subject, &[Role::Agent], None, HOUR);
+    let mut other = VisitsServiceClient::with_interceptor(
+        channel(suite.visits.addr()).await,
+        with_token(as_agent("agent-8")),
+    );
+    let refused = other
+        .get_visit_plan(vpb::GetVisitPlanRequest {
+            plan_id: plan.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    let theirs = other
+        .list_visit_plans(vpb::ListVisitPlansRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .plans;
+    assert!(theirs.is_empty(), "agent-8 listed {theirs:?}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let agenda = |assignee: &str| vpb::GetAgendaRequest {
+        assignee_id: assignee.into(),
+        start_time: Some(prost_types::Timestamp {
+            seconds: i64::try_from(now).unwrap(),
+            nanos: 0,
+        }),
+        end_time: Some(prost_types::Timestamp {
+            seconds: i64::try_from(now + 86_400).unwrap(),
+            nanos: 0,
+        }),
+    };
+    let refused = other.get_agenda(agenda("agent-7")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    let mut own = VisitsServiceClient::with_interceptor(
+        channel(suite.visits.addr()).await,
+        with_token(as_agent("agent-7")),
+    );
+    own.get_visit_plan(vpb::GetVisitPlanRequest {
+        plan_id: plan.id.clone(),
+    })
+    .await
+    .unwrap();
+    own.get_agenda(agenda("agent-7")).await.unwrap();
 
     suite.stop().await;
 }

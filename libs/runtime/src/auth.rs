@@ -271,15 +271,30 @@ pub fn caller() -> Option<Principal> {
     CALLER.try_with(Principal::clone).ok()
 }
 
+/// The roles that act only on the records assigned to them: agents and field engineers.
+pub const OWN_RECORDS_ONLY: &[Role] = &[Role::Agent, Role::FieldEngineer];
+
+/// The caller of this call when every role they hold is among `limited` (and none of them
+/// sees every record): the one whose reach is limited to their own records.
+fn limited_caller(limited: &[Role]) -> Option<Principal> {
+    caller().filter(|c| !c.sees_all() && c.roles.iter().all(|r| limited.contains(r)))
+}
+
 /// Object-level access (OWASP API #1): a caller whose roles do not see every record (an
 /// agent, a field engineer) may read and change only the records assigned to them; an
 /// unassigned record (empty `owner`) is open to them (the intake queue). `Err` carries the
 /// PERMISSION_DENIED message. Always `Ok` when authentication is off or outside a call (the
 /// background sweeps).
 pub fn check_owner(owner: &str, record: &str) -> Result<(), String> {
-    match caller() {
-        Some(c) if !c.sees_all() && !owner.is_empty() && owner != c.subject => Err(format!(
-            "{record} is assigned to another agent; the caller may act only on their own"
+    check_owner_among(OWN_RECORDS_ONLY, owner, record)
+}
+
+/// [`check_owner`] for a record only some roles are limited on: e.g. a field job, which a
+/// field engineer sees only when it is theirs, and an agent always.
+pub fn check_owner_among(limited: &[Role], owner: &str, record: &str) -> Result<(), String> {
+    match limited_caller(limited) {
+        Some(c) if !owner.is_empty() && owner != c.subject => Err(format!(
+            "{record} is assigned to someone else; the caller may act only on their own"
         )),
         _ => Ok(()),
     }
@@ -289,15 +304,23 @@ pub fn check_owner(owner: &str, record: &str) -> Result<(), String> {
 /// not see every record, `None` (everything) otherwise. A filter naming someone else is
 /// PERMISSION_DENIED (`Err`).
 pub fn listing_owner(asked: Option<String>) -> Result<Option<String>, String> {
-    match caller() {
-        Some(c) if !c.sees_all() => match asked {
+    listing_owner_among(OWN_RECORDS_ONLY, asked)
+}
+
+/// [`listing_owner`] for records only some roles are limited on (see [`check_owner_among`]).
+pub fn listing_owner_among(
+    limited: &[Role],
+    asked: Option<String>,
+) -> Result<Option<String>, String> {
+    match limited_caller(limited) {
+        Some(c) => match asked {
             Some(other) if other != c.subject => Err(format!(
                 "the caller may list only their own records, not {}'s",
                 crate::violations::quote(&other)
             )),
             _ => Ok(Some(c.subject)),
         },
-        _ => Ok(asked),
+        None => Ok(asked),
     }
 }
 

@@ -89,7 +89,12 @@ pub(super) async fn list_field_jobs(
     let id = |s: String| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let filter = FieldJobFilter {
         customer_id: id(customer_id),
-        engineer_id: id(engineer_id),
+        // A field engineer lists only their own jobs; agents and leads see all.
+        engineer_id: csops_runtime::auth::listing_owner_among(
+            &[csops_runtime::auth::Role::FieldEngineer],
+            id(engineer_id),
+        )
+        .map_err(Error::PermissionDenied)?,
         states: listed(&states, "states", state_of, &mut v),
         kinds: listed(&kinds, "kinds", kind_of, &mut v),
         complaint_id: id(complaint_id),

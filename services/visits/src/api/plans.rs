@@ -153,7 +153,11 @@ pub(super) async fn list_visit_plans(
     let mut v = Violations::default();
     let limit = paging::page_size(page_size, DEFAULT_PAGE_SIZE, &mut v);
     let filter = PlanFilter {
-        owner_agent_id: Some(owner_agent_id.trim().to_owned()).filter(|s| !s.is_empty()),
+        // An agent lists only the plans they own.
+        owner_agent_id: csops_runtime::auth::listing_owner(
+            Some(owner_agent_id.trim().to_owned()).filter(|s| !s.is_empty()),
+        )
+        .map_err(Error::PermissionDenied)?,
         customer_id: Some(customer_id.trim().to_owned()).filter(|s| !s.is_empty()),
         tier: v.optional_enum(convert::tier_of(tier), tier, "tier"),
         key_account,

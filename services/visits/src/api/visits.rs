@@ -278,7 +278,9 @@ pub(super) async fn list_visits(
     let some = |s: String| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let filter = VisitFilter {
         customer_id: some(customer_id),
-        assigned_agent_id: some(assigned_agent_id),
+        // An agent or field engineer lists only the visits assigned to them.
+        assigned_agent_id: csops_runtime::auth::listing_owner(some(assigned_agent_id))
+            .map_err(Error::PermissionDenied)?,
         states: all(&states, "states", convert::visit_state_of, &mut v),
         care_kind: v.optional_enum(convert::care_kind_of(care_kind), care_kind, "care_kind"),
         methods: all(&methods, "methods", convert::method_of, &mut v),
@@ -640,6 +642,9 @@ pub(super) async fn get_agenda(
     let (Some(start), Some(end)) = (start, end) else {
         return Err(Error::invalid("start_time", "is required"));
     };
+    // An agent or field engineer reads only their own agenda.
+    csops_runtime::auth::listing_owner(Some(assignee_id.trim().to_owned()))
+        .map_err(Error::PermissionDenied)?;
     let agenda = api.core.agenda(assignee_id.trim(), start, end).await?;
     let mut jobs = Vec::new();
     for id in &agenda.field_jobs {

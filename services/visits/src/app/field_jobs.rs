@@ -42,12 +42,21 @@ enum Booking {
 type Produced = (Vec<Outgoing>, String);
 
 impl Visits {
-    /// Returns a field job, or NOT_FOUND.
+    /// Returns a field job, or NOT_FOUND; PERMISSION_DENIED for a field engineer it is not
+    /// assigned to (agents, who arrange the work with the customer, see every job).
     pub async fn load_field_job(&self, id: &str) -> Result<FieldJob, Error> {
-        self.store
+        let job = self
+            .store
             .get_field_job(id)
             .await?
-            .ok_or_else(|| not_found("field job", id))
+            .ok_or_else(|| not_found("field job", id))?;
+        csops_runtime::auth::check_owner_among(
+            &[csops_runtime::auth::Role::FieldEngineer],
+            &job.engineer_id,
+            &format!("field job {id}"),
+        )
+        .map_err(Error::PermissionDenied)?;
+        Ok(job)
     }
 
     /// Creates a field job for a customer of the customers service (the most demanding facts,

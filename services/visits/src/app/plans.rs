@@ -38,12 +38,16 @@ pub struct PlanInput {
 }
 
 impl Visits {
-    /// Returns a plan, or NOT_FOUND.
+    /// Returns a plan, or NOT_FOUND; PERMISSION_DENIED for an agent who does not own it.
     pub async fn load_plan(&self, id: &str) -> Result<Plan, Error> {
-        self.store
+        let plan = self
+            .store
             .get_plan(id)
             .await?
-            .ok_or_else(|| not_found("visit plan", id))
+            .ok_or_else(|| not_found("visit plan", id))?;
+        csops_runtime::auth::check_owner(&plan.owner_agent_id, &format!("visit plan {id}"))
+            .map_err(Error::PermissionDenied)?;
+        Ok(plan)
     }
 
     /// Creates a customer's plan from their file in the customers service (tier A defaults,

@@ -47,12 +47,17 @@ pub struct Agenda {
 pub const AGENDA_MAX: u32 = 500;
 
 impl Visits {
-    /// Returns a visit, or NOT_FOUND.
+    /// Returns a visit, or NOT_FOUND; PERMISSION_DENIED for an agent or field engineer it is
+    /// not assigned to.
     pub async fn load_visit(&self, id: &str) -> Result<Visit, Error> {
-        self.store
+        let visit = self
+            .store
             .get_visit(id)
             .await?
-            .ok_or_else(|| not_found("visit", id))
+            .ok_or_else(|| not_found("visit", id))?;
+        csops_runtime::auth::check_owner(&visit.assigned_agent_id, &format!("visit {id}"))
+            .map_err(Error::PermissionDenied)?;
+        Ok(visit)
     }
 
     /// Creates a visit; a retry with the same key answers the visit the first call made.
