@@ -7,10 +7,13 @@
 //! are searched for them.
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
+mod common;
+
 use std::io::{Read as _, Write as _};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::free_offset;
 use csops_testkit::otlp::OtlpReceiver;
 use csops_testkit::tools::grpcurl;
 
@@ -30,20 +33,6 @@ const SECRETS: [&str; 7] = [
     "zhang.weiguo",
     ADDRESS,
 ];
-
-/// Picks a port offset whose gRPC and metrics ports are all free right now.
-fn free_offset() -> u16 {
-    for offset in (2000..20000).step_by(89) {
-        let ports = (50051..=50054).chain(9091..=9094).map(|p: u16| p + offset);
-        if ports
-            .into_iter()
-            .all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
-        {
-            return offset;
-        }
-    }
-    panic!("no free port range");
-}
 
 /// GET http://127.0.0.1:PORT/metrics, the body.
 fn scrape(port: u16) -> String {

@@ -2,26 +2,15 @@
 //! where each listens, serves, and stops cleanly on SIGINT.
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
+mod common;
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::free_offset;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
-
-/// Picks a port offset whose gRPC and metrics ports are all free right now.
-fn free_offset() -> u16 {
-    for offset in (1000..20000).step_by(97) {
-        let ports = (50051..=50054).chain(9091..=9094).map(|p: u16| p + offset);
-        if ports
-            .into_iter()
-            .all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
-        {
-            return offset;
-        }
-    }
-    panic!("no free port range");
-}
 
 #[tokio::test]
 async fn the_suite_starts_on_sqlite_prints_its_addresses_and_stops_on_sigint() {
