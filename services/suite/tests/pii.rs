@@ -13,7 +13,7 @@ use std::io::{Read as _, Write as _};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::free_offset;
+use common::{free_offset, stop_with_sigint};
 use csops_testkit::otlp::OtlpReceiver;
 use csops_testkit::tools::grpcurl;
 
@@ -124,7 +124,7 @@ async fn personal_data_reaches_no_log_span_or_metric_of_any_service() {
     let dir = tempfile::tempdir().unwrap();
     let offset = free_offset();
     let log_path = dir.path().join("suite.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_csops-suite"))
+    let child = Command::new(env!("CARGO_BIN_EXE_csops-suite"))
         .arg("--data-dir")
         .arg(dir.path())
         .args(["--port-offset", &offset.to_string(), "--log-format", "json"])
@@ -208,14 +208,7 @@ async fn personal_data_reaches_no_log_span_or_metric_of_any_service() {
         )
         .await;
 
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+    stop_with_sigint(child).await;
     let logs = std::fs::read_to_string(&log_path).unwrap();
 
     // The checks can see what they look for: the records' ids are logged and traced.

@@ -8,7 +8,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::free_offset;
+use common::{free_offset, stop_with_sigint};
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
@@ -134,14 +134,7 @@ async fn the_suite_starts_on_sqlite_prints_its_addresses_and_stops_on_sigint() {
         .unwrap();
     assert!(!unknown.status.success());
 
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+    stop_with_sigint(child).await;
 }
 
 #[test]

@@ -16,3 +16,16 @@ pub fn free_offset() -> u16 {
     }
     panic!("no free port range");
 }
+
+/// Stops the suite as Ctrl-C does (SIGINT) and asserts it exits cleanly.
+pub async fn stop_with_sigint(mut child: std::process::Child) {
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -INT failed");
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
