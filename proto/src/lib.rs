@@ -41,3 +41,11 @@ pub mod feedback {
         tonic::include_proto!("csops.feedback.v1");
     }
 }
+
+/// `csops.audit.v1`: who did what to which record, served by every csops service.
+pub mod audit {
+    /// Version 1 of the audit API.
+    pub mod v1 {
+        tonic::include_proto!("csops.audit.v1");
+    }
+}

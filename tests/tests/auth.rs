@@ -1,7 +1,8 @@
 //! Identity and roles across the suite: every RPC of every service, called with no token, a
 //! forged, an expired and a foreign token, and with a token of each role, answers as the
 //! service's role table says; and the services' own calls to each other (a lookup, an outbox
-//! delivery) carry their service token and are accepted.
+//! delivery) carry their service token and are accepted; each service's audit log names the
+//! token's subject as the actor of every change.
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod common;
@@ -9,6 +10,8 @@ mod common;
 use std::time::Duration;
 
 use common::secured::{bearer, channel, with_token, Four, Wiring, HOUR};
+use csops_proto::audit::v1 as apb;
+use csops_proto::audit::v1::audit_service_client::AuditServiceClient;
 use csops_proto::complaints::v1 as pb;
 use csops_proto::complaints::v1::complaints_service_client::ComplaintsServiceClient;
 use csops_proto::customers::v1 as cpb;
@@ -16,7 +19,7 @@ use csops_proto::customers::v1::customers_service_client::CustomersServiceClient
 use csops_proto::visits::v1 as vpb;
 use csops_proto::visits::v1::visits_service_client::VisitsServiceClient;
 use csops_runtime::auth::dev::{DevIssuer, AUDIENCE, ISSUER};
-use csops_runtime::auth::{self, Role, RoleTable};
+use csops_runtime::auth::{self, Role};
 use csops_testkit::raw;
 use csops_testkit::Backend;
 use tonic::transport::Channel;
@@ -83,34 +86,36 @@ async fn every_rpc_of_every_service_answers_each_caller_as_its_role_table_says()
     let mut problems = Vec::new();
     for service in suite.services() {
         let spec = service.spec;
-        let table: RoleTable = spec.roles;
-        auth::check_table(table, spec.grpc_service).unwrap();
         let channel = channel(service.addr()).await;
-        let methods = raw::methods(spec.grpc_service);
-        assert_eq!(methods.len(), table.len(), "{}", spec.name);
-        for method in &methods {
-            walked += 1;
-            for (what, headers) in &refused_tokens {
-                let code = code_of(&channel, method, headers).await;
-                if code != Code::Unauthenticated {
-                    problems.push(format!("{} with {what}: {code:?}", method.path));
+        // The service's own API and the kit's audit log, each with its table.
+        for (grpc_service, table) in spec.guarded() {
+            auth::check_table(table, grpc_service).unwrap();
+            let methods = raw::methods(grpc_service);
+            assert_eq!(methods.len(), table.len(), "{}", spec.name);
+            for method in &methods {
+                walked += 1;
+                for (what, headers) in &refused_tokens {
+                    let code = code_of(&channel, method, headers).await;
+                    if code != Code::Unauthenticated {
+                        problems.push(format!("{} with {what}: {code:?}", method.path));
+                    }
                 }
-            }
-            let code = code_of(&channel, method, &no_role).await;
-            if code != Code::PermissionDenied {
-                problems.push(format!("{} with no role: {code:?}", method.path));
-            }
-            let allowed = auth::allowed(table, &method.name).unwrap();
-            for (role, headers) in &per_role {
-                let code = code_of(&channel, method, headers).await;
-                let refused = matches!(code, Code::Unauthenticated | Code::PermissionDenied);
-                let permitted = auth::permits(allowed, *role);
-                if permitted == refused {
-                    problems.push(format!(
-                        "{} as {role}: {code:?}, but the table {} it",
-                        method.path,
-                        if permitted { "allows" } else { "refuses" }
-                    ));
+                let code = code_of(&channel, method, &no_role).await;
+                if code != Code::PermissionDenied {
+                    problems.push(format!("{} with no role: {code:?}", method.path));
+                }
+                let allowed = auth::allowed(table, &method.name).unwrap();
+                for (role, headers) in &per_role {
+                    let code = code_of(&channel, method, headers).await;
+                    let refused = matches!(code, Code::Unauthenticated | Code::PermissionDenied);
+                    let permitted = auth::permits(allowed, *role);
+                    if permitted == refused {
+                        problems.push(format!(
+                            "{} as {role}: {code:?}, but the table {} it",
+                            method.path,
+                            if permitted { "allows" } else { "refuses" }
+                        ));
+                    }
                 }
             }
         }
@@ -128,7 +133,10 @@ async fn every_rpc_of_every_service_answers_each_caller_as_its_role_table_says()
             spec.name
         );
     }
-    assert_eq!(walked, 101, "every RPC of the four services");
+    assert_eq!(
+        walked, 105,
+        "every RPC of the four services, and each one's audit log"
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
     suite.stop().await;
@@ -411,6 +419,66 @@ async fn services_call_each_other_with_their_own_tokens() {
     .await
     .unwrap();
     own.get_agenda(agenda("agent-7")).await.unwrap();
+
+    // Each service's audit log says who changed its records, from the tokens: the customer
+    // and the complaint by agent-7 as an agent (not the "lead-9, supervisor" the request
+    // claimed), the assignment by lead-1, the plan by the customers service's delivery.
+    let lead = issuer.token("lead-1", &[Role::Supervisor], None, HOUR);
+    let history = |addr, id: &str| {
+        let lead = lead.clone();
+        let id = id.to_owned();
+        async move {
+            AuditServiceClient::with_interceptor(channel(addr).await, with_token(lead))
+                .list_record_history(apb::ListRecordHistoryRequest {
+                    record_id: id,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .entries
+                .into_iter()
+                .map(|e| (e.action, e.actor_id, e.actor_role))
+                .collect::<Vec<_>>()
+        }
+    };
+    let entry = |action: &str, actor: &str, role: &str| {
+        (action.to_owned(), actor.to_owned(), role.to_owned())
+    };
+    assert_eq!(
+        history(suite.customers.addr(), &customer.id).await,
+        [entry("CreateCustomer", "agent-7", "agent")]
+    );
+    let changes = history(suite.complaints.addr(), &complaint.id).await;
+    assert_eq!(
+        changes.first(),
+        Some(&entry("CreateComplaint", "agent-7", "agent")),
+        "{changes:?}"
+    );
+    assert!(
+        changes.contains(&entry("AssignComplaint", "lead-1", "supervisor")),
+        "{changes:?}"
+    );
+    assert!(changes.iter().all(|(_, actor, _)| actor != "lead-9"));
+    let changes = history(suite.visits.addr(), &plan.id).await;
+    assert!(
+        changes
+            .first()
+            .is_some_and(|(_, _, role)| role == "service"),
+        "{changes:?}"
+    );
+    // Agents may not read the audit log.
+    let refused = AuditServiceClient::with_interceptor(
+        channel(suite.customers.addr()).await,
+        with_token(as_agent("agent-7")),
+    )
+    .list_record_history(apb::ListRecordHistoryRequest {
+        record_id: customer.id.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
 
     suite.stop().await;
 }

@@ -133,8 +133,8 @@ fn hash(text: &str) -> u64 {
 }
 
 /// The role a bad-input call is made as: the one with the widest reach the table admits.
-fn caller_for(spec: &csops_runtime::ServiceSpec, method: &str) -> Role {
-    let allowed = auth::allowed(spec.roles, method).unwrap();
+fn caller_for(table: auth::RoleTable, method: &str) -> Role {
+    let allowed = auth::allowed(table, method).unwrap();
     [
         Role::Supervisor,
         Role::Service,
@@ -298,9 +298,18 @@ async fn walk(
     let mut before = db.fingerprint().await;
     // Accepted calls that changed the database: proof that the fingerprint sees writes.
     let mut seen_writes = 0;
-    let methods = raw::methods(spec.grpc_service);
-    for method in &methods {
-        let role = caller_for(&spec, &method.name);
+    // The service's own API and the kit's audit log.
+    let methods: Vec<_> = spec
+        .guarded()
+        .into_iter()
+        .flat_map(|(grpc_service, table)| {
+            raw::methods(grpc_service)
+                .into_iter()
+                .map(move |method| (table, method))
+        })
+        .collect();
+    for (table, method) in &methods {
+        let role = caller_for(table, &method.name);
         let headers = bearer(&issuer.token(&format!("{role}-1"), &[role], None, HOUR));
         let mut cases = hostile.fixed(&method.input);
         for n in 0..random_cases() {
@@ -407,7 +416,10 @@ async fn every_rpc_answers_bad_input_with_a_clean_status_and_changes_nothing(bac
         writes += seen_writes;
         problems.extend(found);
     }
-    assert_eq!(walked, 101, "every RPC of the four services");
+    assert_eq!(
+        walked, 105,
+        "every RPC of the four services, and each one's audit log"
+    );
     assert!(writes > 0, "the fingerprints never saw an accepted write");
     assert!(
         problems.is_empty(),

@@ -357,6 +357,24 @@ async fn the_readme_complaints_examples_work_as_written() {
         stdout.contains("\"kind\": \"SLA_EVENT_KIND_PAUSED\""),
         "stream: {stdout}"
     );
+    // The audit log: the complaint's changes, each by the token's subject in its role.
+    for action in [
+        "CreateComplaint",
+        "AcknowledgeComplaint",
+        "ResolveComplaint",
+        "RecordCallback",
+    ] {
+        assert!(
+            stdout.contains(&format!("\"action\": \"{action}\"")),
+            "audit: {action}: {stdout}"
+        );
+    }
+    assert!(
+        stdout.matches("\"actorId\": \"lead-1\"").count() >= 9,
+        "audit: {stdout}"
+    );
+    assert!(stdout.contains("\"actorRole\": \"supervisor\""), "{stdout}");
+    assert!(stdout.contains("\"recordKind\": \"complaint\""), "{stdout}");
 
     complaints.stop().await;
     customers.stop().await;

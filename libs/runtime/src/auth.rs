@@ -260,15 +260,52 @@ pub fn principal<T>(request: &tonic::Request<T>) -> Option<&Principal> {
     request.extensions().get::<Principal>()
 }
 
+/// What the task at hand is doing on whose behalf: a call to one of the service's RPCs (its
+/// method name and verified caller) or one of the service's own jobs. The audit log records
+/// it with every change ([`crate::audit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The RPC's method name (e.g. `UpdateCustomer`), or the job's name (e.g. `sla-watcher`).
+    pub action: Arc<str>,
+    /// Who asked for it.
+    pub on_behalf_of: OnBehalfOf,
+}
+
+/// Who a [`Call`] acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnBehalfOf {
+    /// The verified caller of an RPC.
+    Caller(Principal),
+    /// An RPC served with authentication off: nobody verified.
+    Anonymous,
+    /// The service itself (a background job).
+    System,
+}
+
 tokio::task_local! {
-    /// The verified caller of the call being served.
-    static CALLER: Principal;
+    /// The call (or job) the task is serving.
+    static CALL: Call;
+}
+
+/// Returns the call (or job) the task is serving; `None` outside of one.
+pub fn current_call() -> Option<Call> {
+    CALL.try_with(Call::clone).ok()
+}
+
+/// Runs `future` as `call` (what the server layer does per call, and a job per pass).
+pub async fn in_call<F: std::future::Future>(call: Call, future: F) -> F::Output {
+    CALL.scope(call, future).await
 }
 
 /// Returns the verified caller of the call being served (anywhere inside its handler);
 /// `None` when authentication is off or outside a call.
 pub fn caller() -> Option<Principal> {
-    CALLER.try_with(Principal::clone).ok()
+    CALL.try_with(|call| match &call.on_behalf_of {
+        OnBehalfOf::Caller(principal) => Some(principal.clone()),
+        OnBehalfOf::Anonymous | OnBehalfOf::System => None,
+    })
+    .ok()
+    .flatten()
 }
 
 /// The roles that act only on the records assigned to them: agents and field engineers.
@@ -322,11 +359,6 @@ pub fn listing_owner_among(
         },
         None => Ok(asked),
     }
-}
-
-/// Runs `future` as if `principal` were the caller (what the server layer does per call).
-pub async fn as_caller<F: std::future::Future>(principal: Principal, future: F) -> F::Output {
-    CALLER.scope(principal, future).await
 }
 
 /// Why a token was refused (always UNAUTHENTICATED).
@@ -780,32 +812,38 @@ fn bearer_header(token: &str) -> Option<http::HeaderValue> {
 }
 
 /// The server layer: verifies the token and checks the role table before a call reaches
-/// the service.
+/// the service, and keeps the [`Call`] for the call's task.
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
-    gate: Option<Arc<Gate>>,
+    gate: Arc<Gate>,
 }
 
 #[derive(Debug)]
 struct Gate {
-    prefix: String,
-    table: RoleTable,
-    verifier: Arc<Verifier>,
+    /// `(/package.Service/, its role table)` for each gRPC service the server guards.
+    services: Vec<(String, RoleTable)>,
+    /// `None` when authentication is off.
+    verifier: Option<Arc<Verifier>>,
 }
 
 impl AuthLayer {
-    /// Guards the RPCs of `grpc_service` (e.g. `csops.customers.v1.CustomersService`) with
-    /// `table`; lets every call through when `auth` is off.
-    pub fn new(auth: &Auth, grpc_service: &str, table: RoleTable) -> Self {
-        let gate = match auth {
+    /// Guards the RPCs of each `(grpc_service, table)` (e.g.
+    /// `csops.customers.v1.CustomersService`) with its table; lets every call through,
+    /// anonymous, when `auth` is off.
+    pub fn new(auth: &Auth, services: &[(&str, RoleTable)]) -> Self {
+        let verifier = match auth {
             Auth::Off => None,
-            Auth::Jwt(verifier) => Some(Arc::new(Gate {
-                prefix: format!("/{grpc_service}/"),
-                table,
-                verifier: verifier.clone(),
-            })),
+            Auth::Jwt(verifier) => Some(verifier.clone()),
         };
-        Self { gate }
+        Self {
+            gate: Arc::new(Gate {
+                services: services
+                    .iter()
+                    .map(|(name, table)| (format!("/{name}/"), *table))
+                    .collect(),
+                verifier,
+            }),
+        }
     }
 }
 
@@ -824,7 +862,7 @@ impl<S> Layer<S> for AuthLayer {
 #[derive(Debug, Clone)]
 pub struct AuthService<S> {
     inner: S,
-    gate: Option<Arc<Gate>>,
+    gate: Arc<Gate>,
 }
 
 impl<S, B> Service<http::Request<B>> for AuthService<S>
@@ -835,7 +873,7 @@ where
     type Error = S::Error;
     type Future = Either<
         Ready<Result<S::Response, S::Error>>,
-        Either<S::Future, TaskLocalFuture<Principal, S::Future>>,
+        Either<S::Future, TaskLocalFuture<Call, S::Future>>,
     >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -843,34 +881,49 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let Some(gate) = self.gate.as_deref() else {
-            return Either::Right(Either::Left(self.inner.call(request)));
-        };
         // Health, reflection and paths of no service of ours pass: probes and grpcurl's
         // list/describe need no token, and an unknown path gets UNIMPLEMENTED as before.
-        let Some(method) = request.uri().path().strip_prefix(gate.prefix.as_str()) else {
+        let path = request.uri().path();
+        let Some((method, table)) = self.gate.services.iter().find_map(|(prefix, table)| {
+            path.strip_prefix(prefix.as_str())
+                .map(|method| (method, *table))
+        }) else {
             return Either::Right(Either::Left(self.inner.call(request)));
         };
-        let method = method.to_owned();
-        match admit(gate, &method, request.headers()) {
+        let action: Arc<str> = Arc::from(method);
+        let Some(verifier) = self.gate.verifier.as_deref() else {
+            let call = Call {
+                action,
+                on_behalf_of: OnBehalfOf::Anonymous,
+            };
+            return Either::Right(Either::Right(CALL.scope(call, self.inner.call(request))));
+        };
+        match admit(verifier, table, &action, request.headers()) {
             Ok(principal) => {
                 request.extensions_mut().insert(principal.clone());
-                Either::Right(Either::Right(
-                    CALLER.scope(principal, self.inner.call(request)),
-                ))
+                let call = Call {
+                    action,
+                    on_behalf_of: OnBehalfOf::Caller(principal),
+                };
+                Either::Right(Either::Right(CALL.scope(call, self.inner.call(request))))
             }
             Err(status) => {
-                tracing::debug!(method, code = ?status.code(), "call refused by authentication");
+                tracing::debug!(method = %action, code = ?status.code(), "call refused by authentication");
                 Either::Left(futures_util::future::ready(Ok(status.into_http())))
             }
         }
     }
 }
 
-fn admit(gate: &Gate, method: &str, headers: &http::HeaderMap) -> Result<Principal, tonic::Status> {
+fn admit(
+    verifier: &Verifier,
+    table: RoleTable,
+    method: &str,
+    headers: &http::HeaderMap,
+) -> Result<Principal, tonic::Status> {
     let token = bearer_token(headers)?;
-    let principal = gate.verifier.verify(token)?;
-    let roles = allowed(gate.table, method).unwrap_or(&[]);
+    let principal = verifier.verify(token)?;
+    let roles = allowed(table, method).unwrap_or(&[]);
     if principal.has_any(roles) {
         Ok(principal)
     } else {

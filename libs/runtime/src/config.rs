@@ -34,6 +34,15 @@ pub struct ServiceSpec {
 }
 
 impl ServiceSpec {
+    /// Every gRPC service of ours the server serves, with who may call each RPC: the service's
+    /// own API and the kit's audit log ([`crate::audit`]). Health and reflection are open.
+    pub fn guarded(&self) -> [(&'static str, RoleTable); 2] {
+        [
+            (self.grpc_service, self.roles),
+            (crate::audit::GRPC_SERVICE, crate::audit::ROLES),
+        ]
+    }
+
     /// Returns the service's own database variable, e.g. `CUSTOMERS_DATABASE_URL`.
     pub fn database_env(&self) -> String {
         format!("{}_DATABASE_URL", self.name.to_uppercase())

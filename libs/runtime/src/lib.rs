@@ -1,6 +1,7 @@
 //! Server bootstrap shared by csops services: settings, storage, health, reflection, shutdown.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod breaker;
 pub mod change;

@@ -1,6 +1,9 @@
 //! The gRPC server every service runs: its API plus health, reflection (v1 and v1alpha),
 //! tracing and RED metrics, and a graceful stop.
 //!
+//! Every server also serves the audit log of its database ([`crate::audit`],
+//! `csops.audit.v1.AuditService`).
+//!
 //! Every call passes, outermost first: the trace and RED metrics layer, the edge
 //! ([`crate::edge`]), the caller's deadline kept for calls to neighbours
 //! ([`crate::deadline`]), authentication and the service's role table ([`crate::auth`]:
@@ -27,12 +30,14 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
+use crate::audit::{self, AuditApi};
 use crate::auth::AuthLayer;
 use crate::config::{ServiceSpec, Settings};
 use crate::db;
 use crate::deadline::DeadlineLayer;
 use crate::edge::EdgeLayer;
 use crate::overload::AdmissionLayer;
+use csops_proto::audit::v1::audit_service_server::AuditServiceServer;
 
 /// How often health re-checks the database.
 const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(2);
@@ -86,6 +91,8 @@ pub struct Server {
     admission: AdmissionLayer,
     auth: AuthLayer,
     http2_keepalive: Option<Duration>,
+    audit: AuditApi,
+    max_message_size: usize,
 }
 
 /// How long an HTTP/2 ping may go unanswered before the connection is closed.
@@ -109,12 +116,14 @@ impl Server {
             listener,
             metrics_listener,
             metrics,
-            pool,
+            pool: pool.clone(),
             shutdown_grace: settings.shutdown_grace,
             drain_delay: settings.drain_delay,
             admission: AdmissionLayer::new(settings.max_concurrent_calls),
-            auth: AuthLayer::new(&settings.auth, spec.grpc_service, spec.roles),
+            auth: AuthLayer::new(&settings.auth, &spec.guarded()),
             http2_keepalive: settings.http2_keepalive,
+            audit: AuditApi::new(pool.clone(), settings.page_tokens.clone()),
+            max_message_size: settings.max_message_size,
         })
     }
 
@@ -146,7 +155,12 @@ impl Server {
         let health_service = health_service
             .accept_compressed(CompressionEncoding::Gzip)
             .send_compressed(CompressionEncoding::Gzip);
+        let audit_service = AuditServiceServer::new(self.audit)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(self.max_message_size);
         let routes = routes
+            .add_service(audit_service)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
@@ -255,6 +269,7 @@ fn reflection(service: &str) -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
         .with_service_name(service)
+        .with_service_name(audit::GRPC_SERVICE)
         .with_service_name("grpc.health.v1.Health")
         .with_service_name("grpc.reflection.v1.ServerReflection")
         .with_service_name("grpc.reflection.v1alpha.ServerReflection")

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use csops_runtime::time;
 use csops_runtime::wake::Woken;
+use csops_runtime::{audit, time};
 use futures_util::stream::{self, StreamExt as _};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -134,23 +134,28 @@ pub fn check_calendars(metrics: &csops_observability::Metrics, policy: &csops_sl
 /// and checked while the current one is written, so the database and the watcher work at the
 /// same time. A stop request ends the sweep after the batch being written, so shutdown never
 /// waits for a backlog.
+///
+/// Its changes are recorded in the audit log as the job `breach-watcher`.
 pub async fn sweep(core: &Complaints, batch_size: u32) -> Result<usize, StoreError> {
-    let full = batch_size as usize;
-    let mut changed = 0;
-    let mut current = claim(core, batch_size).await?;
-    for n in 1..=MAX_BATCHES {
-        let (span, checked) = current;
-        let more = checked.due == full && n < MAX_BATCHES && !stopping(core);
-        let written = write(core, span, checked);
-        if !more {
-            changed += written.await?.changed;
-            break;
+    audit::as_job("breach-watcher", async {
+        let full = batch_size as usize;
+        let mut changed = 0;
+        let mut current = claim(core, batch_size).await?;
+        for n in 1..=MAX_BATCHES {
+            let (span, checked) = current;
+            let more = checked.due == full && n < MAX_BATCHES && !stopping(core);
+            let written = write(core, span, checked);
+            if !more {
+                changed += written.await?.changed;
+                break;
+            }
+            let (written, next) = tokio::join!(written, claim(core, batch_size));
+            changed += written?.changed;
+            current = next?;
         }
-        let (written, next) = tokio::join!(written, claim(core, batch_size));
-        changed += written?.changed;
-        current = next?;
-    }
-    Ok(changed)
+        Ok(changed)
+    })
+    .await
 }
 
 fn stopping(core: &Complaints) -> bool {
@@ -206,8 +211,12 @@ async fn write(
 /// Re-reads customer facts for every complaint accepted while the customers service was
 /// away, oldest first, [`REEVALUATE_CONCURRENCY`] at a time; returns how many were corrected.
 /// Stops early while the customers service is unreachable (its breaker is open) or when the
-/// service stops.
+/// service stops. Its corrections are recorded in the audit log as the job `reevaluation`.
 pub async fn reevaluate(core: &Complaints) -> Result<usize, StoreError> {
+    audit::as_job("reevaluation", reevaluate_all(core)).await
+}
+
+async fn reevaluate_all(core: &Complaints) -> Result<usize, StoreError> {
     let mut corrected = 0;
     let mut after = None;
     while !stopping(core) && core.customers.available() {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use csops_runtime::{time, Error};
+use csops_runtime::{audit, time, Error};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio_util::sync::CancellationToken;
@@ -56,8 +56,13 @@ pub struct Swept {
     pub churn_signals: usize,
 }
 
-/// One sweep at the current time.
+/// One sweep at the current time; the churn-risk signals it raises are recorded in the audit
+/// log as the job `feedback-sweep`.
 pub async fn sweep_once(core: &Feedback, gauges: &Gauges) -> Result<Swept, Error> {
+    audit::as_job("feedback-sweep", sweep_now(core, gauges)).await
+}
+
+async fn sweep_now(core: &Feedback, gauges: &Gauges) -> Result<Swept, Error> {
     let now = time::now();
     let (callbacks_overdue, findings_overdue) = core.overdue(now).await?;
     gauges.callbacks_overdue.set(callbacks_overdue);

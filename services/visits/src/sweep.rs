@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use csops_runtime::{time, Error};
+use csops_runtime::{audit, time, Error};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use std::sync::Arc;
@@ -52,8 +52,13 @@ pub struct Swept {
     pub plans: usize,
 }
 
-/// One sweep over what is due now.
+/// One sweep over what is due now; its changes are recorded in the audit log as the job
+/// `visits-sweep`.
 pub async fn sweep_once(core: &Visits, gauges: &Gauges) -> Result<Swept, Error> {
+    audit::as_job("visits-sweep", sweep_due(core, gauges)).await
+}
+
+async fn sweep_due(core: &Visits, gauges: &Gauges) -> Result<Swept, Error> {
     let now = time::now();
     let grace = core.rules.visits.grace;
     let mut swept = Swept::default();

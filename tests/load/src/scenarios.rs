@@ -148,6 +148,12 @@ pub const SCENARIOS: &[ScenarioDef] = &[
         build: |s| Box::pin(get_customer(s)),
     },
     ScenarioDef {
+        name: "update_customer",
+        service: "customers",
+        about: "GetCustomer, then UpdateCustomer of its notes with the etag read (2 RPCs), among `seed` customers",
+        build: |s| Box::pin(update_customer(s)),
+    },
+    ScenarioDef {
         name: "list_customers",
         service: "customers",
         about: "ListCustomers: the first page of 20 of one owner agent's customers",
@@ -323,6 +329,40 @@ async fn get_customer(setup: Setup) -> anyhow::Result<Arc<dyn Scenario>> {
         async move {
             client
                 .get_customer(customers_pb::GetCustomerRequest { customer_id })
+                .await
+                .map(drop)
+        }
+    }))
+}
+
+async fn update_customer(setup: Setup) -> anyhow::Result<Arc<dyn Scenario>> {
+    let ids: Arc<Vec<String>> = Arc::new(seed_customers(&setup.target, setup.seed.max(1)).await?);
+    Ok(scenario(move |ctx: CallCtx| {
+        let mut client = CustomersServiceClient::new(setup.target.get(ctx.worker));
+        let index = usize::try_from(ctx.seq % ids.len() as u64).unwrap_or(0);
+        let customer_id = ids[index].clone();
+        async move {
+            let read = client
+                .get_customer(customers_pb::GetCustomerRequest {
+                    customer_id: customer_id.clone(),
+                })
+                .await?
+                .into_inner()
+                .customer
+                .unwrap_or_default();
+            let change = customers_pb::Customer {
+                id: customer_id,
+                etag: read.etag,
+                notes: format!("Called on visit {}; prefers a short call first.", ctx.seq),
+                ..Default::default()
+            };
+            client
+                .update_customer(customers_pb::UpdateCustomerRequest {
+                    customer: Some(change),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["notes".into()],
+                    }),
+                })
                 .await
                 .map(drop)
         }

@@ -247,22 +247,42 @@ const TABLE: RoleTable = &[
     ("DeleteCustomer", &[Role::Supervisor]),
 ];
 
+const AUDIT_TABLE: RoleTable = &[("ListRecordHistory", &[Role::Ops])];
+
 fn guarded(
     issuer: &DevIssuer,
 ) -> impl Service<http::Request<()>, Response = http::Response<tonic::body::Body>, Error = Infallible>
 {
-    let auth = Auth::Jwt(Arc::new(issuer.verifier()));
-    AuthLayer::new(&auth, "csops.customers.v1.CustomersService", TABLE).layer(tower::service_fn(
+    layered(&Auth::Jwt(Arc::new(issuer.verifier())))
+}
+
+fn layered(
+    auth: &Auth,
+) -> impl Service<http::Request<()>, Response = http::Response<tonic::body::Body>, Error = Infallible>
+{
+    let services = [
+        ("csops.customers.v1.CustomersService", TABLE),
+        ("csops.audit.v1.AuditService", AUDIT_TABLE),
+    ];
+    AuthLayer::new(auth, &services).layer(tower::service_fn(
         |request: http::Request<()>| async move {
-            // The service answers with the caller it was given, in a header.
+            // The service answers with the caller it was given and the call it serves.
             let caller = request
                 .extensions()
                 .get::<Principal>()
                 .map_or_else(String::new, |p| p.subject.clone());
+            let action = current_call().map_or_else(String::new, |c| {
+                let who = match c.on_behalf_of {
+                    OnBehalfOf::Caller(p) => p.subject,
+                    OnBehalfOf::Anonymous => "anonymous".to_owned(),
+                    OnBehalfOf::System => "system".to_owned(),
+                };
+                format!("{} by {who}", c.action)
+            });
             let mut response = http::Response::new(tonic::body::Body::empty());
-            response
-                .headers_mut()
-                .insert("x-caller", http::HeaderValue::from_str(&caller).unwrap());
+            let headers = response.headers_mut();
+            headers.insert("x-caller", http::HeaderValue::from_str(&caller).unwrap());
+            headers.insert("x-call", http::HeaderValue::from_str(&action).unwrap());
             Ok::<_, Infallible>(response)
         },
     ))
@@ -307,6 +327,16 @@ async fn the_layer_refuses_before_the_service_and_hands_it_the_caller() {
     let response = service.call(call(delete, Some(&lead))).await.unwrap();
     assert_eq!(code(&response), None);
     assert_eq!(response.headers()["x-caller"], "lead-1");
+    assert_eq!(response.headers()["x-call"], "DeleteCustomer by lead-1");
+
+    // The second service is guarded by its own table.
+    let history = "/csops.audit.v1.AuditService/ListRecordHistory";
+    let response = service.call(call(history, Some(&lead))).await.unwrap();
+    assert_eq!(code(&response), Some(tonic::Code::PermissionDenied));
+    let ops = issuer.token("ops-1", &[Role::Ops], None, HOUR);
+    let response = service.call(call(history, Some(&ops))).await.unwrap();
+    assert_eq!(code(&response), None);
+    assert_eq!(response.headers()["x-call"], "ListRecordHistory by ops-1");
 
     // Probes and reflection need no token.
     for open in [
@@ -316,6 +346,22 @@ async fn the_layer_refuses_before_the_service_and_hands_it_the_caller() {
         let response = service.call(call(open, None)).await.unwrap();
         assert_eq!(code(&response), None, "{open}");
     }
+}
+
+#[tokio::test]
+async fn with_authentication_off_every_call_is_served_as_anonymous() {
+    let mut service = layered(&Auth::Off);
+    let delete = "/csops.customers.v1.CustomersService/DeleteCustomer";
+    let response = service.call(call(delete, None)).await.unwrap();
+    assert_eq!(code(&response), None);
+    assert_eq!(response.headers()["x-caller"], "");
+    assert_eq!(response.headers()["x-call"], "DeleteCustomer by anonymous");
+    // Paths of no service of ours run outside a call.
+    let response = service
+        .call(call("/grpc.health.v1.Health/Check", None))
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-call"], "");
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! `rows` maps what it reads to the domain.
 //!
 //! A complaint is saved with the effects of its change (timeline entries, SLA events, outbox
-//! events, escalation keys) and its retry key in one transaction guarded by its version.
+//! events, escalation keys), its retry key and its audit entry in one transaction guarded by
+//! its version.
 //!
 //! Time columns hold microseconds since the epoch (0 for unset); methods take and return
 //! `DateTime<Utc>` and `Option` and convert here. Only the SLA stream's cursor over
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use csops_observability::TraceHeaders;
+use csops_runtime::audit;
 pub use csops_runtime::db::StoreError;
 use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{self, Key, Recorded};
@@ -31,6 +33,10 @@ use tracing::Span;
 use crate::domain::{Complaint, Effects, Entry, EntryKind, SlaEvent, SlaState};
 pub use effects::CheckedChange;
 use effects::{write_batch_effects, write_effects};
+
+/// The kinds of record the audit log names.
+const COMPLAINT: &str = "complaint";
+const REPLY_VIOLATION: &str = "reply_violation";
 use rows::{
     ComplaintRow, DueRow, EntryRow, SlaEventRow, ViolationRow, COMPLAINT_COLUMNS, DUE_COLUMNS,
     ENTRY_COLUMNS, SLA_EVENT_COLUMNS, VIOLATION_COLUMNS,
@@ -216,6 +222,7 @@ impl Store {
         effects: &Effects,
     ) -> Result<usize, StoreError> {
         write_effects(&mut tx, c, effects).await?;
+        audit::record(&mut tx, COMPLAINT, &c.id, c.update_time.timestamp_micros()).await?;
         tx.commit().await?;
         if !effects.outbox.is_empty() {
             self.outbox_written.notify_one();
@@ -627,6 +634,13 @@ impl Store {
             if !write_batch_effects(&mut tx, &saved).await? {
                 return Ok(BatchSaved::EscalatedBefore);
             }
+            let ids: Vec<&str> = saved.iter().map(|c| c.complaint.id.as_str()).collect();
+            let now = saved
+                .iter()
+                .map(|c| c.complaint.update_time.timestamp_micros())
+                .max()
+                .unwrap_or_default();
+            audit::record_many(&mut tx, COMPLAINT, &ids, now).await?;
             tx.commit().await?;
             if saved.iter().any(|change| !change.effects.outbox.is_empty()) {
                 self.outbox_written.notify_one();
@@ -740,6 +754,13 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
+            let ids: Vec<&str> = records.iter().map(|v| v.id.as_str()).collect();
+            let now = records
+                .iter()
+                .map(|v| v.check_time.timestamp_micros())
+                .max()
+                .unwrap_or_default();
+            audit::record_many(&mut tx, REPLY_VIOLATION, &ids, now).await?;
             tx.commit().await?;
             Ok(())
         }

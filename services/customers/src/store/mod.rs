@@ -1,11 +1,13 @@
 //! Storage of customer files: one method per query, on SQLite or PostgreSQL through
 //! `sqlx::Any`. Only this module speaks SQL; `rows` maps what it reads to the domain. A change
-//! visits must hear of is written to the kit's outbox in the change's transaction.
+//! visits must hear of is written to the kit's outbox in the change's transaction, and every
+//! change to the kit's audit log.
 
 mod rows;
 
 use std::sync::Arc;
 
+use csops_runtime::audit;
 pub use csops_runtime::db::StoreError;
 use csops_runtime::db::Traced as _;
 use csops_runtime::db::{self, classify, DbErrorKind};
@@ -23,6 +25,9 @@ use crate::domain::{
     ChurnSignal, Customer, CustomerChanged, Region, RiskLevel, Tier, CUSTOMER_CHANGED, VISITS,
 };
 use rows::{CustomerRow, COLUMNS};
+
+/// The kind of record the audit log names.
+const CUSTOMER: &str = "customer";
 
 /// Which files a listing includes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +170,13 @@ impl Store {
             if let Some(change) = change {
                 publish(&mut tx, change).await?;
             }
+            audit::record(
+                &mut tx,
+                CUSTOMER,
+                &customer.id,
+                customer.create_time.timestamp_micros(),
+            )
+            .await?;
             tx.commit().await?;
             if change.is_some() {
                 self.outbox_written.notify_one();
@@ -206,17 +218,24 @@ impl Store {
         change: Option<&CustomerChanged>,
     ) -> Result<bool, StoreError> {
         async {
-            let Some(change) = change else {
-                let mut conn = db::acquire(&self.pool).await?;
-                return save(&mut conn, customer, expected_version).await;
-            };
             let mut tx = db::begin(&self.pool).await?;
             if !save(&mut tx, customer, expected_version).await? {
                 return Ok(false);
             }
-            publish(&mut tx, change).await?;
+            if let Some(change) = change {
+                publish(&mut tx, change).await?;
+            }
+            audit::record(
+                &mut tx,
+                CUSTOMER,
+                &customer.id,
+                customer.update_time.timestamp_micros(),
+            )
+            .await?;
             tx.commit().await?;
-            self.outbox_written.notify_one();
+            if change.is_some() {
+                self.outbox_written.notify_one();
+            }
             Ok(true)
         }
         .traced(self.span("UPDATE", "customers", "customers.save"))
@@ -252,6 +271,13 @@ impl Store {
             if !save(&mut tx, customer, expected_version).await? {
                 return Ok(SignalRecorded::Stale);
             }
+            audit::record(
+                &mut tx,
+                CUSTOMER,
+                &customer.id,
+                customer.update_time.timestamp_micros(),
+            )
+            .await?;
             tx.commit().await?;
             Ok(SignalRecorded::Recorded)
         }

@@ -2,6 +2,7 @@
 //! assignee, state, due time) and the delivery of their outcome to the complaints service.
 
 use chrono::{DateTime, Utc};
+use csops_runtime::audit;
 use csops_runtime::db;
 use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{Key, Recorded};
@@ -10,7 +11,7 @@ use csops_runtime::sql::Sql;
 use sqlx::{AnyConnection, AnyPool};
 
 use super::rows::CallbackRow;
-use super::{to_doc, Cursor, Inserted, Store, StoreError};
+use super::{to_doc, Cursor, Inserted, Store, StoreError, CALLBACK};
 use crate::domain::callback::{Callback, CallbackState};
 use crate::domain::SubjectKind;
 
@@ -160,6 +161,8 @@ impl Store {
                 Err(e) => return Err(e),
             }
             insert_callback(&mut tx, callback).await?;
+            let now = callback.create_time.timestamp_micros();
+            audit::record(&mut tx, CALLBACK, &callback.id, now).await?;
             tx.commit().await?;
             Ok(Inserted::Created)
         }
@@ -202,13 +205,9 @@ impl Store {
             if !update_callback(&mut tx, callback, read_version, newest).await? {
                 return Ok(false);
             }
-            outbox::record_change(
-                &mut tx,
-                key,
-                events,
-                callback.update_time.timestamp_micros(),
-            )
-            .await?;
+            let now = callback.update_time.timestamp_micros();
+            outbox::record_change(&mut tx, key, events, now).await?;
+            audit::record(&mut tx, CALLBACK, &callback.id, now).await?;
             tx.commit().await?;
             self.published(events.len());
             Ok(true)

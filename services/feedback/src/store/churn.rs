@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use csops_runtime::audit;
 use csops_runtime::db;
 use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{Key, Recorded};
@@ -16,7 +17,7 @@ use csops_runtime::outbox::{self, NewEvent};
 use csops_runtime::sql::Sql;
 use csops_runtime::time::from_micros_opt;
 
-use super::{from_doc, to_doc, Cursor, Delivery, Store, StoreError};
+use super::{from_doc, to_doc, Cursor, Delivery, Store, StoreError, CHURN_SIGNAL, CUSTOMER_LOSS};
 use crate::domain::churn::{
     ChurnKind, CustomerLoss, LossReason, RiskLevel, RiskSignal, SignalState, SurveySent,
 };
@@ -302,6 +303,8 @@ impl Store {
                     stored.push(s.id.clone());
                 }
             }
+            let ids: Vec<&str> = stored.iter().map(String::as_str).collect();
+            audit::record_many(&mut tx, CHURN_SIGNAL, &ids, now.timestamp_micros()).await?;
             tx.commit().await?;
             self.published(stored.len());
             Ok(stored)
@@ -326,7 +329,8 @@ impl Store {
     /// Saves a changed signal if nobody changed it since `read_version`.
     pub async fn save_signal(&self, s: &RiskSignal, read_version: i64) -> Result<bool, StoreError> {
         async {
-            let mut conn = db::acquire(&self.pool).await?;
+            let now = s.update_time.unwrap_or(s.detect_time).timestamp_micros();
+            let mut tx = db::begin(&self.pool).await?;
             let done = sqlx::query(
                 "UPDATE churn_signals SET state = $1, doc = $2, version = $3, update_time = $4 \
                  WHERE id = $5 AND version = $6",
@@ -334,12 +338,17 @@ impl Store {
             .bind(s.state.code())
             .bind(to_doc(s))
             .bind(s.version)
-            .bind(s.update_time.unwrap_or(s.detect_time).timestamp_micros())
+            .bind(now)
             .bind(&s.id)
             .bind(read_version)
-            .execute(&mut *conn)
+            .execute(&mut *tx)
             .await?;
-            Ok(done.rows_affected() == 1)
+            if done.rows_affected() != 1 {
+                return Ok(false);
+            }
+            audit::record(&mut tx, CHURN_SIGNAL, &s.id, now).await?;
+            tx.commit().await?;
+            Ok(true)
         }
         .traced(self.span("UPDATE", "churn_signals", "feedback.save_signal"))
         .await
@@ -427,6 +436,8 @@ impl Store {
                     }
                 }
             }
+            // A customer has at most one loss: the record is named by the customer's id.
+            audit::record(&mut tx, CUSTOMER_LOSS, &loss.customer_id, now).await?;
             tx.commit().await?;
             Ok(LossInserted::Created)
         }

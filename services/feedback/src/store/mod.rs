@@ -27,6 +27,14 @@ use sqlx::AnyPool;
 use tokio::sync::Notify;
 
 pub use callbacks::{CallbackFilter, Deliveries, Delivery, Stored};
+
+/// The kinds of record the audit log names (every change is recorded in its transaction).
+const TEMPLATE: &str = "survey_template";
+const SURVEY: &str = "survey";
+const CALLBACK: &str = "callback";
+const CHURN_SIGNAL: &str = "churn_signal";
+const CUSTOMER_LOSS: &str = "customer_loss";
+const STAFF_MONTH: &str = "staff_month";
 pub use surveys::{grade_code, service_type_code, SurveyFilter};
 
 /// Result of an idempotent insert.

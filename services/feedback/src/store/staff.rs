@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use csops_runtime::audit;
 use csops_runtime::db;
 use csops_runtime::db::Traced as _;
 use serde::{Deserialize, Serialize};
 
-use super::{from_doc, to_doc, Cursor, Store, StoreError};
+use super::{from_doc, to_doc, Cursor, Store, StoreError, STAFF_MONTH};
 use crate::domain::grades::Grade;
 use crate::domain::Actor;
 
@@ -100,7 +101,7 @@ impl Store {
     pub async fn put_staff_month(&self, record: &StaffRecord) -> Result<(), StoreError> {
         let at = record.update_time.timestamp_micros();
         async {
-            let mut conn = db::acquire(&self.pool).await?;
+            let mut tx = db::begin(&self.pool).await?;
             sqlx::query(
                 "INSERT INTO staff_months (month, agent_id, doc, create_time, update_time) \
                  VALUES ($1, $2, $3, $4, $5) \
@@ -112,8 +113,12 @@ impl Store {
             .bind(to_doc(record))
             .bind(at)
             .bind(at)
-            .execute(&mut *conn)
+            .execute(&mut *tx)
             .await?;
+            // The record is named by agent and month, e.g. "agent-7/2026-11".
+            let id = format!("{}/{}", record.agent_id, record.month);
+            audit::record(&mut tx, STAFF_MONTH, &id, at).await?;
+            tx.commit().await?;
             Ok(())
         }
         .traced(self.span("UPSERT", "staff_months", "feedback.put_staff_month"))

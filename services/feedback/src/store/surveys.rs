@@ -2,6 +2,7 @@
 //! `survey_facts` row the aggregates read, written in the same transaction.
 
 use chrono::{DateTime, Utc};
+use csops_runtime::audit;
 use csops_runtime::db;
 use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{Key, Recorded};
@@ -10,7 +11,7 @@ use csops_runtime::sql::Sql;
 use sqlx::AnyConnection;
 
 use super::rows::DocRow;
-use super::{from_doc, to_doc, Cursor, Inserted, Store, StoreError};
+use super::{from_doc, to_doc, Cursor, Inserted, Store, StoreError, SURVEY};
 use crate::domain::grades::{AdjustmentKind, Grade, ServiceType};
 use crate::domain::scores::Dimension;
 use crate::domain::survey::{Survey, SurveyState};
@@ -235,6 +236,8 @@ impl Store {
             }
             insert_survey(&mut tx, survey).await?;
             write_facts(&mut tx, survey, true).await?;
+            let now = survey.create_time.timestamp_micros();
+            audit::record(&mut tx, SURVEY, &survey.id, now).await?;
             tx.commit().await?;
             Ok(Inserted::Created)
         }
@@ -266,6 +269,7 @@ impl Store {
                 return Ok(false);
             }
             write_facts(&mut tx, s, false).await?;
+            audit::record(&mut tx, SURVEY, &s.id, s.update_time.timestamp_micros()).await?;
             tx.commit().await?;
             Ok(true)
         }

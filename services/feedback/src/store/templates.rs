@@ -1,15 +1,17 @@
 //! Survey templates: one row per version, its document beside the `latest` flag listings and
 //! revisions use.
 
+use csops_runtime::audit;
 use csops_runtime::db;
 use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{Key, Recorded};
 use csops_runtime::outbox;
 use csops_runtime::sql::Sql;
+use csops_runtime::time;
 use sqlx::AnyConnection;
 
 use super::rows::DocRow;
-use super::{from_doc, to_doc, Inserted, Store, StoreError};
+use super::{from_doc, to_doc, Inserted, Store, StoreError, TEMPLATE};
 use crate::domain::survey::Template;
 
 async fn insert_version(conn: &mut AnyConnection, t: &Template) -> Result<(), StoreError> {
@@ -59,6 +61,8 @@ impl Store {
                 Err(e) => return Err(e),
             }
             insert_version(&mut tx, template).await?;
+            let now = template.create_time.timestamp_micros();
+            audit::record(&mut tx, TEMPLATE, &template.id, now).await?;
             tx.commit().await?;
             Ok(Inserted::Created)
         }
@@ -87,6 +91,7 @@ impl Store {
                 Err(StoreError::Duplicate(_)) => return Ok(false),
                 Err(e) => return Err(e),
             }
+            audit::record(&mut tx, TEMPLATE, &template.id, time::now_micros()).await?;
             tx.commit().await?;
             Ok(true)
         }

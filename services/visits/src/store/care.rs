@@ -1,12 +1,14 @@
 //! Care events, created with their visits.
 
 use chrono::NaiveDate;
+use csops_runtime::audit;
 use csops_runtime::db;
 use csops_runtime::db::Traced as _;
 use csops_runtime::sql::Sql;
+use csops_runtime::time;
 
 use super::visits::{in_list, insert_visit, update_visit};
-use super::{docs, from_doc, to_doc, Cursor, Store, StoreError};
+use super::{docs, from_doc, to_doc, Cursor, Store, StoreError, CARE_EVENT, VISIT};
 use crate::domain::care::{CareEvent, CareState, Occasion};
 use crate::domain::visit::Visit;
 
@@ -52,6 +54,8 @@ impl Store {
         async {
             let mut tx = db::begin(&self.pool).await?;
             let mut created = 0;
+            let mut new_care = Vec::new();
+            let mut new_visits = Vec::new();
             for (event, visit) in events {
                 let done = sqlx::query(
                     "INSERT INTO care_events (id, customer_id, plan_id, owner_agent_id, occasion, \
@@ -75,11 +79,20 @@ impl Store {
                 .await?;
                 if done.rows_affected() == 1 {
                     created += 1;
+                    new_care.push(event.id.as_str());
                     if let Some(visit) = visit {
                         insert_visit(&mut tx, visit).await?;
+                        new_visits.push(visit.id.as_str());
                     }
                 }
             }
+            let now = events
+                .iter()
+                .map(|(e, _)| e.prepare_time.timestamp_micros())
+                .max()
+                .unwrap_or_default();
+            audit::record_many(&mut tx, CARE_EVENT, &new_care, now).await?;
+            audit::record_many(&mut tx, VISIT, &new_visits, now).await?;
             tx.commit().await?;
             Ok(created)
         }
@@ -129,7 +142,15 @@ impl Store {
                 if !update_visit(&mut tx, visit, read).await? {
                     return Ok(false);
                 }
+                audit::record(
+                    &mut tx,
+                    VISIT,
+                    &visit.id,
+                    visit.update_time.timestamp_micros(),
+                )
+                .await?;
             }
+            audit::record(&mut tx, CARE_EVENT, &event.id, time::now_micros()).await?;
             tx.commit().await?;
             Ok(true)
         }

@@ -3,6 +3,7 @@
 //! next_check_time for the sweep).
 
 use chrono::{DateTime, Utc};
+use csops_runtime::audit;
 use csops_runtime::db;
 use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{Key, Recorded};
@@ -11,7 +12,7 @@ use csops_runtime::sql::Sql;
 use csops_runtime::time::to_micros_opt;
 use sqlx::AnyConnection;
 
-use super::{docs, from_doc, to_doc, Cursor, Inserted, Store, StoreError};
+use super::{docs, from_doc, to_doc, Cursor, Inserted, Store, StoreError, FIELD_JOB};
 use crate::domain::field_job::{FieldJob, FieldJobKind, FieldJobState};
 
 /// Filters of a field-job listing; they combine with AND, values of one list with OR.
@@ -134,6 +135,13 @@ impl Store {
                 Err(e) => return Err(e),
             }
             insert_job(&mut tx, job, next_check).await?;
+            audit::record(
+                &mut tx,
+                FIELD_JOB,
+                &job.id,
+                job.create_time.timestamp_micros(),
+            )
+            .await?;
             tx.commit().await?;
             Ok(Inserted::Created)
         }
@@ -173,6 +181,13 @@ impl Store {
                 return Ok(false);
             }
             outbox::record_change(&mut tx, key, events, job.update_time.timestamp_micros()).await?;
+            audit::record(
+                &mut tx,
+                FIELD_JOB,
+                &job.id,
+                job.update_time.timestamp_micros(),
+            )
+            .await?;
             tx.commit().await?;
             self.published(events.len());
             Ok(true)

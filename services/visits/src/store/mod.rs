@@ -29,6 +29,12 @@ pub use field_jobs::FieldJobFilter;
 pub use plans::{PlanFilter, PlanVisits};
 pub use visits::VisitFilter;
 
+/// The kinds of record the audit log names (every change is recorded in its transaction).
+const PLAN: &str = "visit_plan";
+const VISIT: &str = "visit";
+const FIELD_JOB: &str = "field_job";
+const CARE_EVENT: &str = "care_event";
+
 use crate::domain::booking::Booking;
 
 /// Result of an idempotent insert.

@@ -1,6 +1,7 @@
 //! Plans, and the plan visits a re-plan writes with them.
 
 use chrono::{DateTime, Utc};
+use csops_runtime::audit;
 use csops_runtime::db;
 use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{Key, Recorded};
@@ -8,7 +9,7 @@ use csops_runtime::outbox::{self, NewEvent};
 use csops_runtime::sql::Sql;
 
 use super::visits::{insert_visit, insert_visits, update_visit};
-use super::{docs, from_doc, to_doc, Cursor, Inserted, Store, StoreError};
+use super::{docs, from_doc, to_doc, Cursor, Inserted, Store, StoreError, PLAN, VISIT};
 use crate::domain::plan::{Plan, PlanState};
 use crate::domain::visit::Visit;
 use crate::domain::Tier;
@@ -99,6 +100,9 @@ impl Store {
             for visit in visits {
                 insert_visit(&mut tx, visit).await?;
             }
+            audit::record(&mut tx, PLAN, &plan.id, now).await?;
+            let visit_ids: Vec<&str> = visits.iter().map(|v| v.id.as_str()).collect();
+            audit::record_many(&mut tx, VISIT, &visit_ids, now).await?;
             tx.commit().await?;
             Ok(Inserted::Created)
         }
@@ -193,6 +197,15 @@ impl Store {
                 .filter(|v| kept.contains(v.plan_id.as_str()))
                 .collect();
             insert_visits(&mut tx, &visits).await?;
+            let now = plans
+                .iter()
+                .map(|(p, _)| p.update_time.timestamp_micros())
+                .max()
+                .unwrap_or_default();
+            let plan_ids: Vec<&str> = inserted.iter().map(String::as_str).collect();
+            audit::record_many(&mut tx, PLAN, &plan_ids, now).await?;
+            let visit_ids: Vec<&str> = visits.iter().map(|v| v.id.as_str()).collect();
+            audit::record_many(&mut tx, VISIT, &visit_ids, now).await?;
             tx.commit().await?;
             Ok(inserted)
         }
@@ -258,8 +271,16 @@ impl Store {
                     return Ok(false);
                 }
             }
-            outbox::record_change(&mut tx, key, events, plan.update_time.timestamp_micros())
-                .await?;
+            let now = plan.update_time.timestamp_micros();
+            outbox::record_change(&mut tx, key, events, now).await?;
+            audit::record(&mut tx, PLAN, &plan.id, now).await?;
+            let visit_ids: Vec<&str> = visits
+                .create
+                .iter()
+                .chain(visits.update.iter().map(|(v, _)| v))
+                .map(|v| v.id.as_str())
+                .collect();
+            audit::record_many(&mut tx, VISIT, &visit_ids, now).await?;
             tx.commit().await?;
             self.published(events.len());
             Ok(true)

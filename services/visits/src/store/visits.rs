@@ -1,6 +1,7 @@
 //! Visits.
 
 use chrono::{DateTime, Utc};
+use csops_runtime::audit;
 use csops_runtime::db;
 use csops_runtime::db::Traced as _;
 use csops_runtime::idempotency::{Key, Recorded};
@@ -9,7 +10,7 @@ use csops_runtime::sql::Sql;
 use csops_runtime::time::to_micros_opt;
 use sqlx::AnyConnection;
 
-use super::{docs, from_doc, to_doc, Cursor, Inserted, Store, StoreError};
+use super::{docs, from_doc, to_doc, Cursor, Inserted, Store, StoreError, VISIT};
 use crate::domain::visit::{CareKind, Purpose, Visit, VisitState};
 use crate::domain::Method;
 
@@ -153,6 +154,13 @@ impl Store {
                 Err(e) => return Err(e),
             }
             insert_visit(&mut tx, visit).await?;
+            audit::record(
+                &mut tx,
+                VISIT,
+                &visit.id,
+                visit.create_time.timestamp_micros(),
+            )
+            .await?;
             tx.commit().await?;
             self.published(events.len());
             Ok(Inserted::Created)
@@ -190,6 +198,13 @@ impl Store {
             }
             outbox::record_change(&mut tx, None, events, visit.update_time.timestamp_micros())
                 .await?;
+            audit::record(
+                &mut tx,
+                VISIT,
+                &visit.id,
+                visit.update_time.timestamp_micros(),
+            )
+            .await?;
             tx.commit().await?;
             self.published(events.len());
             Ok(true)
