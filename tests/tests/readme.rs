@@ -10,7 +10,9 @@ use std::time::Duration;
 use csops_observability::Metrics;
 use csops_runtime::auth::dev::DevIssuer;
 use csops_runtime::auth::{Auth, Credentials, Role};
+use csops_runtime::tls::{Tls, TlsFiles};
 use csops_runtime::Settings;
+use csops_testkit::certs::TestCa;
 use csops_testkit::server::Running;
 use csops_testkit::tools::{grpcurl, repo_root};
 
@@ -375,6 +377,96 @@ async fn the_readme_complaints_examples_work_as_written() {
     );
     assert!(stdout.contains("\"actorRole\": \"supervisor\""), "{stdout}");
     assert!(stdout.contains("\"recordKind\": \"complaint\""), "{stdout}");
+
+    complaints.stop().await;
+    customers.stop().await;
+}
+
+/// Settings with mutual TLS from `certs/` under `dir`: the server's certificate (for
+/// localhost and 127.0.0.1), callers' certificates from the same CA, and that CA trusted for
+/// `https://` neighbours.
+fn with_tls(mut settings: Settings, dir: &std::path::Path) -> Settings {
+    let certs = dir.join("certs");
+    let tls = Tls::load(
+        TlsFiles {
+            cert: Some(certs.join("server.pem")),
+            key: Some(certs.join("server.key")),
+            client_ca: Some(certs.join("ca.pem")),
+            ca: Some(certs.join("ca.pem")),
+        },
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    settings.credentials = settings.credentials.with_tls(tls.clone());
+    settings.tls = tls;
+    settings
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_tls_examples_work_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    let ca = TestCa::new("csops readme CA");
+    ca.write(&certs, "ca");
+    ca.issue(&["localhost", "127.0.0.1"])
+        .write(&certs, "server");
+    ca.issue(&["readme-user"]).write(&certs, "client");
+
+    let settings = with_tls(
+        with_auth(Settings::for_tests(&Settings::sqlite_url(
+            dir.path(),
+            "customers",
+        ))),
+        dir.path(),
+    );
+    let app = csops_customers::App::build(&settings, Metrics::new())
+        .await
+        .unwrap();
+    let customers = Running::spawn(app.local_addr(), |stop| async move {
+        app.run_until_stopped(stop).await.unwrap();
+    });
+    let settings = with_tls(
+        with_auth(Settings::for_tests(&Settings::sqlite_url(
+            dir.path(),
+            "complaints",
+        ))),
+        dir.path(),
+    );
+    let config = csops_complaints::Config::for_tests(&format!(
+        "https://127.0.0.1:{}",
+        customers.addr.port()
+    ));
+    let app = csops_complaints::App::build(&settings, config, Metrics::new())
+        .await
+        .unwrap();
+    let complaints = Running::spawn(app.local_addr(), |stop| async move {
+        app.run_until_stopped(stop).await.unwrap();
+    });
+
+    let script = format!(
+        "cd {}\n{}",
+        dir.path().display(),
+        readme_block("grpcurl-tls")
+            .replace(
+                "localhost:50051",
+                &format!("127.0.0.1:{}", customers.addr.port())
+            )
+            .replace(
+                "localhost:50052",
+                &format!("127.0.0.1:{}", complaints.addr.port())
+            )
+    );
+    let stdout = run_script(script).await;
+    assert!(
+        stdout.contains("csops.customers.v1.CustomersService\n"),
+        "{stdout}"
+    );
+    // The complaint took the customer's tier and region from customers, over mutual TLS (the
+    // complaints service's lookup would fall back to the defaults, A-tier urban, otherwise).
+    assert!(stdout.contains("\"tier\": \"CUSTOMER_TIER_C\""), "{stdout}");
+    assert!(stdout.contains("\"region\": \"REGION_RURAL\""), "{stdout}");
+    assert!(!stdout.contains("\"defaulted\": true"), "{stdout}");
 
     complaints.stop().await;
     customers.stop().await;

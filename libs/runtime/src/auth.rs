@@ -728,9 +728,13 @@ pub enum Auth {
     Jwt(Arc<Verifier>),
 }
 
-/// The token a service presents to its neighbours.
+/// What a service presents to its neighbours: its bearer token and, with native TLS
+/// ([`crate::tls`]), its certificate and the CA their certificates must chain to.
 #[derive(Clone, Default)]
-pub struct Credentials(Option<Arc<Source>>);
+pub struct Credentials {
+    token: Option<Arc<Source>>,
+    tls: crate::tls::Tls,
+}
 
 enum Source {
     Fixed(http::HeaderValue),
@@ -742,24 +746,28 @@ enum Source {
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.as_deref() {
-            None => f.write_str("Credentials(none)"),
-            Some(Source::Fixed(_)) => f.write_str("Credentials(fixed)"),
-            Some(Source::File { path, .. }) => write!(f, "Credentials(file {})", path.display()),
+        match self.token.as_deref() {
+            None => f.write_str("Credentials(none")?,
+            Some(Source::Fixed(_)) => f.write_str("Credentials(fixed")?,
+            Some(Source::File { path, .. }) => write!(f, "Credentials(file {}", path.display())?,
         }
+        write!(f, ", {:?})", self.tls)
     }
 }
 
 impl Credentials {
     /// No token: neighbours must run with authentication off.
     pub fn none() -> Self {
-        Self(None)
+        Self::default()
     }
 
     /// Always presents `token`.
     pub fn bearer(token: &str) -> Result<Self, String> {
         bearer_header(token)
-            .map(|h| Self(Some(Arc::new(Source::Fixed(h)))))
+            .map(|h| Self {
+                token: Some(Arc::new(Source::Fixed(h))),
+                tls: crate::tls::Tls::off(),
+            })
             .ok_or_else(|| "the token is not a valid header value".to_owned())
     }
 
@@ -771,15 +779,29 @@ impl Credentials {
         if bearer_header(&text).is_none() {
             return Err(format!("{} does not hold a token", path.display()));
         }
-        Ok(Self(Some(Arc::new(Source::File {
-            path: path.to_owned(),
-            cached: Mutex::new(None),
-        }))))
+        Ok(Self {
+            token: Some(Arc::new(Source::File {
+                path: path.to_owned(),
+                cached: Mutex::new(None),
+            })),
+            tls: crate::tls::Tls::off(),
+        })
+    }
+
+    /// The same token, with `tls` for `https://` neighbours.
+    #[must_use]
+    pub fn with_tls(self, tls: crate::tls::Tls) -> Self {
+        Self { tls, ..self }
+    }
+
+    /// The TLS material for `https://` neighbours (off unless configured).
+    pub fn tls(&self) -> &crate::tls::Tls {
+        &self.tls
     }
 
     /// The `authorization` header to send, if any.
     pub fn header(&self) -> Option<http::HeaderValue> {
-        match self.0.as_deref()? {
+        match self.token.as_deref()? {
             Source::Fixed(header) => Some(header.clone()),
             Source::File { path, cached } => {
                 let mut cached = cached.lock().unwrap_or_else(|e| e.into_inner());

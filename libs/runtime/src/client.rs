@@ -31,6 +31,7 @@ use tower_service::Service;
 
 use crate::auth::Credentials;
 use crate::deadline::{self, GRPC_TIMEOUT};
+use crate::tls::Tls;
 
 /// How often the name is resolved again.
 const RESOLVE_INTERVAL: Duration = Duration::from_secs(15);
@@ -79,7 +80,7 @@ pub fn observed_channel(
     if url.trim().is_empty() {
         return None;
     }
-    match balanced_channel(url, timeout) {
+    match balanced_channel(url, timeout, credentials.tls()) {
         Ok(channel) => Some(
             GrpcClientLayer::with_metrics(metrics.clone()).layer(Deadlined {
                 inner: channel,
@@ -96,9 +97,11 @@ pub fn observed_channel(
 
 /// Returns a channel to `url` (e.g. `http://customers:50051`) that connects lazily, applies
 /// `timeout` to connecting and to every call, and balances across the resolved addresses.
-/// Must be called inside a tokio runtime: it spawns the resolver task, which ends when the
-/// channel is dropped.
-pub fn balanced_channel(url: &str, timeout: Duration) -> Result<Channel, ClientError> {
+/// An `https://` URL is called over TLS with `tls` (the neighbour's certificate must carry
+/// the URL's host name and chain to `--tls-ca`); when the certificates are renewed, every
+/// connection is replaced by one made with the new ones. Must be called inside a tokio
+/// runtime: it spawns the resolver task, which ends when the channel is dropped.
+pub fn balanced_channel(url: &str, timeout: Duration, tls: &Tls) -> Result<Channel, ClientError> {
     let invalid = |reason: &str| ClientError::InvalidUrl {
         url: url.to_owned(),
         reason: reason.to_owned(),
@@ -107,24 +110,54 @@ pub fn balanced_channel(url: &str, timeout: Duration) -> Result<Channel, ClientE
     let host = uri.host().ok_or_else(|| invalid("no host"))?.to_owned();
     let port = uri.port_u16().ok_or_else(|| invalid("no port"))?;
     let scheme = uri.scheme_str().unwrap_or("http").to_owned();
+    let secure = scheme == "https";
+    let name = host.trim_matches(['[', ']']).to_owned();
+    if secure && tls.client_config(&name).is_none() {
+        return Err(invalid(
+            "https:// needs --tls-ca, the CA the neighbour's certificate chains to",
+        ));
+    }
+    let renewals = tls.clone();
+    let tls = tls.clone();
     let endpoint_for = move |addr: SocketAddr| -> Option<Endpoint> {
-        Endpoint::from_shared(format!("{scheme}://{addr}"))
-            .ok()
-            .map(|e| configure(e, timeout))
+        let endpoint = Endpoint::from_shared(format!("{scheme}://{addr}")).ok()?;
+        let endpoint = if secure {
+            endpoint.tls_config(tls.client_config(&name)?).ok()?
+        } else {
+            endpoint
+        };
+        Some(configure(endpoint, timeout))
     };
-    if host
-        .trim_matches(['[', ']'])
-        .parse::<std::net::IpAddr>()
-        .is_ok()
+    if !secure
+        && host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok()
     {
         let endpoint =
             Endpoint::from_shared(url.trim().to_owned()).map_err(|_| invalid("not a URL"))?;
         return Ok(configure(endpoint, timeout).connect_lazy());
     }
     let (channel, changes) = Channel::balance_channel::<SocketAddr>(64);
+    let every = renewals
+        .reload_every()
+        .map_or(RESOLVE_INTERVAL, |r| r.min(RESOLVE_INTERVAL));
     tokio::spawn(async move {
         let mut known: HashSet<SocketAddr> = HashSet::new();
+        let mut generation = renewals.generation();
         loop {
+            // Renewed certificates: every address gets a connection made with them (the
+            // balancer replaces the service of the same key).
+            if secure && renewals.generation() != generation {
+                generation = renewals.generation();
+                for addr in &known {
+                    if let Some(endpoint) = endpoint_for(*addr) {
+                        if changes.send(Change::Insert(*addr, endpoint)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
             match tokio::net::lookup_host((host.as_str(), port)).await {
                 Ok(addrs) => {
                     let now: HashSet<SocketAddr> = addrs.collect();
@@ -148,7 +181,7 @@ pub fn balanced_channel(url: &str, timeout: Duration) -> Result<Channel, ClientE
                 }
             }
             tokio::select! {
-                () = tokio::time::sleep(RESOLVE_INTERVAL) => {}
+                () = tokio::time::sleep(every) => {}
                 () = changes.closed() => return,
             }
         }
@@ -405,10 +438,20 @@ mod tests {
 
     #[tokio::test]
     async fn urls_without_a_port_or_host_are_rejected() {
-        assert!(balanced_channel("http://customers", Duration::from_secs(1)).is_err());
-        assert!(balanced_channel("not a url", Duration::from_secs(1)).is_err());
-        assert!(balanced_channel("http://127.0.0.1:50051", Duration::from_secs(1)).is_ok());
-        assert!(balanced_channel("http://localhost:50051", Duration::from_secs(1)).is_ok());
+        assert!(balanced_channel("http://customers", Duration::from_secs(1), &Tls::off()).is_err());
+        assert!(balanced_channel("not a url", Duration::from_secs(1), &Tls::off()).is_err());
+        assert!(balanced_channel(
+            "http://127.0.0.1:50051",
+            Duration::from_secs(1),
+            &Tls::off()
+        )
+        .is_ok());
+        assert!(balanced_channel(
+            "http://localhost:50051",
+            Duration::from_secs(1),
+            &Tls::off()
+        )
+        .is_ok());
     }
 
     #[tokio::test]
@@ -439,8 +482,12 @@ mod tests {
                 .add_service(health)
                 .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
         );
-        let channel =
-            balanced_channel(&format!("http://localhost:{port}"), Duration::from_secs(2)).unwrap();
+        let channel = balanced_channel(
+            &format!("http://localhost:{port}"),
+            Duration::from_secs(2),
+            &Tls::off(),
+        )
+        .unwrap();
         let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
         let mut last = None;
         // The resolver fills the pool asynchronously; the first calls may find it empty.

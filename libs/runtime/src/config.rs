@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::{Auth, Credentials, RoleTable, Verifier};
 use crate::paging::PageTokens;
+use crate::tls::{Tls, TlsFiles};
 
 /// Static facts about one service that shape its settings and its server.
 #[derive(Debug, Clone, Copy)]
@@ -90,8 +91,10 @@ pub struct Settings {
     pub http2_keepalive: Option<Duration>,
     /// Whether calls need a bearer token, and the keys that verify it.
     pub auth: Auth,
-    /// The token this service presents to its neighbours.
+    /// What this service presents to its neighbours (its token; its certificate with TLS).
     pub credentials: Credentials,
+    /// Native TLS for the server (off: plaintext, the mesh's mTLS protects the wire).
+    pub tls: Tls,
     /// The largest request message the server decodes (after decompression), in bytes; a
     /// larger one is refused with RESOURCE_EXHAUSTED before it is read whole.
     pub max_message_size: usize,
@@ -121,6 +124,7 @@ impl Settings {
             http2_keepalive: Some(Duration::from_secs(20)),
             auth: Auth::Off,
             credentials: Credentials::none(),
+            tls: Tls::off(),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
         }
     }
@@ -217,6 +221,39 @@ struct CommonArgs {
     /// read again every 30 s so a rotated token is picked up.
     #[arg(long, env = "CSOPS_AUTH_TOKEN_FILE", value_name = "FILE")]
     auth_token_file: Option<PathBuf>,
+    /// The service's TLS certificate chain (PEM). With --tls-key the server speaks only TLS,
+    /// and the service presents it to https:// neighbours. Default: plaintext (the mesh's
+    /// mTLS, e.g. Linkerd, protects the wire).
+    #[arg(long, env = "CSOPS_TLS_CERT", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "CSOPS_TLS_KEY", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) a client's certificate must chain to: mutual TLS, a client
+    /// without one is refused in the handshake.
+    #[arg(long, env = "CSOPS_TLS_CLIENT_CA", value_name = "FILE")]
+    tls_client_ca: Option<PathBuf>,
+    /// CA certificates (PEM) that https:// neighbours' certificates must chain to.
+    #[arg(long, env = "CSOPS_TLS_CA", value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// How often the TLS files are read again, so renewed certificates take effect without a
+    /// restart.
+    #[arg(long, env = "CSOPS_TLS_RELOAD_INTERVAL", value_name = "DURATION", default_value = "30s",
+          value_parser = parse_duration)]
+    tls_reload_interval: Duration,
+}
+
+fn tls_settings(common: &CommonArgs) -> Result<Tls, ConfigError> {
+    let files = TlsFiles {
+        cert: common.tls_cert.clone(),
+        key: common.tls_key.clone(),
+        client_ca: common.tls_client_ca.clone(),
+        ca: common.tls_ca.clone(),
+    };
+    Tls::load(files, common.tls_reload_interval).map_err(|message| ConfigError::Invalid {
+        name: "--tls-* / CSOPS_TLS_*".to_owned(),
+        message,
+    })
 }
 
 fn auth_settings(common: &CommonArgs) -> Result<(Auth, Credentials), ConfigError> {
@@ -351,6 +388,8 @@ where
     let common = CommonArgs::from_arg_matches(&matches)?;
     let extra = E::from_arg_matches(&matches)?;
     let (auth, credentials) = auth_settings(&common)?;
+    let tls = tls_settings(&common)?;
+    let credentials = credentials.with_tls(tls.clone());
     let (url, source) = match (common.database_url, env("DATABASE_URL")) {
         (Some(url), _) => (url, format!("--database-url / {}", spec.database_env())),
         (None, Some(url)) => (url, "DATABASE_URL".to_owned()),
@@ -379,6 +418,7 @@ where
     let settings = Settings {
         auth,
         credentials,
+        tls,
         page_tokens: PageTokens::new(token_secret.expose_secret().as_bytes()),
         listen_addr: common.listen_addr,
         metrics_addr: common.metrics_addr.0,

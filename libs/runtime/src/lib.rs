@@ -22,6 +22,7 @@ pub mod shutdown;
 pub mod sql;
 pub mod statistics;
 pub mod time;
+pub mod tls;
 pub mod violations;
 pub mod wake;
 

@@ -9,7 +9,8 @@
 //! ([`crate::deadline`]), authentication and the service's role table ([`crate::auth`]:
 //! UNAUTHENTICATED, PERMISSION_DENIED) and admission ([`crate::overload`]: beyond
 //! `--max-concurrent-calls` a call is refused at once with RESOURCE_EXHAUSTED). A caller
-//! without a valid token never takes one of the admission's slots. HTTP/2 pings every
+//! without a valid token never takes one of the admission's slots. With `--tls-cert` the
+//! server speaks only TLS, mutual with `--tls-client-ca` ([`crate::tls`]). HTTP/2 pings every
 //! `--http2-keepalive` drop connections whose client vanished.
 //!
 //! Health has two names: `""` for liveness (SERVING while the process runs) and the service's
@@ -37,6 +38,7 @@ use crate::db;
 use crate::deadline::DeadlineLayer;
 use crate::edge::EdgeLayer;
 use crate::overload::AdmissionLayer;
+use crate::tls::Tls;
 use csops_proto::audit::v1::audit_service_server::AuditServiceServer;
 
 /// How often health re-checks the database.
@@ -93,6 +95,7 @@ pub struct Server {
     http2_keepalive: Option<Duration>,
     audit: AuditApi,
     max_message_size: usize,
+    tls: Tls,
 }
 
 /// How long an HTTP/2 ping may go unanswered before the connection is closed.
@@ -124,6 +127,7 @@ impl Server {
             http2_keepalive: settings.http2_keepalive,
             audit: AuditApi::new(pool.clone(), settings.page_tokens.clone()),
             max_message_size: settings.max_message_size,
+            tls: settings.tls.clone(),
         })
     }
 
@@ -198,24 +202,31 @@ impl Server {
         let (grpc_stop_tx, grpc_stop_rx) = oneshot::channel::<()>();
         // Cancelled when the listener closes: open streams then end with UNAVAILABLE.
         let streams_end = CancellationToken::new();
-        // TCP_NODELAY as tonic's own `serve` sets it: with Nagle on, a response written in
-        // two segments waits for the client's delayed ACK (~40 ms per unary call).
-        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
-        let mut server_task = tokio::spawn(
-            tonic::transport::Server::builder()
-                .http2_keepalive_interval(self.http2_keepalive)
-                .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
-                .layer(GrpcServerLayer::new(self.metrics.clone()))
-                .layer(EdgeLayer::new(streams_end.clone()))
-                .layer(DeadlineLayer)
-                .layer(self.auth.clone())
-                .layer(self.admission.clone())
-                .add_routes(routes)
-                .serve_with_incoming_shutdown(incoming, async move {
-                    let _ = grpc_stop_rx.await;
-                }),
-        );
-        tracing::info!(service = self.spec.name, addr = %addr.map_or_else(String::new, |a| a.to_string()), "serving");
+        let router = tonic::transport::Server::builder()
+            .http2_keepalive_interval(self.http2_keepalive)
+            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+            .layer(GrpcServerLayer::new(self.metrics.clone()))
+            .layer(EdgeLayer::new(streams_end.clone()))
+            .layer(DeadlineLayer)
+            .layer(self.auth.clone())
+            .layer(self.admission.clone())
+            .add_routes(routes);
+        let grpc_stop = async move {
+            let _ = grpc_stop_rx.await;
+        };
+        let tls = self.tls.serves_tls();
+        let mut server_task = if tls {
+            tokio::spawn(router.serve_with_incoming_shutdown(
+                crate::tls::incoming(self.listener, self.tls.clone()),
+                grpc_stop,
+            ))
+        } else {
+            // TCP_NODELAY as tonic's own `serve` sets it: with Nagle on, a response written
+            // in two segments waits for the client's delayed ACK (~40 ms per unary call).
+            let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
+            tokio::spawn(router.serve_with_incoming_shutdown(incoming, grpc_stop))
+        };
+        tracing::info!(service = self.spec.name, addr = %addr.map_or_else(String::new, |a| a.to_string()), tls, "serving");
 
         tokio::select! {
             () = stop => {}

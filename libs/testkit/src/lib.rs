@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backend;
+pub mod certs;
 pub mod hostile;
 pub mod otlp;
 pub mod postgres;

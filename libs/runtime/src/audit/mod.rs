@@ -133,6 +133,68 @@ pub async fn record_many(
     .await
 }
 
+/// The audit entry of a change, for a store that writes it in the change's own statement (on
+/// PostgreSQL, a change without a transaction: [`Entry::after`]).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    kind: &'static str,
+    action: Arc<str>,
+    actor_id: String,
+    actor_role: &'static str,
+    trace_id: String,
+    now_micros: i64,
+}
+
+impl Entry {
+    /// The entry of the task's call changing a record of `kind` at `now_micros`.
+    pub fn of_call(kind: &'static str, now_micros: i64) -> Self {
+        let (action, actor_id, actor_role) = actor();
+        Self {
+            kind,
+            action,
+            actor_id,
+            actor_role,
+            trace_id: trace_id(),
+            now_micros,
+        }
+    }
+
+    /// PostgreSQL only: `update` (an `UPDATE … RETURNING id` with `params` placeholders) and
+    /// the entry of each row it changed, as one statement. Bind the update's values, then the
+    /// entry's ([`Entry::bind`]); the statement reports as many rows as the update changed.
+    /// One statement is atomic without a transaction: the change saves BEGIN and COMMIT.
+    pub fn after(update: &str, params: usize) -> String {
+        let p = |n: usize| params + n;
+        format!(
+            "WITH changed AS ({update}) INSERT INTO audit_log (id, record_kind, record_id, \
+             action, actor_id, actor_role, trace_id, create_time) SELECT ${}, ${}, id, ${}, \
+             ${}, ${}, ${}, ${} FROM changed",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6),
+            p(7)
+        )
+    }
+
+    /// Binds the entry's values to a statement made by [`Entry::after`].
+    pub fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        query
+            .bind(new_id())
+            .bind(self.kind)
+            .bind(&*self.action)
+            .bind(self.actor_id.as_str())
+            .bind(self.actor_role)
+            .bind(self.trace_id.as_str())
+            .bind(self.now_micros)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;

@@ -218,6 +218,10 @@ impl Store {
         change: Option<&CustomerChanged>,
     ) -> Result<bool, StoreError> {
         async {
+            if change.is_none() && self.system == "postgresql" {
+                let mut conn = db::acquire(&self.pool).await?;
+                return save_audited(&mut conn, customer, expected_version).await;
+            }
             let mut tx = db::begin(&self.pool).await?;
             if !save(&mut tx, customer, expected_version).await? {
                 return Ok(false);
@@ -362,38 +366,63 @@ async fn publish(conn: &mut AnyConnection, change: &CustomerChanged) -> Result<(
     outbox::write(conn, &event, change.customer.update_time.timestamp_micros()).await
 }
 
+/// The guarded update of a customer: 18 parameters, bound by [`bind_update`].
+const UPDATE: &str = "UPDATE customers SET display_name = $1, search_name = $2, \
+     search_phones = $3, tier = $4, key_account = $5, region = $6, owner_agent_id = $7, \
+     state = $8, profile = $9, tier_history = $10, lifetime_value_minor = $11, version = $12, \
+     update_time = $13, delete_time = $14, churn_risk = $15, churn_signals = $16 \
+     WHERE id = $17 AND version = $18";
+
 async fn save(
     conn: &mut AnyConnection,
     customer: &Customer,
     expected_version: i64,
 ) -> Result<bool, StoreError> {
-    let result = sqlx::query(
-        "UPDATE customers SET display_name = $1, search_name = $2, search_phones = $3, tier = $4, \
-         key_account = $5, region = $6, owner_agent_id = $7, state = $8, profile = $9, \
-         tier_history = $10, lifetime_value_minor = $11, version = $12, update_time = $13, \
-         delete_time = $14, churn_risk = $15, churn_signals = $16 WHERE id = $17 AND version = $18",
-    )
-    .bind(&customer.display_name)
-    .bind(customer.search_name())
-    .bind(customer.search_phones())
-    .bind(customer.tier.code())
-    .bind(i64::from(customer.key_account))
-    .bind(customer.region.code())
-    .bind(&customer.owner_agent_id)
-    .bind(customer.state.code())
-    .bind(to_json(&customer.profile))
-    .bind(to_json(&customer.tier_history))
-    .bind(customer.lifetime_value_minor())
-    .bind(customer.version)
-    .bind(customer.update_time.timestamp_micros())
-    .bind(to_micros_opt(customer.delete_time))
-    .bind(churn_rank(customer))
-    .bind(to_json(&customer.churn_signals))
-    .bind(&customer.id)
-    .bind(expected_version)
-    .execute(conn)
-    .await?;
+    let result = bind_update(sqlx::query(UPDATE), customer, expected_version)
+        .execute(conn)
+        .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// PostgreSQL: the guarded update and its audit entry in one statement (atomic without a
+/// transaction, so a change that writes no event costs one round trip, as before auditing).
+async fn save_audited(
+    conn: &mut AnyConnection,
+    customer: &Customer,
+    expected_version: i64,
+) -> Result<bool, StoreError> {
+    static STATEMENT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| audit::Entry::after(&format!("{UPDATE} RETURNING id"), 18));
+    let entry = audit::Entry::of_call(CUSTOMER, customer.update_time.timestamp_micros());
+    let query = bind_update(sqlx::query(STATEMENT.as_str()), customer, expected_version);
+    let result = entry.bind(query).execute(conn).await?;
+    Ok(result.rows_affected() == 1)
+}
+
+fn bind_update<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    customer: &'q Customer,
+    expected_version: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(&customer.display_name)
+        .bind(customer.search_name())
+        .bind(customer.search_phones())
+        .bind(customer.tier.code())
+        .bind(i64::from(customer.key_account))
+        .bind(customer.region.code())
+        .bind(&customer.owner_agent_id)
+        .bind(customer.state.code())
+        .bind(to_json(&customer.profile))
+        .bind(to_json(&customer.tier_history))
+        .bind(customer.lifetime_value_minor())
+        .bind(customer.version)
+        .bind(customer.update_time.timestamp_micros())
+        .bind(to_micros_opt(customer.delete_time))
+        .bind(churn_rank(customer))
+        .bind(to_json(&customer.churn_signals))
+        .bind(&customer.id)
+        .bind(expected_version)
 }
 
 fn churn_rank(customer: &Customer) -> i64 {
