@@ -413,16 +413,18 @@ async fn the_readme_tls_examples_work_as_written() {
         .write(&certs, "server");
     ca.issue(&["readme-user"]).write(&certs, "client");
 
-    let settings = with_tls(
+    let mut settings = with_tls(
         with_auth(Settings::for_tests(&Settings::sqlite_url(
             dir.path(),
             "customers",
         ))),
         dir.path(),
     );
+    settings.health_addr = Some("127.0.0.1:0".parse().unwrap());
     let app = csops_customers::App::build(&settings, Metrics::new())
         .await
         .unwrap();
+    let health_addr = app.health_addr().unwrap();
     let customers = Running::spawn(app.local_addr(), |stop| async move {
         app.run_until_stopped(stop).await.unwrap();
     });
@@ -467,6 +469,31 @@ async fn the_readme_tls_examples_work_as_written() {
     assert!(stdout.contains("\"tier\": \"CUSTOMER_TIER_C\""), "{stdout}");
     assert!(stdout.contains("\"region\": \"REGION_RURAL\""), "{stdout}");
     assert!(!stdout.contains("\"defaulted\": true"), "{stdout}");
+    // The probes' plaintext port answers health (as the kubelet asks), and nothing else.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{health_addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let health = tonic_health::pb::health_client::HealthClient::new(channel.clone())
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "csops.customers.v1.CustomersService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        health.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    let list = csops_testkit::raw::methods("csops.customers.v1.CustomersService")
+        .into_iter()
+        .find(|m| m.name == "ListCustomers")
+        .unwrap();
+    let refused = csops_testkit::raw::call(channel, &list, Vec::new(), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unimplemented, "{refused:?}");
 
     complaints.stop().await;
     customers.stop().await;

@@ -73,6 +73,9 @@ pub struct Settings {
     pub listen_addr: SocketAddr,
     /// Address of the Prometheus metrics endpoint; `None` when switched off.
     pub metrics_addr: Option<SocketAddr>,
+    /// Address of a plaintext listener serving only health (for probes when the gRPC port
+    /// speaks TLS); `None` when switched off.
+    pub health_addr: Option<SocketAddr>,
     /// The service's database.
     pub database: DatabaseSettings,
     /// How long in-flight calls may run after a stop signal.
@@ -112,6 +115,7 @@ impl Settings {
         Self {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             metrics_addr: None,
+            health_addr: None,
             database: DatabaseSettings {
                 url: SecretString::from(database_url.to_owned()),
                 max_connections: 5,
@@ -236,6 +240,12 @@ struct CommonArgs {
     /// CA certificates (PEM) that https:// neighbours' certificates must chain to.
     #[arg(long, env = "CSOPS_TLS_CA", value_name = "FILE")]
     tls_ca: Option<PathBuf>,
+    /// A plaintext listener serving only grpc.health.v1 (no API), e.g. "0.0.0.0:8086", or
+    /// "off": the Kubernetes gRPC probe cannot speak TLS, so with --tls-cert the probes ask
+    /// here.
+    #[arg(long, env = "CSOPS_HEALTH_ADDR", value_name = "IP:PORT|off", default_value = "off",
+          value_parser = parse_metrics_addr)]
+    health_addr: MetricsAddr,
     /// How often the TLS files are read again, so renewed certificates take effect without a
     /// restart.
     #[arg(long, env = "CSOPS_TLS_RELOAD_INTERVAL", value_name = "DURATION", default_value = "30s",
@@ -422,6 +432,7 @@ where
         page_tokens: PageTokens::new(token_secret.expose_secret().as_bytes()),
         listen_addr: common.listen_addr,
         metrics_addr: common.metrics_addr.0,
+        health_addr: common.health_addr.0,
         database: DatabaseSettings {
             url: SecretString::from(url),
             max_connections: common.db_max_connections,

@@ -86,6 +86,7 @@ pub struct Server {
     spec: ServiceSpec,
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
+    health_listener: Option<TcpListener>,
     metrics: Metrics,
     pool: AnyPool,
     shutdown_grace: Duration,
@@ -114,10 +115,15 @@ impl Server {
             Some(addr) => Some(bind(addr).await?),
             None => None,
         };
+        let health_listener = match settings.health_addr {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
         Ok(Self {
             spec,
             listener,
             metrics_listener,
+            health_listener,
             metrics,
             pool: pool.clone(),
             shutdown_grace: settings.shutdown_grace,
@@ -136,6 +142,13 @@ impl Server {
         self.listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Returns the address of the plaintext health listener, when it is on.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// Returns the address of the metrics endpoint, when it is on.
@@ -163,6 +176,19 @@ impl Server {
             .accept_compressed(CompressionEncoding::Gzip)
             .send_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(self.max_message_size);
+        // Probes that cannot speak TLS ask a plaintext listener that serves health alone; it
+        // closes with the gRPC listener.
+        let (health_stop_tx, health_stop_rx) = oneshot::channel::<()>();
+        let health_only = self.health_listener.map(|listener| {
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            tokio::spawn(
+                tonic::transport::Server::builder()
+                    .add_service(health_service.clone())
+                    .serve_with_incoming_shutdown(incoming, async move {
+                        let _ = health_stop_rx.await;
+                    }),
+            )
+        });
         let routes = routes
             .add_service(audit_service)
             .add_service(health_service)
@@ -246,6 +272,9 @@ impl Server {
         tracing::info!(service = self.spec.name, drain_delay = ?self.drain_delay, "draining");
         tokio::time::sleep(self.drain_delay).await;
         let _ = grpc_stop_tx.send(());
+        // Not awaited: a Health/Watch stream on it must not hold the stop.
+        let _ = health_stop_tx.send(());
+        drop(health_only);
         streams_end.cancel();
         let result = match tokio::time::timeout(self.shutdown_grace, &mut server_task).await {
             Ok(result) => flatten(result),

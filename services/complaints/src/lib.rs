@@ -143,6 +143,11 @@ impl App {
         self.server.metrics_addr()
     }
 
+    /// Returns the plaintext health listener's address, when on (`--health-addr`).
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.server.health_addr()
+    }
+
     /// Returns the shared core (store and rules), for tests and tools.
     pub fn core(&self) -> Arc<Complaints> {
         self.core.clone()

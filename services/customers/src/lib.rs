@@ -101,6 +101,11 @@ impl App {
         self.server.metrics_addr()
     }
 
+    /// Returns the plaintext health listener's address, when on (`--health-addr`).
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.server.health_addr()
+    }
+
     /// Serves and relays the outbox until `stop` completes; then the relay stops and the
     /// server drains gracefully.
     pub async fn run_until_stopped(
