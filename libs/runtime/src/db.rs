@@ -402,6 +402,24 @@ pub(crate) mod tests {
         );
     }
 
+    /// Migrated databases (kit tables only) on both backends: SQLite in a temporary
+    /// directory (returned with it, to keep it alive) and a fresh throwaway PostgreSQL one.
+    pub(crate) async fn both() -> Vec<(&'static str, AnyPool, tempfile::TempDir)> {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = sqlite(&dir).await;
+        let pg = connect(&DatabaseSettings {
+            url: SecretString::from(csops_testkit::postgres::fresh_database().await),
+            max_connections: 4,
+        })
+        .await
+        .unwrap();
+        migrate(&pg, &Migrator::DEFAULT).await.unwrap();
+        vec![
+            ("sqlite", sqlite, dir),
+            ("postgresql", pg, tempfile::tempdir().unwrap()),
+        ]
+    }
+
     /// A migrated SQLite database (kit tables only) in `dir`.
     pub(crate) async fn sqlite(dir: &tempfile::TempDir) -> AnyPool {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("kit.db").display());

@@ -2,32 +2,12 @@ use std::collections::BTreeSet;
 
 use csops_proto::audit::v1 as pb;
 use csops_proto::audit::v1::audit_service_server::AuditService as _;
-use secrecy::SecretString;
 use sqlx::AnyPool;
 use tonic::{Code, Request};
 
 use super::*;
 use crate::auth::Principal;
-use crate::config::DatabaseSettings;
 use crate::paging::PageTokens;
-
-async fn pools() -> Vec<(&'static str, AnyPool, tempfile::TempDir)> {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = crate::db::tests::sqlite(&dir).await;
-    let pg = crate::db::connect(&DatabaseSettings {
-        url: SecretString::from(csops_testkit::postgres::fresh_database().await),
-        max_connections: 4,
-    })
-    .await
-    .unwrap();
-    crate::db::migrate(&pg, &sqlx::migrate::Migrator::DEFAULT)
-        .await
-        .unwrap();
-    vec![
-        ("sqlite", sqlite, dir),
-        ("postgresql", pg, tempfile::tempdir().unwrap()),
-    ]
-}
 
 fn agent(subject: &str) -> Call {
     Call {
@@ -69,7 +49,7 @@ async fn history(
 
 #[tokio::test]
 async fn a_committed_change_is_recorded_with_its_call_and_a_rolled_back_one_is_not() {
-    for (backend, pool, _dir) in pools().await {
+    for (backend, pool, _dir) in crate::db::tests::both().await {
         let api = AuditApi::new(pool.clone(), PageTokens::new(b"test secret"));
         auth::in_call(agent("agent-7"), change(&pool, "cus_1", 1_000, true)).await;
         auth::in_call(agent("agent-8"), change(&pool, "cus_1", 2_000, false)).await;
@@ -134,7 +114,7 @@ async fn a_committed_change_is_recorded_with_its_call_and_a_rolled_back_one_is_n
 
 #[tokio::test]
 async fn a_batch_is_recorded_in_as_many_statements_as_it_needs_and_pages_do_not_skip() {
-    for (backend, pool, _dir) in pools().await {
+    for (backend, pool, _dir) in crate::db::tests::both().await {
         let api = AuditApi::new(pool.clone(), PageTokens::new(b"test secret"));
         let ids: Vec<String> = (0..300).map(|i| format!("cmp_{i:03}")).collect();
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();

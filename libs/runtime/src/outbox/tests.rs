@@ -4,11 +4,9 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use proptest::prelude::*;
-use secrecy::SecretString;
 use sqlx::AnyPool;
 
 use super::*;
-use crate::config::DatabaseSettings;
 
 /// A receiver in the test process: records what arrives, refuses the ids it is told to.
 #[derive(Debug, Default)]
@@ -29,21 +27,6 @@ impl Deliver for Receiver {
         self.got.lock().unwrap().push(event.id.clone());
         Ok(())
     }
-}
-
-async fn pools() -> Vec<(AnyPool, tempfile::TempDir)> {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = crate::db::tests::sqlite(&dir).await;
-    let pg = crate::db::connect(&DatabaseSettings {
-        url: SecretString::from(csops_testkit::postgres::fresh_database().await),
-        max_connections: 4,
-    })
-    .await
-    .unwrap();
-    crate::db::migrate(&pg, &sqlx::migrate::Migrator::DEFAULT)
-        .await
-        .unwrap();
-    vec![(sqlite, dir), (pg, tempfile::tempdir().unwrap())]
 }
 
 async fn add(pool: &AnyPool, id: &str, destination: &'static str, aggregate: &str, at: i64) {
@@ -76,7 +59,7 @@ use csops_observability::Metrics;
 
 #[tokio::test]
 async fn events_are_delivered_once_in_order_and_only_to_configured_receivers() {
-    for (pool, _dir) in pools().await {
+    for (_, pool, _dir) in crate::db::tests::both().await {
         add(&pool, "e1", "feedback", "cmp_1", 1).await;
         add(&pool, "e2", "feedback", "cmp_2", 2).await;
         add(&pool, "e3", "feedback", "cmp_1", 3).await;
@@ -108,7 +91,7 @@ async fn events_are_delivered_once_in_order_and_only_to_configured_receivers() {
 
 #[tokio::test]
 async fn a_failed_delivery_backs_off_and_holds_back_the_resources_later_events() {
-    for (pool, _dir) in pools().await {
+    for (_, pool, _dir) in crate::db::tests::both().await {
         add(&pool, "e1", "feedback", "cmp_1", 1).await;
         add(&pool, "e2", "feedback", "cmp_1", 2).await;
         add(&pool, "e3", "feedback", "cmp_2", 3).await;
@@ -158,7 +141,7 @@ async fn a_failed_delivery_backs_off_and_holds_back_the_resources_later_events()
 
 #[tokio::test]
 async fn claims_are_exclusive_until_released() {
-    for (pool, _dir) in pools().await {
+    for (_, pool, _dir) in crate::db::tests::both().await {
         for i in 0..10 {
             add(&pool, &format!("e{i}"), "feedback", &format!("cmp_{i}"), i).await;
         }
@@ -228,7 +211,7 @@ impl Deliver for Slow {
 #[tokio::test]
 async fn a_long_pass_renews_its_claims_so_another_relay_does_not_take_them() {
     use std::time::Duration;
-    for (pool, _dir) in pools().await {
+    for (_, pool, _dir) in crate::db::tests::both().await {
         add(&pool, "slow-1", "feedback", "cmp_1", 1).await;
         let settings = RelaySettings {
             lease: Duration::from_millis(1500),

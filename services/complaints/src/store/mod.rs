@@ -12,6 +12,7 @@
 
 mod effects;
 mod rows;
+mod violations;
 
 use std::sync::Arc;
 
@@ -33,13 +34,13 @@ use tracing::Span;
 use crate::domain::{Complaint, Effects, Entry, EntryKind, SlaEvent, SlaState};
 pub use effects::CheckedChange;
 use effects::{write_batch_effects, write_effects};
+pub use violations::ViolationRecord;
 
 /// The kinds of record the audit log names.
 const COMPLAINT: &str = "complaint";
-const REPLY_VIOLATION: &str = "reply_violation";
 use rows::{
-    ComplaintRow, DueRow, EntryRow, SlaEventRow, ViolationRow, COMPLAINT_COLUMNS, DUE_COLUMNS,
-    ENTRY_COLUMNS, SLA_EVENT_COLUMNS, VIOLATION_COLUMNS,
+    ComplaintRow, DueRow, EntryRow, SlaEventRow, COMPLAINT_COLUMNS, DUE_COLUMNS, ENTRY_COLUMNS,
+    SLA_EVENT_COLUMNS,
 };
 
 /// Where a page of defaulted complaints ended: one complaint's stored create time and id.
@@ -126,21 +127,6 @@ pub enum BatchSaved {
     },
     /// An escalation of the batch was recorded before (by another watcher): nothing written.
     EscalatedBefore,
-}
-
-/// A recorded reply violation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ViolationRecord {
-    /// Id.
-    pub id: String,
-    /// Agent.
-    pub agent_id: String,
-    /// Complaint.
-    pub complaint_id: String,
-    /// When.
-    pub check_time: DateTime<Utc>,
-    /// The violation as JSON.
-    pub body: String,
 }
 
 /// Complaint storage over a shared pool.
@@ -734,79 +720,6 @@ impl Store {
             rows.into_iter().map(Complaint::try_from).collect()
         }
         .traced(self.span("SELECT", "complaints", "complaints.recent"))
-        .await
-    }
-
-    /// Records reply violations.
-    pub async fn insert_violations(&self, records: &[ViolationRecord]) -> Result<(), StoreError> {
-        async {
-            let mut tx = db::begin(&self.pool).await?;
-            for v in records {
-                sqlx::query(
-                    "INSERT INTO reply_violations (id, agent_id, complaint_id, check_time, body) \
-                 VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&v.id)
-                .bind(&v.agent_id)
-                .bind(&v.complaint_id)
-                .bind(v.check_time.timestamp_micros())
-                .bind(&v.body)
-                .execute(&mut *tx)
-                .await?;
-            }
-            let ids: Vec<&str> = records.iter().map(|v| v.id.as_str()).collect();
-            let now = records
-                .iter()
-                .map(|v| v.check_time.timestamp_micros())
-                .max()
-                .unwrap_or_default();
-            audit::record_many(&mut tx, REPLY_VIOLATION, &ids, now).await?;
-            tx.commit().await?;
-            Ok(())
-        }
-        .traced(self.span("INSERT", "reply_violations", "complaints.insert_violations"))
-        .await
-    }
-
-    /// Lists violations newest first, before `before` (keyset).
-    pub async fn list_violations(
-        &self,
-        agent_id: &str,
-        complaint_id: &str,
-        start: Option<DateTime<Utc>>,
-        end: Option<DateTime<Utc>>,
-        before: Option<&Cursor>,
-        limit: u32,
-    ) -> Result<Vec<ViolationRecord>, StoreError> {
-        async {
-            let mut conn = db::acquire(&self.pool).await?;
-            let mut sql = Sql::new(&format!(
-                "SELECT {VIOLATION_COLUMNS} FROM reply_violations WHERE 1 = 1"
-            ));
-            if !agent_id.is_empty() {
-                sql.bind(" AND agent_id = $?", agent_id);
-            }
-            if !complaint_id.is_empty() {
-                sql.bind(" AND complaint_id = $?", complaint_id);
-            }
-            if let Some(start) = start {
-                sql.bind(" AND check_time >= $?", start.timestamp_micros());
-            }
-            if let Some(end) = end {
-                sql.bind(" AND check_time < $?", end.timestamp_micros());
-            }
-            if let Some(c) = before {
-                sql.before("check_time", c.key, c.id.as_str());
-            }
-            sql.bind(
-                " ORDER BY check_time DESC, id DESC LIMIT $?",
-                i64::from(limit),
-            );
-            let rows: Vec<ViolationRow> = sql.query_as().fetch_all(&mut *conn).await?;
-            db::returned_rows(rows.len());
-            Ok(rows.into_iter().map(ViolationRecord::from).collect())
-        }
-        .traced(self.span("SELECT", "reply_violations", "complaints.list_violations"))
         .await
     }
 }
