@@ -139,9 +139,11 @@ pub fn balanced_channel(url: &str, timeout: Duration, tls: &Tls) -> Result<Chann
         return Ok(configure(endpoint, timeout).connect_lazy());
     }
     let (channel, changes) = Channel::balance_channel::<SocketAddr>(64);
-    let every = renewals
-        .reload_every()
-        .map_or(RESOLVE_INTERVAL, |r| r.min(RESOLVE_INTERVAL));
+    // Over TLS the resolver also looks for renewed certificates, as often as they are read.
+    let every = match renewals.reload_every() {
+        Some(reload) if secure => reload.min(RESOLVE_INTERVAL),
+        _ => RESOLVE_INTERVAL,
+    };
     tokio::spawn(async move {
         let mut known: HashSet<SocketAddr> = HashSet::new();
         let mut generation = renewals.generation();

@@ -243,7 +243,7 @@ impl Server {
         let tls = self.tls.serves_tls();
         let mut server_task = if tls {
             tokio::spawn(router.serve_with_incoming_shutdown(
-                crate::tls::incoming(self.listener, self.tls.clone()),
+                crate::tls::incoming(self.listener, self.tls.clone(), streams_end.clone()),
                 grpc_stop,
             ))
         } else {

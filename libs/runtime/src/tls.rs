@@ -331,11 +331,13 @@ impl Inner {
 
 /// The connections a TLS server serves: each accepted TCP connection's handshake runs in its
 /// own task (a slow client holds no one else up), at most [`MAX_HANDSHAKES`] at once, with
-/// the configuration current when it arrived. Ends when the receiver is dropped (the server
-/// stopped), closing the listener.
+/// the configuration current when it arrived. The listener closes when `stop` is cancelled
+/// (the server began to drain: a new client is refused at once, not left waiting) or the
+/// receiver is dropped.
 pub fn incoming(
     listener: TcpListener,
     tls: Tls,
+    stop: tokio_util::sync::CancellationToken,
 ) -> tokio_stream::wrappers::ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>> {
     let (tx, rx) = mpsc::channel(64);
     let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
@@ -344,6 +346,7 @@ pub fn incoming(
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
                 () = tx.closed() => return,
+                () = stop.cancelled() => return,
             };
             let (tcp, peer) = match accepted {
                 Ok(accepted) => accepted,

@@ -26,7 +26,11 @@ async fn serve_on(
     let server = tokio::spawn(async move {
         let _ = tonic::transport::Server::builder()
             .add_service(health)
-            .serve_with_incoming(incoming(listener, tls))
+            .serve_with_incoming(incoming(
+                listener,
+                tls,
+                tokio_util::sync::CancellationToken::new(),
+            ))
             .await;
     });
     (addr, server)
@@ -236,4 +240,35 @@ async fn renewed_certificates_are_served_and_used_without_a_restart() {
     assert_eq!(server.generation(), generation);
     let fresh = Tls::load(files(dir.path()).1, FAST).unwrap();
     check(&url, &fresh).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_draining_tls_server_closes_its_listener_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("CA");
+    let (cert, key) = ca.issue(&["127.0.0.1"]).write(dir.path(), "server");
+    let tls = Tls::load(
+        TlsFiles {
+            cert: Some(cert),
+            key: Some(key),
+            ..TlsFiles::default()
+        },
+        FAST,
+    )
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    // The server still holds its stream of connections (it drains its calls meanwhile).
+    let _connections = incoming(listener, tls, stop.clone());
+    TcpStream::connect(addr).await.unwrap();
+    stop.cancel();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the listener stayed open"
+        );
+        tokio::time::sleep(FAST).await;
+    }
 }
