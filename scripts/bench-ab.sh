@@ -10,6 +10,11 @@
 #   AB_CALLERS=32 (concurrent callers), AB_SERVICE=customers (or complaints, which then also starts customers from B)
 #   AB_ENV_A="VAR=value …", AB_ENV_B="…": extra environment for every service of that side
 #   (the same build on both sides with different settings, e.g. scripts/bench-tracing.sh)
+#   AB_CPU_PIDS_A="pid …", AB_CPU_PIDS_B="…": more processes whose CPU time counts for that side
+#   (e.g. the collector side b exports to)
+# Besides calls/s, each round measures the CPU time the side's services (and AB_CPU_PIDS_*)
+# used per call, from /proc, after the warm-up: on a shared VM whose speed drifts, the CPU a
+# call costs moves far less than the rate it reaches.
 set -euo pipefail
 # The services are measured without authentication unless CSOPS_AUTH says otherwise (the
 # cost of verifying tokens is measured on its own, see BENCHMARKS.md).
@@ -61,6 +66,7 @@ start() {
         --metrics-addr off --database-url "postgres://postgres@127.0.0.1:$pgport/${name}_$side" \
         >"$work/$name-$side.log" 2>&1 &
     echo $! >>"$work/pids"
+    echo $! >>"$work/pids-$side"
     "$b_bin/csops-load" wait-serving --target "http://127.0.0.1:$port" \
         --service "csops.$name.v1.$(tr '[:lower:]' '[:upper:]' <<<"${name:0:1}")${name:1}Service" \
         --timeout 30s >/dev/null
@@ -79,6 +85,27 @@ for side in a b; do
     target[${side}_customers]="$customers"
 done
 
+read -r -a cpu_extra_a <<<"${AB_CPU_PIDS_A:-}"
+read -r -a cpu_extra_b <<<"${AB_CPU_PIDS_B:-}"
+# cpu_ticks SIDE: the user and system time, in clock ticks, of the side's processes so far.
+cpu_ticks() {
+    local side="$1" pid total=0 stat rest
+    local -a pids_of_side fields extra
+    mapfile -t pids_of_side <"$work/pids-$side"
+    if [[ $side == a ]]; then extra=("${cpu_extra_a[@]}"); else extra=("${cpu_extra_b[@]}"); fi
+    for pid in "${pids_of_side[@]}" "${extra[@]}"; do
+        [[ -n $pid ]] || continue
+        stat="$(<"/proc/$pid/stat")"
+        # Fields after the command name (which may hold spaces): utime and stime are the
+        # 12th and 13th of them.
+        rest="${stat##*) }"
+        read -r -a fields <<<"$rest"
+        total=$((total + fields[11] + fields[12]))
+    done
+    echo "$total"
+}
+hz="$(getconf CLK_TCK)"
+
 for scenario in "${scenarios[@]}"; do
     for round in $(seq 1 "$rounds"); do
         # Odd rounds run A first, even rounds B first: neither side always meets the emptier
@@ -88,16 +115,29 @@ for scenario in "${scenarios[@]}"; do
         for side in "${sides[@]}"; do
             "$b_bin/csops-load" run -s "$scenario" -c "${AB_CALLERS:-32}" --duration "$duration" --warmup 2s \
                 --target "${target[$side]}" --customers-url "${target[${side}_customers]}" --json \
-                | jq -c --arg side "$side" --argjson round "$round" \
-                    --arg scenario "$scenario" '{side:$side, round:$round, scenario:$scenario, rate:.total.ok_per_s, p99_ms:.total.latency_ms.p99}' \
-                | tee -a "$out/rounds.jsonl"
+                >"$work/run.json" &
+            load=$!
+            # The CPU window opens after the seeding (about a second) and the 2 s warm-up, and
+            # closes when the run ends; the calls in it are the measured rate times its length.
+            sleep 3.5
+            before="$(cpu_ticks "$side")" since="$EPOCHREALTIME"
+            wait "$load"
+            after="$(cpu_ticks "$side")" until="$EPOCHREALTIME"
+            jq -c --arg side "$side" --argjson round "$round" --arg scenario "$scenario" \
+                --argjson ticks "$((after - before))" --argjson hz "$hz" \
+                --argjson window "$(jq -n "$until - $since")" \
+                '{side:$side, round:$round, scenario:$scenario, rate:.total.ok_per_s, p99_ms:.total.latency_ms.p99,
+                  cpu_us_per_call:(if .total.ok_per_s > 0 then ($ticks / $hz * 1e6 / (.total.ok_per_s * $window) | round) else null end)}' \
+                "$work/run.json" | tee -a "$out/rounds.jsonl"
         done
     done
 done
-echo "per scenario: median calls/s per side, and the median of the per-round ratios b/a"
+echo "per scenario: median calls/s per side, the median of the per-round ratios b/a, and the"
+echo "median CPU time per call of each side's processes"
 echo "(a = $a_bin, b = $b_bin):"
 jq -s -r 'group_by(.scenario)[] | . as $g
     | (["a","b"] | map(. as $s | [$g[] | select(.side==$s) | .rate] | sort | .[((length-1)/2|floor)])) as $m
     | ([$g | group_by(.round)[] | (map(select(.side=="b"))[0].rate / map(select(.side=="a"))[0].rate)] | sort) as $r
-    | "\($g[0].scenario): a \($m[0]|round)/s  b \($m[1]|round)/s  b/a per round \($r | map(.*100|round|tostring) | join(" ")) %  median \(($r[((($r|length)-1)/2|floor)]*100)|round) %"' \
+    | (["a","b"] | map(. as $s | [$g[] | select(.side==$s) | .cpu_us_per_call // empty] | sort | if length > 0 then .[((length-1)/2|floor)] else null end)) as $c
+    | "\($g[0].scenario): a \($m[0]|round)/s  b \($m[1]|round)/s  b/a per round \($r | map(.*100|round|tostring) | join(" ")) %  median \(($r[((($r|length)-1)/2|floor)]*100)|round) %  CPU/call a \($c[0]) µs  b \($c[1]) µs"' \
     "$out/rounds.jsonl" | tee "$out/summary.txt"

@@ -37,6 +37,8 @@ done
 
 # TRACING_ENV: extra environment for both sides (e.g. an allocator preloaded on both).
 export AB_ENV_A="OTEL_SERVICE_NAME=csops-bench ${TRACING_ENV:-}"
+# The collector works for side b only: its CPU time counts as b's.
+export AB_CPU_PIDS_B="$collector"
 export AB_ENV_B="OTEL_SERVICE_NAME=csops-bench ${TRACING_ENV:-} OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$grpc_port OTEL_TRACES_SAMPLER=parentbased_always_on"
 bin="${TRACING_BIN:-$repo/target-release/release}"
 echo "== customers (a = export off, b = export on)"

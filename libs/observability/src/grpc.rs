@@ -355,19 +355,15 @@ where
             rpc.service = %rpc.service,
             rpc.method = %rpc.method,
             rpc.grpc.status_code = Empty,
-            trace_id = Empty,
         );
         let parent = extract_context(request.headers());
         if parent.span().span_context().is_valid() {
             // Fails only when no OpenTelemetry layer is installed, and then there is no trace.
             let _ = span.set_parent(parent);
         }
+        // Log lines inside the call carry its trace and span ids (the log formats add them), so
+        // logs and traces can be joined; the span itself need not repeat its trace id.
         let span_context = span.context().span().span_context().clone();
-        // Log lines inside the call carry the trace id, so logs and traces can be joined.
-        let trace_id = span_context.trace_id();
-        if trace_id != opentelemetry::trace::TraceId::INVALID {
-            span.record("trace_id", tracing::field::display(trace_id));
-        }
         let inner = {
             let _entered = span.enter();
             self.inner.call(request)

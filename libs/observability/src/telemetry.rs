@@ -196,11 +196,7 @@ where
 
     let fmt_layer = match config.log_format.resolve() {
         LogFormat::Json => json_layer(writer).with_filter(log_filter).boxed(),
-        _ => tracing_subscriber::fmt::layer()
-            .with_ansi(std::io::stderr().is_terminal())
-            .with_writer(writer)
-            .with_filter(log_filter)
-            .boxed(),
+        _ => text_layer(writer).with_filter(log_filter).boxed(),
     };
 
     let provider = if otlp_endpoint_configured() {
@@ -250,11 +246,31 @@ where
         .with_current_span(true)
         .with_span_list(false)
         .with_writer(writer)
-        .map_event_format(WithTraceIds)
+        .map_event_format(|format| WithTraceIds { format, json: true })
 }
 
-/// Adds `trace_id` and `span_id` to each JSON log line written inside a traced span.
-struct WithTraceIds<F>(F);
+/// The text log layer, for a terminal: tracing's default format, plus ` trace_id=… span_id=…`
+/// at the end of a line written inside a traced span.
+fn text_layer<S, W>(writer: W) -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(writer)
+        .map_event_format(|format| WithTraceIds {
+            format,
+            json: false,
+        })
+}
+
+/// Adds `trace_id` and `span_id` to each log line written inside a traced span: as two more
+/// members of a JSON line's object, or as ` trace_id=… span_id=…` at the end of a text line.
+struct WithTraceIds<F> {
+    format: F,
+    json: bool,
+}
 
 impl<S, N, F> FormatEvent<S, N> for WithTraceIds<F>
 where
@@ -278,16 +294,19 @@ where
                 .then(|| (context.trace_id(), context.span_id()))
         });
         let Some((trace_id, span_id)) = ids else {
-            return self.0.format_event(ctx, writer, event);
+            return self.format.format_event(ctx, writer, event);
         };
         let mut line = String::new();
-        self.0.format_event(ctx, Writer::new(&mut line), event)?;
-        match line.trim_end().strip_suffix('}') {
-            Some(object) => writeln!(
+        self.format
+            .format_event(ctx, Writer::new(&mut line), event)?;
+        let text = line.trim_end();
+        match text.strip_suffix('}') {
+            Some(object) if self.json => writeln!(
                 writer,
                 "{object},\"trace_id\":\"{trace_id}\",\"span_id\":\"{span_id}\"}}"
             ),
-            None => writer.write_str(&line),
+            None if self.json => writer.write_str(&line),
+            _ => writeln!(writer, "{text} trace_id={trace_id} span_id={span_id}"),
         }
     }
 }
@@ -369,6 +388,8 @@ fn build_provider(default_service_name: &str) -> Result<SdkTracerProvider, Telem
 
 #[cfg(test)]
 mod tests {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
     use super::*;
 
     #[test]
@@ -417,12 +438,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn json_lines_inside_a_traced_span_carry_its_trace_and_span_ids() {
+    /// Writes one line outside any span and one inside a nested span; returns the lines and
+    /// the inner span's trace and span ids.
+    fn lines_in_and_out_of_a_span(json: bool) -> (String, String, String) {
         let lines = Lines::default();
         let provider = SdkTracerProvider::builder().build();
+        let log = if json {
+            json_layer(lines.clone()).boxed()
+        } else {
+            text_layer(lines.clone()).boxed()
+        };
         let subscriber = tracing_subscriber::registry()
-            .with(json_layer(lines.clone()))
+            .with(log)
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
         let (trace_id, span_id) = tracing::subscriber::with_default(subscriber, || {
             tracing::info!("outside any span");
@@ -431,15 +458,22 @@ mod tests {
             let inner = tracing::info_span!("store call");
             let _inner = inner.enter();
             tracing::info!(rows = 3, "inside a nested span");
-            let context = opentelemetry::Context::current();
+            let context = inner.context();
             let span_context = context.span().span_context().clone();
             (
                 span_context.trace_id().to_string(),
                 span_context.span_id().to_string(),
             )
         });
+        assert_eq!(trace_id.len(), 32);
         let text = String::from_utf8(lines.0.lock().unwrap_or_else(|e| e.into_inner()).clone())
             .unwrap_or_default();
+        (text, trace_id, span_id)
+    }
+
+    #[test]
+    fn json_lines_inside_a_traced_span_carry_its_trace_and_span_ids() {
+        let (text, trace_id, span_id) = lines_in_and_out_of_a_span(true);
         let parsed: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -450,7 +484,19 @@ mod tests {
         assert_eq!(parsed[1]["fields"]["rows"], 3);
         assert_eq!(parsed[1]["trace_id"], trace_id.as_str());
         assert_eq!(parsed[1]["span_id"], span_id.as_str());
-        assert_eq!(trace_id.len(), 32);
+    }
+
+    #[test]
+    fn text_lines_inside_a_traced_span_end_with_its_trace_and_span_ids() {
+        let (text, trace_id, span_id) = lines_in_and_out_of_a_span(false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].ends_with("outside any span"), "{text}");
+        assert!(lines[1].contains("rows=3"), "{text}");
+        assert!(
+            lines[1].ends_with(&format!(" trace_id={trace_id} span_id={span_id}")),
+            "{text}"
+        );
     }
 
     #[test]
