@@ -12,7 +12,6 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, Transaction};
-use tracing::Instrument as _;
 
 use crate::config::DatabaseSettings;
 
@@ -130,29 +129,53 @@ pub fn system(pool: &AnyPool) -> &'static str {
 /// inside one (`.traced(db::span(..))`), and takes its connection with [`acquire`] or
 /// [`begin`], which record the wait for a pooled connection on it as
 /// `db.client.connection.wait_time` (seconds, the unit of OpenTelemetry's metric of that name).
+///
+/// Its parent is the store call it is made in, if any (the audit entry or outbox event a change
+/// writes), else the current span (the RPC's, or a job's).
 pub fn span(
     system: &'static str,
     operation: &'static str,
     collection: &'static str,
     name: &'static str,
 ) -> tracing::Span {
-    tracing::info_span!(
-        "db",
-        otel.name = %format_args!("{operation} {collection}"),
-        otel.kind = "client",
-        otel.status_code = tracing::field::Empty,
-        db.system.name = system,
-        db.operation.name = operation,
-        db.collection.name = collection,
-        db.query.summary = %format_args!("{operation} {collection}"),
-        db.query.name = name,
-        db.response.returned_rows = tracing::field::Empty,
-        db.client.connection.wait_time = tracing::field::Empty,
-    )
+    macro_rules! db_span {
+        ($($parent:tt)*) => {
+            tracing::info_span!(
+                $($parent)*
+                "db",
+                otel.name = %format_args!("{operation} {collection}"),
+                otel.kind = "client",
+                otel.status_code = tracing::field::Empty,
+                db.system.name = system,
+                db.operation.name = operation,
+                db.collection.name = collection,
+                db.query.summary = %format_args!("{operation} {collection}"),
+                db.query.name = name,
+                db.response.returned_rows = tracing::field::Empty,
+                db.client.connection.wait_time = tracing::field::Empty,
+            )
+        };
+    }
+    match STORE_CALL.try_with(|call| call.id()).ok().flatten() {
+        Some(outer) => db_span!(parent: outer,),
+        None => db_span!(),
+    }
+}
+
+tokio::task_local! {
+    /// The span of the store call running in this task, which is never entered (see
+    /// [`Traced`]): its records and the spans of store calls made inside it find it here.
+    static STORE_CALL: tracing::Span;
 }
 
 /// Runs a store call in its span (from [`span`]) and marks the span failed when the call
 /// fails: `async { .. }.traced(self.span(..)).await`.
+///
+/// The span covers the call from its creation to its end and is never entered. A store call's
+/// future is polled at least once per round trip to the database, and entering and leaving
+/// its span (and the spans around it) on each poll was the largest part of what tracing cost
+/// a write (BENCHMARKS.md, "Tracing overhead"). What runs inside the call (a log line, a
+/// neighbour's span) belongs to the span the store call was made in.
 pub trait Traced: std::future::Future + Sized {
     /// Instruments the call with `span`, recording `otel.status_code = ERROR` on an error.
     fn traced(self, span: tracing::Span) -> impl std::future::Future<Output = Self::Output>;
@@ -163,7 +186,7 @@ where
     F: std::future::Future<Output = Result<T, E>>,
 {
     async fn traced(self, span: tracing::Span) -> Result<T, E> {
-        let result = self.instrument(span.clone()).await;
+        let result = STORE_CALL.scope(span.clone(), self).await;
         if result.is_err() {
             span.record("otel.status_code", "ERROR");
         }
@@ -173,7 +196,9 @@ where
 
 /// Records on the current store call's span how many rows it returned.
 pub fn returned_rows(rows: usize) {
-    tracing::Span::current().record("db.response.returned_rows", rows);
+    let _ = STORE_CALL.try_with(|span| {
+        span.record("db.response.returned_rows", rows);
+    });
 }
 
 /// Records on the current store call's span how long it waited for a pooled connection.
@@ -181,10 +206,10 @@ pub fn returned_rows(rows: usize) {
 /// An attribute, not a span of its own: a span per store call is the bulk of the tracing
 /// cost of a read (BENCHMARKS.md, "Tracing overhead"), and the wait is one number.
 fn record_wait(started: std::time::Instant) {
-    tracing::Span::current().record(
-        "db.client.connection.wait_time",
-        started.elapsed().as_secs_f64(),
-    );
+    let waited = started.elapsed().as_secs_f64();
+    let _ = STORE_CALL.try_with(|span| {
+        span.record("db.client.connection.wait_time", waited);
+    });
 }
 
 /// Takes a pooled connection, recording the wait on the store call's span.

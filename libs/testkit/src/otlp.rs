@@ -37,6 +37,8 @@ pub struct ReceivedSpan {
     pub events: Vec<ReceivedEvent>,
     /// The spans it links to, as (trace id, span id).
     pub links: Vec<(String, String)>,
+    /// The span's status: `unset`, `ok` or `error`.
+    pub status: String,
 }
 
 /// An event recorded on a received span.
@@ -216,6 +218,12 @@ impl TraceService for Collector {
                         .iter()
                         .map(|link| (hex(&link.trace_id), hex(&link.span_id)))
                         .collect(),
+                    status: match span.status.map(|s| s.code) {
+                        Some(1) => "ok",
+                        Some(2) => "error",
+                        _ => "unset",
+                    }
+                    .to_owned(),
                 });
             }
         }
